@@ -1,0 +1,38 @@
+# Strata. `make demo` runs the whole flow on a throwaway local PostgreSQL;
+# `make test` starts PostgreSQL and Azurite, runs every test, stops them.
+SHELL := /bin/bash
+GO ?= go
+GOTEST_FLAGS ?= -count=1 -timeout 20m
+
+.PHONY: all build demo test test-unit services-up services-down bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -o bin/strata ./cmd/strata
+
+demo: build
+	bin/strata demo
+
+# Starts the services, runs all tests with their settings, and always stops
+# the services, keeping the tests' exit status.
+test: build
+	@scripts/services.sh start
+	@set -a; source .state/test.env; set +a; \
+	  $(GO) vet ./... && $(GO) test $(GOTEST_FLAGS) ./... ; status=$$?; \
+	  scripts/services.sh stop; exit $$status
+
+services-up:
+	scripts/services.sh start
+
+services-down:
+	scripts/services.sh stop
+
+bench: build
+	scripts/bench.sh
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin .state/test

@@ -1,0 +1,100 @@
+// Package storage defines the small object-store interface that every archive
+// backend implements (local disk, Azure Blob / ADLS Gen2, S3), the Key type that
+// is the only way an object name reaches a backend, and the sentinel errors that
+// backends translate their SDK errors into.
+//
+// The contract is deliberately narrow: objects are written once, under their
+// final key, with create-only semantics and an expected SHA-256. A backend never
+// overwrites an object and never leaves a partial object visible.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Backends translate SDK errors into these once, inside the
+// backend; callers test with errors.Is.
+var (
+	// ErrNotExist is returned by Get, GetRange, Stat and Delete when no object
+	// exists under the key.
+	ErrNotExist = errors.New("object does not exist")
+	// ErrExist is returned by Put when an object already exists under the key.
+	// The existing object is left untouched.
+	ErrExist = errors.New("object already exists")
+	// ErrChecksum is returned by Put when the bytes read from the reader do not
+	// match PutOptions.SHA256 or PutOptions.Size. Nothing is left behind.
+	ErrChecksum = errors.New("checksum mismatch")
+	// ErrImmutable is returned by Delete when a retention policy forbids it.
+	ErrImmutable = errors.New("object is immutable")
+	// ErrInvalidKey is returned by the Key constructors for unsafe names.
+	ErrInvalidKey = errors.New("invalid object key")
+)
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key     Key
+	Size    int64
+	ModTime time.Time
+	// SHA256 is the lower-case hex SHA-256 of the content as recorded in the
+	// object's metadata at Put time; empty if the backend has none recorded.
+	SHA256 string
+}
+
+// PutOptions are the facts the caller knows about the bytes it uploads.
+type PutOptions struct {
+	// Size is the exact number of bytes the reader yields. Required.
+	Size int64
+	// SHA256 is the lower-case hex SHA-256 of the content. Required: the
+	// backend hashes what it reads and refuses (ErrChecksum) a mismatch
+	// before the object becomes visible.
+	SHA256 string
+	// Metadata is stored with the object where the backend supports it.
+	// Keys are lower-case ASCII letters, digits and '_'.
+	Metadata map[string]string
+	// RetainUntil, when non-zero, asks for per-object immutability until that
+	// time on backends whose Caps().Retention is true; ignored elsewhere.
+	RetainUntil time.Time
+}
+
+// Caps states facts about a backend instead of letting callers guess.
+type Caps struct {
+	// CreateOnly is true when Put refuses atomically to replace an existing
+	// object (If-None-Match: * or an exclusive rename). All backends here are.
+	CreateOnly bool
+	// Retention is true when the backend can enforce per-object retention.
+	Retention bool
+	// Name is a short label for logs and metrics: "file", "azblob", "s3".
+	Name string
+}
+
+// Backend is an object store. Implementations must be safe for concurrent use.
+//
+// Every method takes ctx first; when ctx is cancelled the call returns
+// ctx.Err() (possibly wrapped) and a Put in progress leaves nothing visible.
+type Backend interface {
+	// Put stores r under key, create-only. It returns ErrExist if the key is
+	// taken (the existing object is untouched) and ErrChecksum if the content
+	// does not match opts.Size / opts.SHA256 (nothing is left behind). On
+	// success the object is complete and visible.
+	Put(ctx context.Context, key Key, r io.Reader, opts PutOptions) (ObjectInfo, error)
+	// Get opens the whole object. ErrNotExist if missing.
+	Get(ctx context.Context, key Key) (io.ReadCloser, error)
+	// GetRange opens length bytes starting at offset; length < 0 means to the
+	// end. ErrNotExist if missing.
+	GetRange(ctx context.Context, key Key, offset, length int64) (io.ReadCloser, error)
+	// Stat returns the object's info. ErrNotExist if missing.
+	Stat(ctx context.Context, key Key) (ObjectInfo, error)
+	// List calls fn once for every object whose key starts with prefix
+	// (prefix is a folder: "a/b" lists "a/b/..."; the zero Key lists all), in
+	// lexical key order. fn is called exactly once per object; an error from
+	// fn stops the listing and is returned.
+	List(ctx context.Context, prefix Key, fn func(ObjectInfo) error) error
+	// Delete removes the object. ErrNotExist if missing, ErrImmutable if a
+	// retention policy forbids it.
+	Delete(ctx context.Context, key Key) error
+	// Caps reports what the backend guarantees.
+	Caps() Caps
+}
