@@ -1,0 +1,132 @@
+package parquetio
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+// JSONLEncoder writes rows as JSON lines, one object per row with the
+// columns in order, values as Value.AppendJSON renders them.
+type JSONLEncoder struct {
+	w    *bufio.Writer
+	keys [][]byte // `"name":` per column, the first with '{', the rest with ','
+	buf  []byte
+}
+
+// NewJSONLEncoder returns an encoder for rows with the given columns.
+func NewJSONLEncoder(w io.Writer, columns []string) *JSONLEncoder {
+	e := &JSONLEncoder{w: bufio.NewWriterSize(w, 64*1024)}
+	for i, c := range columns {
+		var k []byte
+		if i == 0 {
+			k = append(k, '{')
+		} else {
+			k = append(k, ',')
+		}
+		k = appendJSONString(k, []byte(c))
+		e.keys = append(e.keys, append(k, ':'))
+	}
+	return e
+}
+
+// Encode writes one row (as many values as columns).
+func (e *JSONLEncoder) Encode(row []Value) error {
+	b := e.buf[:0]
+	if len(row) == 0 {
+		b = append(b, '{')
+	}
+	for i, v := range row {
+		b = append(b, e.keys[i]...)
+		b = v.AppendJSON(b)
+	}
+	b = append(b, '}', '\n')
+	e.buf = b
+	_, err := e.w.Write(b)
+	return err
+}
+
+// Flush writes what is buffered; call it at the end.
+func (e *JSONLEncoder) Flush() error { return e.w.Flush() }
+
+// CSVEncoder writes rows as CSV (RFC 4180) with a header line, in the form
+// PostgreSQL's COPY ... (FORMAT csv, HEADER) reads back: NULL is an empty
+// unquoted field, an empty string is "", values are Value.AppendText.
+type CSVEncoder struct {
+	w      *bufio.Writer
+	header []string
+	wrote  bool
+	buf    []byte
+	field  []byte
+}
+
+// NewCSVEncoder returns an encoder for rows with the given columns; the
+// header is written with the first row or by Flush.
+func NewCSVEncoder(w io.Writer, columns []string) *CSVEncoder {
+	return &CSVEncoder{w: bufio.NewWriterSize(w, 64*1024), header: columns}
+}
+
+func (e *CSVEncoder) writeHeader() error {
+	e.wrote = true
+	b := e.buf[:0]
+	for i, c := range e.header {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, []byte(c), true)
+	}
+	e.buf = append(b, '\n')
+	_, err := e.w.Write(e.buf)
+	return err
+}
+
+// Encode writes one row.
+func (e *CSVEncoder) Encode(row []Value) error {
+	if !e.wrote {
+		if err := e.writeHeader(); err != nil {
+			return err
+		}
+	}
+	b := e.buf[:0]
+	for i, v := range row {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if v.IsNull() {
+			continue
+		}
+		e.field = v.AppendText(e.field[:0])
+		b = appendCSVField(b, e.field, false)
+	}
+	e.buf = append(b, '\n')
+	_, err := e.w.Write(e.buf)
+	return err
+}
+
+// Flush writes the header if no row was written, and what is buffered.
+func (e *CSVEncoder) Flush() error {
+	if !e.wrote {
+		if err := e.writeHeader(); err != nil {
+			return err
+		}
+	}
+	return e.w.Flush()
+}
+
+// appendCSVField quotes a non-NULL field when needed: empty (to tell it
+// from NULL), containing a delimiter, quote or line break, or being
+// PostgreSQL's end-of-data marker \. .
+func appendCSVField(dst, f []byte, header bool) []byte {
+	quote := (len(f) == 0 && !header) || bytes.ContainsAny(f, ",\"\r\n") || bytes.Equal(f, []byte(`\.`))
+	if !quote {
+		return append(dst, f...)
+	}
+	dst = append(dst, '"')
+	for _, c := range f {
+		if c == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}

@@ -1,0 +1,248 @@
+package parquetio_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stratahq/strata/internal/parquetio"
+	"github.com/stratahq/strata/internal/pgtest"
+)
+
+// allTypesDDL creates every supported type; %s is the table name.
+const allTypesDDL = `
+CREATE TABLE %s (
+  id bigint NOT NULL,
+  i2 smallint, i4 integer, i8 bigint, f4 real, f8 double precision,
+  num numeric, num2 numeric(12,2),
+  t text, vc varchar(20), ch char(5), nm name, ci citext,
+  b boolean,
+  tstz timestamptz, ts timestamp, d date, tm time, iv interval,
+  u uuid, j json, jb jsonb, by bytea,
+  m mood, pi posint, st shorttext, dm moodd,
+  ai int[], at text[], anum numeric[], ats timestamptz[], am mood[], aby bytea[],
+  ajb jsonb[], af8 float8[], adom intlist, ab bool[], ad date[], aiv interval[], au uuid[],
+  aj json[], ach char(2)[]
+)`
+
+const typesDDL = `
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'a "quoted", label');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE DOMAIN shorttext AS varchar(10);
+CREATE DOMAIN moodd AS mood;
+CREATE DOMAIN intlist AS int[];`
+
+// allTypesRows covers NULL in every column and the edge cases of each type.
+const allTypesRows = `
+INSERT INTO a (id) VALUES (1);
+INSERT INTO a VALUES (2, 1, 2, 3, 1.5, 2.25, 12.340, 12.34, 'hello', 'varchar', 'ab', 'nm', 'CiText',
+  true, '2024-11-01 12:34:56.789012+00', '2024-11-01 12:34:56.789012', '2024-11-01', '12:34:56.789', '1 year 2 mons 3 days 04:05:06.789',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b": 1,   "a" : [1, 2] , "a": "dup"}', '{"b": 1, "a": [1, 2]}', '\x00ff00',
+  'happy', 7, 'short', 'ok',
+  '{1,NULL,3}', '{"a b",NULL,"","NULL","x,y","q\"uote","back\\slash","{br}"}', '{1.50,NaN,-Infinity}',
+  '{"2024-01-01 00:00:00+00",NULL}', '{sad,NULL,"a \"quoted\", label"}', '{"\\x00",NULL,"\\x"}',
+  ARRAY['{"k": [1, {"z": null}]}'::jsonb, NULL], '{NaN,Infinity,-0,1e300}', '{4,5}', '{t,f,NULL}',
+  '{2024-02-29,infinity}', '{"1 day",NULL,"-1 mons +2 days -00:00:03"}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',
+  ARRAY['{"a" :1}'::json, '[ ]'::json], '{"a ",b}');
+INSERT INTO a (id, i2, i4, i8, f4, f8, num, num2, t, vc, ch, nm, b, tstz, ts, d, tm, iv, j, jb, by, ai, at, anum)
+VALUES (3, -32768, -2147483648, -9223372036854775808, 'NaN', 'NaN', 'NaN', -9999999999.99, '', '', '', '', false,
+  'infinity', 'infinity', 'infinity', '24:00:00', '-178000000 years',
+  '  {"spaced" :  true,
+   "nl": "x"}  ', '{}', '', '{}', '{}', '{}');
+INSERT INTO a (id, i2, i4, i8, f4, f8, num, t, ch, tstz, ts, d, tm, iv, j, jb, by)
+VALUES (4, 32767, 2147483647, 9223372036854775807, '-Infinity', 'Infinity',
+  '-123456789012345678901234567890123456789012345678901234567890.123456789012345678901234567890',
+  'unicode: żółć 日本 🎉 tab	nl
+ "q" \ end', 'x', '-infinity', '-infinity', '-infinity', '00:00:00',
+  '-1 years -2 mons +3 days -04:05:06.000001', '"just a string"', '[1, "two", null, {"x": {}}]', '\x5c4e00');
+INSERT INTO a (id, f4, f8, num, tstz, ts, d, iv, t)
+VALUES (5, 'Infinity', '-Infinity', 'Infinity', '4713-01-01 00:00:00+00 BC', '0044-03-15 12:00:00 BC', '0001-01-01 BC', '0', 'NULL'),
+       (6, '-0', '-0', '0.000000000000000000000000000000000000001', '294246-12-31 23:59:59.999999+00', '9999-12-31 23:59:59.999999', '5874897-12-31', '1 mon -1 day 00:00:00.000001', '\N'),
+       (7, 1e-40, 5e-324, '-0.5', '1969-12-31 23:59:59.999999+00', '1900-02-28 01:02:03', '1970-01-01', '-00:00:00.5', ',');
+INSERT INTO a (id, i4, num, t, tstz, ai)
+SELECT g, g, g * 1.5, repeat('x', g % 50), '2024-11-01 00:00:00+00'::timestamptz + g * interval '1 second', ARRAY[g, NULL]
+FROM generate_series(100, 3099) g;`
+
+func setupAllTypes(t *testing.T) (*pgxpool.Pool, *parquetio.Schema) {
+	t.Helper()
+	_, pool := pgtest.NewDB(t)
+	ctx := context.Background()
+	mustExec(t, pool, typesDDL)
+	mustExec(t, pool, strings.Replace(allTypesDDL, "%s", "a", 1))
+	mustExec(t, pool, strings.Replace(allTypesDDL, "%s", "b", 1))
+	mustExec(t, pool, allTypesRows)
+	cols, err := parquetio.LoadColumns(ctx, pool, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := parquetio.NewSchema(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, s
+}
+
+func mustExec(t *testing.T, pool *pgxpool.Pool, sql string) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%v\n%s", err, sql)
+	}
+}
+
+// archive runs the extractor's side: the schema's select list, binary
+// results, every row through WriteRaw.
+func archive(t *testing.T, pool *pgxpool.Pool, s *parquetio.Schema, query string, opts parquetio.WriterOptions) ([]byte, parquetio.Stats) {
+	t.Helper()
+	ctx := context.Background()
+	var buf bytes.Buffer
+	w, err := parquetio.NewWriter(&buf, s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, "SELECT "+s.SelectList()+" "+query, pgx.QueryResultFormats(s.ResultFormats()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		if err := w.WriteRaw(rows.RawValues()); err != nil {
+			rows.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), st
+}
+
+func open(t *testing.T, b []byte) *parquetio.Reader {
+	t.Helper()
+	r, err := parquetio.Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// csvOf renders the chosen columns of every row as CSV.
+func csvOf(t *testing.T, r *parquetio.Reader, columns []string) []byte {
+	t.Helper()
+	it, err := r.Rows(context.Background(), columns, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	enc := parquetio.NewCSVEncoder(&out, it.Columns())
+	for it.Next() {
+		if err := enc.Encode(it.Row()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestEveryTypeRoundTripsThroughCopyAndComparesEqual(t *testing.T) {
+	pool, s := setupAllTypes(t)
+	ctx := context.Background()
+	file, st := archive(t, pool, s, "FROM a ORDER BY id", parquetio.WriterOptions{RowGroupRows: 1000, TimeColumn: "tstz"})
+	if st.Rows != 3007 {
+		t.Fatalf("rows = %d, want 3007", st.Rows)
+	}
+	r := open(t, file)
+	if r.RowGroups() != 4 {
+		t.Errorf("row groups = %d, want 4", r.RowGroups())
+	}
+	csv := csvOf(t, r, nil)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(csv), "COPY b FROM STDIN (FORMAT csv, HEADER true)"); err != nil {
+		t.Fatalf("COPY the archived rows back: %v\n%s", err, firstLines(csv, 8))
+	}
+	for _, q := range []string{
+		"SELECT count(*) FROM (SELECT x::text FROM a x EXCEPT ALL SELECT y::text FROM b y) d",
+		"SELECT count(*) FROM (SELECT y::text FROM b y EXCEPT ALL SELECT x::text FROM a x) d",
+		"SELECT (SELECT count(*) FROM a) - (SELECT count(*) FROM b)",
+	} {
+		var n int64
+		if err := pool.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s = %d, want 0", q, n)
+			diff(t, pool)
+		}
+	}
+}
+
+// diff logs rows that differ between a and b, as text.
+func diff(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+	  (SELECT 'a' AS side, x::text FROM a x EXCEPT ALL SELECT 'a', y::text FROM b y)
+	  UNION ALL (SELECT 'b', y::text FROM b y EXCEPT ALL SELECT 'b', x::text FROM a x) LIMIT 10`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var side, row string
+		if err := rows.Scan(&side, &row); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("only in %s: %s", side, row)
+	}
+}
+
+func firstLines(b []byte, n int) string {
+	lines := strings.SplitN(string(b), "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
+}
+
+func TestTimeColumnStatsAndMetadataAreInTheFooter(t *testing.T) {
+	pool, s := setupAllTypes(t)
+	file, st := archive(t, pool, s, "FROM a ORDER BY id", parquetio.WriterOptions{
+		TimeColumn: "tstz", Compression: "zstd",
+		Metadata: map[string]string{parquetio.KeyDataset: "customers", parquetio.KeyArchiveType: "analytics"},
+	})
+	wantMin := time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC)
+	wantMax := time.Date(294246, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	if !st.HasTime || !st.MinTime.Equal(wantMin) || !st.MaxTime.Equal(wantMax) {
+		t.Errorf("stats time range = %v %v %v, want %v .. %v", st.HasTime, st.MinTime, st.MaxTime, wantMin, wantMax)
+	}
+	md := open(t, file).Metadata()
+	want := map[string]string{
+		parquetio.KeyFormatVersion:     "1",
+		parquetio.KeyRows:              "3007",
+		parquetio.KeyTimeColumn:        "tstz",
+		parquetio.KeySchemaFingerprint: s.Fingerprint(),
+		parquetio.KeyDataset:           "customers",
+		parquetio.KeyArchiveType:       "analytics",
+		parquetio.KeyMinTime:           wantMin.Format(parquetio.TimeLayout),
+	}
+	for k, v := range want {
+		if md[k] != v {
+			t.Errorf("metadata %s = %q, want %q", k, md[k], v)
+		}
+	}
+	if !strings.Contains(md[parquetio.KeySchema], `"type":"numeric(12,2)"`) {
+		t.Errorf("metadata %s lacks the column types: %s", parquetio.KeySchema, md[parquetio.KeySchema])
+	}
+}

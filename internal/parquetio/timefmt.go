@@ -1,0 +1,210 @@
+package parquetio
+
+import (
+	"math"
+	"strconv"
+)
+
+func appendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
+
+// appendPadded appends v (>= 0) zero-padded to width digits.
+func appendPadded(dst []byte, v, width int) []byte {
+	var buf [20]byte
+	b := strconv.AppendInt(buf[:0], int64(v), 10)
+	for i := len(b); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, b...)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date with
+// astronomical year numbering (year 0 is 1 BC), after Howard Hinnant's
+// days_from_civil inverse.
+func civil(days int64) (year int64, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = int(doy - (153*mp+2)/5 + 1)
+	if mp < 10 {
+		month = int(mp + 3)
+	} else {
+		month = int(mp - 9)
+	}
+	year = yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
+}
+
+// floorDiv divides rounding toward negative infinity.
+func floorDiv(a, b int64) (q, r int64) {
+	q, r = a/b, a%b
+	if r < 0 {
+		q--
+		r += b
+	}
+	return q, r
+}
+
+// appendDate writes days since 1970 as YYYY-MM-DD. PostgreSQL style (text)
+// writes years before 1 as "YYYY-MM-DD BC" (caller adds the suffix via bc);
+// ISO style (JSON) writes astronomical years, e.g. -0043 for 44 BC.
+func appendDate(dst []byte, days int64, iso bool) (out []byte, bc bool) {
+	y, m, d := civil(days)
+	if y <= 0 && !iso {
+		y, bc = 1-y, true
+	}
+	if y < 0 {
+		dst = append(dst, '-')
+		y = -y
+	}
+	dst = appendPadded(dst, int(y), 4)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, m, 2)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, d, 2)
+	return dst, bc
+}
+
+// appendClock writes micros since midnight as HH:MM:SS[.ffffff]; with all6
+// the fraction always has 6 digits, else trailing zeros are trimmed.
+func appendClock(dst []byte, micros int64, all6 bool) []byte {
+	secs, frac := micros/1e6, micros%1e6
+	dst = appendPadded(dst, int(secs/3600), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, int(secs/60%60), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, int(secs%60), 2)
+	return appendFraction(dst, frac, all6)
+}
+
+func appendFraction(dst []byte, frac int64, all6 bool) []byte {
+	if frac == 0 && !all6 {
+		return dst
+	}
+	dst = append(dst, '.')
+	start := len(dst)
+	dst = appendPadded(dst, int(frac), 6)
+	if !all6 {
+		for len(dst) > start+1 && dst[len(dst)-1] == '0' {
+			dst = dst[:len(dst)-1]
+		}
+	}
+	return dst
+}
+
+// appendTimestamp writes microseconds since 1970. Text form (iso false):
+// "2024-01-02 03:04:05.5+00" (tz) — PostgreSQL input, independent of the
+// session's DateStyle and TimeZone. JSON form (iso true): RFC 3339,
+// "2024-01-02T03:04:05.500000Z", always 6 fractional digits, no "Z" without
+// time zone.
+func appendTimestamp(dst []byte, us int64, tz, iso bool) []byte {
+	if us == math.MaxInt64 {
+		return append(dst, "infinity"...)
+	}
+	if us == math.MinInt64 {
+		return append(dst, "-infinity"...)
+	}
+	days, rem := floorDiv(us, microsPerDay)
+	dst, bc := appendDate(dst, days, iso)
+	if iso {
+		dst = append(dst, 'T')
+	} else {
+		dst = append(dst, ' ')
+	}
+	dst = appendClock(dst, rem, iso)
+	switch {
+	case tz && iso:
+		dst = append(dst, 'Z')
+	case tz:
+		dst = append(dst, "+00"...)
+	}
+	if bc {
+		dst = append(dst, " BC"...)
+	}
+	return dst
+}
+
+// appendDateValue writes a date (days since 1970) or ±infinity.
+func appendDateValue(dst []byte, days int32, iso bool) []byte {
+	switch days {
+	case math.MaxInt32:
+		return append(dst, "infinity"...)
+	case math.MinInt32:
+		return append(dst, "-infinity"...)
+	}
+	dst, bc := appendDate(dst, int64(days), iso)
+	if bc {
+		dst = append(dst, " BC"...)
+	}
+	return dst
+}
+
+// appendInterval writes months, days and microseconds as PostgreSQL's
+// interval_out does with IntervalStyle "postgres", which its input parses
+// back to the same three fields.
+func appendInterval(dst []byte, months, days int32, micros int64) []byte {
+	if months == math.MaxInt32 && days == math.MaxInt32 && micros == math.MaxInt64 {
+		return append(dst, "infinity"...)
+	}
+	if months == math.MinInt32 && days == math.MinInt32 && micros == math.MinInt64 {
+		return append(dst, "-infinity"...)
+	}
+	isZero, isBefore := true, false
+	part := func(v int64, unit string) {
+		if v == 0 {
+			return
+		}
+		if !isZero {
+			dst = append(dst, ' ')
+		}
+		if isBefore && v > 0 {
+			dst = append(dst, '+')
+		}
+		dst = appendInt(dst, v)
+		dst = append(dst, ' ')
+		dst = append(dst, unit...)
+		if v != 1 {
+			dst = append(dst, 's')
+		}
+		isBefore, isZero = v < 0, false
+	}
+	part(int64(months/12), "year")
+	part(int64(months%12), "mon")
+	part(int64(days), "day")
+	if isZero || micros != 0 {
+		if !isZero {
+			dst = append(dst, ' ')
+		}
+		switch {
+		case micros < 0:
+			dst = append(dst, '-')
+		case isBefore:
+			dst = append(dst, '+')
+		}
+		dst = appendAbsClock(dst, micros)
+	}
+	return dst
+}
+
+// appendAbsClock writes |micros| as H...H:MM:SS[.ffffff] (hours unbounded).
+func appendAbsClock(dst []byte, micros int64) []byte {
+	u := uint64(micros)
+	if micros < 0 {
+		u = uint64(-(micros + 1)) + 1 // no overflow for MinInt64
+	}
+	secs, frac := u/1e6, int64(u%1e6)
+	dst = appendPadded(dst, int(secs/3600), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, int(secs/60%60), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, int(secs%60), 2)
+	return appendFraction(dst, frac, false)
+}

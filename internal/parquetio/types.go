@@ -1,0 +1,198 @@
+package parquetio
+
+import (
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
+)
+
+// Kind is the family of a column's values, after domains are resolved and
+// arrays are reduced to their element.
+type Kind uint8
+
+// Kinds of values. KindInvalid is never the kind of a column in a Schema.
+const (
+	KindInvalid Kind = iota
+	KindBool
+	KindInt16
+	KindInt32
+	KindInt64
+	KindFloat32
+	KindFloat64
+	KindNumeric
+	KindText
+	KindEnum
+	KindBytea
+	KindJSON
+	KindJSONB
+	KindUUID
+	KindDate
+	KindTime
+	KindTimestamp
+	KindTimestamptz
+	KindInterval
+)
+
+var kindNames = [...]string{
+	KindInvalid: "invalid", KindBool: "boolean", KindInt16: "smallint", KindInt32: "integer",
+	KindInt64: "bigint", KindFloat32: "real", KindFloat64: "double precision",
+	KindNumeric: "numeric", KindText: "text", KindEnum: "enum", KindBytea: "bytea",
+	KindJSON: "json", KindJSONB: "jsonb", KindUUID: "uuid", KindDate: "date", KindTime: "time",
+	KindTimestamp: "timestamp", KindTimestamptz: "timestamptz", KindInterval: "interval",
+}
+
+// String names the kind as PostgreSQL does.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "invalid"
+}
+
+// supportedTypes is what an unsupported-type error lists.
+const supportedTypes = "smallint, integer, bigint, real, double precision, numeric, text, " +
+	"varchar, char(n), name, citext, boolean, timestamptz, timestamp, date, time, interval, " +
+	"uuid, json, jsonb, bytea, enums, domains over these, one-dimensional arrays of these"
+
+// builtinKinds maps the OIDs of built-in PostgreSQL types (stable across
+// servers and versions) to their kind.
+var builtinKinds = map[uint32]Kind{
+	16: KindBool, 17: KindBytea, 19: KindText, 20: KindInt64, 21: KindInt16, 23: KindInt32,
+	25: KindText, 114: KindJSON, 700: KindFloat32, 701: KindFloat64, 1042: KindText,
+	1043: KindText, 1082: KindDate, 1083: KindTime, 1114: KindTimestamp,
+	1184: KindTimestamptz, 1186: KindInterval, 1700: KindNumeric, 2950: KindUUID,
+	3802: KindJSONB,
+}
+
+// scalarKind maps a non-domain type to its kind, KindInvalid if unsupported.
+func scalarKind(oid uint32, typtype byte, name string) Kind {
+	if typtype == 'e' {
+		return KindEnum
+	}
+	if typtype != 0 && typtype != 'b' {
+		return KindInvalid
+	}
+	if k, ok := builtinKinds[oid]; ok {
+		return k
+	}
+	// citext is an extension type with a per-database OID; its binary form
+	// is text's.
+	if name == "citext" || strings.HasSuffix(name, ".citext") {
+		return KindText
+	}
+	return KindInvalid
+}
+
+// colType is how one column is stored.
+type colType struct {
+	kind    Kind
+	array   bool // a 1-D PostgreSQL array stored as a Parquet LIST
+	notNull bool
+	// Definition levels: a NULL value, an empty array, a NULL element and a
+	// present value (for scalars only null and value are used).
+	defNull, defEmpty, defNullElem, defValue int
+}
+
+func newColType(k Kind, array, notNull bool) colType {
+	t := colType{kind: k, array: array, notNull: notNull}
+	base := 1
+	if notNull {
+		base = 0
+	}
+	if array {
+		t.defEmpty, t.defNullElem, t.defValue = base, base+1, base+2
+	} else {
+		t.defValue = base
+	}
+	return t
+}
+
+// leafNode is the Parquet type of a value of kind k. Sorted-ish, repetitive
+// integer and time columns get delta encoding; enums a dictionary.
+func leafNode(k Kind) parquet.Node {
+	switch k {
+	case KindBool:
+		return parquet.Leaf(parquet.BooleanType)
+	case KindInt16:
+		return parquet.Int(16)
+	case KindInt32:
+		return parquet.Int(32)
+	case KindInt64:
+		return parquet.Int(64)
+	case KindFloat32:
+		return parquet.Leaf(parquet.FloatType)
+	case KindFloat64:
+		return parquet.Leaf(parquet.DoubleType)
+	case KindNumeric, KindText, KindInterval:
+		return parquet.String()
+	case KindEnum:
+		return parquet.Encoded(parquet.Enum(), &parquet.RLEDictionary)
+	case KindBytea:
+		return parquet.Leaf(parquet.ByteArrayType)
+	case KindJSON, KindJSONB:
+		return parquet.JSON()
+	case KindUUID:
+		return parquet.UUID()
+	case KindDate:
+		return parquet.Date()
+	case KindTime:
+		return parquet.TimeAdjusted(parquet.Microsecond, false)
+	case KindTimestamp:
+		return parquet.TimestampAdjusted(parquet.Microsecond, false)
+	case KindTimestamptz:
+		return parquet.TimestampAdjusted(parquet.Microsecond, true)
+	}
+	return nil
+}
+
+// encodingFor picks an encoding for a leaf, nil meaning parquet-go's PLAIN.
+func encodingFor(k Kind) encoding.Encoding {
+	switch k {
+	case KindInt64, KindDate, KindTime, KindTimestamp, KindTimestamptz:
+		return &parquet.DeltaBinaryPacked
+	}
+	return nil
+}
+
+// nodeFor is the Parquet node of a whole column.
+func nodeFor(t colType) parquet.Node {
+	n := leafNode(t.kind)
+	if enc := encodingFor(t.kind); enc != nil && !t.array {
+		n = parquet.Encoded(n, enc)
+	}
+	if t.array {
+		n = parquet.List(parquet.Optional(n))
+	}
+	if !t.notNull {
+		n = parquet.Optional(n)
+	}
+	return n
+}
+
+// orderedGroup is a Parquet group whose fields keep the PostgreSQL column
+// order (parquet.Group sorts them by name), so a file's columns read in the
+// table's order by any tool.
+type orderedGroup struct {
+	parquet.Group
+	fields []parquet.Field
+}
+
+func newOrderedGroup(names []string, nodes []parquet.Node) orderedGroup {
+	g := make(parquet.Group, len(names))
+	for i, n := range names {
+		g[n] = nodes[i]
+	}
+	byName := make(map[string]parquet.Field, len(names))
+	for _, f := range g.Fields() {
+		byName[f.Name()] = f
+	}
+	fields := make([]parquet.Field, len(names))
+	for i, n := range names {
+		fields[i] = byName[n]
+	}
+	return orderedGroup{Group: g, fields: fields}
+}
+
+// Fields returns the fields in column order.
+func (g orderedGroup) Fields() []parquet.Field { return g.fields }

@@ -1,0 +1,282 @@
+package parquetio
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/gzip"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// DefaultRowGroupRows is the row group size when WriterOptions leaves it 0.
+const DefaultRowGroupRows = 128 * 1024
+
+// batchRows is how many rows WriteRaw gathers before handing them to the
+// encoding goroutine; small enough that pages stay near their target size.
+const batchRows = 512
+
+// WriterOptions configures a Writer.
+type WriterOptions struct {
+	// Compression is "snappy" (default when empty), "zstd", "gzip" or "none".
+	Compression string
+	// RowGroupRows bounds a row group (and so the writer's memory);
+	// default DefaultRowGroupRows.
+	RowGroupRows int
+	// TimeColumn, when set, names a timestamptz, timestamp or date column
+	// whose finite minimum and maximum are tracked, returned in Stats and
+	// written as KeyMinTime/KeyMaxTime.
+	TimeColumn string
+	// Metadata is the caller's key-values (see KeyDataset and its
+	// siblings); keys the writer sets itself (KeyRows, ...) are refused.
+	Metadata map[string]string
+}
+
+// Stats describes a written file.
+type Stats struct {
+	Rows             int64
+	MinTime, MaxTime time.Time // UTC, microsecond precision; zero unless HasTime
+	HasTime          bool      // the time column had at least one finite non-NULL value
+}
+
+// Writer encodes rows into one Parquet file. Decoding happens on the
+// caller's goroutine, Parquet encoding and compression on a second one.
+// A Writer is not safe for concurrent use.
+type Writer struct {
+	s       *Schema
+	opts    WriterOptions
+	pw      *parquet.Writer
+	cur     *batch
+	enc     *encoder
+	rows    int64
+	inGroup int
+	timeCol int
+	minT    int64
+	maxT    int64
+	hasT    bool
+	err     error
+}
+
+// batch is a set of rows, column by column, ready for parquet-go.
+type batch struct {
+	cols     [][]parquet.Value
+	arena    []byte
+	n        int
+	endGroup bool // flush the row group after this batch
+}
+
+func (b *batch) reset() {
+	for i := range b.cols {
+		b.cols[i] = b.cols[i][:0]
+	}
+	b.arena, b.n, b.endGroup = b.arena[:0], 0, false
+}
+
+// NewWriter starts a Parquet file on w with schema s.
+func NewWriter(w io.Writer, s *Schema, opts WriterOptions) (*Writer, error) {
+	codec, err := codecFor(opts.Compression)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCallerMetadata(opts.Metadata); err != nil {
+		return nil, err
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = DefaultRowGroupRows
+	}
+	tw := &Writer{s: s, opts: opts, timeCol: -1, minT: math.MaxInt64, maxT: math.MinInt64}
+	if opts.TimeColumn != "" {
+		if tw.timeCol, err = timeColumnIndex(s, opts.TimeColumn); err != nil {
+			return nil, err
+		}
+	}
+	tw.pw = parquet.NewWriter(w, s.pq, parquet.Compression(codec),
+		parquet.PageBufferSize(512*1024), parquet.WriteBufferSize(256*1024))
+	tw.enc = startEncoder(tw.pw, len(s.cols))
+	tw.cur = tw.enc.get()
+	return tw, nil
+}
+
+func codecFor(name string) (compress.Codec, error) {
+	switch strings.ToLower(name) {
+	case "", "snappy":
+		return &snappy.Codec{}, nil
+	case "zstd":
+		return &zstd.Codec{Level: zstd.SpeedDefault}, nil
+	case "gzip":
+		return &gzip.Codec{Level: gzip.DefaultCompression}, nil
+	case "none", "uncompressed":
+		return &uncompressed.Codec{}, nil
+	}
+	return nil, fmt.Errorf("parquet compression %q is unknown: use snappy, zstd, gzip or none", name)
+}
+
+func timeColumnIndex(s *Schema, name string) (int, error) {
+	i := s.Index(name)
+	if i < 0 {
+		return -1, fmt.Errorf("time column %q is not a column of the table: name one of its timestamptz, timestamp or date columns", name)
+	}
+	switch t := s.types[i]; {
+	case t.array:
+	case t.kind == KindTimestamptz, t.kind == KindTimestamp, t.kind == KindDate:
+		return i, nil
+	}
+	return -1, fmt.Errorf("time column %q has type %s: use a timestamptz, timestamp or date column", name, s.cols[i].TypeName)
+}
+
+// WriteRaw adds one row given in PostgreSQL's binary format, one element per
+// column in Schema order (pgx: rows.RawValues() of a query run with
+// SelectList and ResultFormats). nil is NULL. The values are copied; raw may
+// be reused once WriteRaw returns. After an error the Writer is unusable.
+func (w *Writer) WriteRaw(values [][]byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if len(values) != len(w.s.cols) {
+		w.err = fmt.Errorf("write row %d: got %d values for %d columns: select Schema.SelectList()", w.rows+1, len(values), len(w.s.cols))
+		return w.err
+	}
+	b := w.cur
+	for i, raw := range values {
+		if err := w.addValue(b, i, raw); err != nil {
+			w.err = fmt.Errorf("write row %d, column %q (%s): %w", w.rows+1, w.s.cols[i].Name, w.s.cols[i].TypeName, err)
+			return w.err
+		}
+	}
+	b.n++
+	w.rows++
+	w.inGroup++
+	if w.inGroup >= w.opts.RowGroupRows {
+		b.endGroup, w.inGroup = true, 0
+	}
+	if b.n >= batchRows || b.endGroup {
+		return w.send()
+	}
+	return nil
+}
+
+// send hands the current batch to the encoder and takes an empty one.
+func (w *Writer) send() error {
+	if err := w.enc.put(w.cur); err != nil {
+		w.err = err
+		return err
+	}
+	w.cur = w.enc.get()
+	if w.cur == nil {
+		w.err = w.enc.wait()
+		return w.err
+	}
+	return nil
+}
+
+// addValue decodes one value of column i into the batch.
+func (w *Writer) addValue(b *batch, i int, raw []byte) error {
+	t := &w.s.types[i]
+	if raw == nil {
+		if t.notNull {
+			return fmt.Errorf("NULL in a NOT NULL column: the table definition changed; reload the schema")
+		}
+		b.cols[i] = append(b.cols[i], parquet.Value{}.Level(0, 0, i))
+		return nil
+	}
+	if t.array {
+		return addArray(b, i, t, raw)
+	}
+	v, err := scalarValue(t.kind, raw, &b.arena)
+	if err != nil {
+		return err
+	}
+	if i == w.timeCol {
+		w.trackTime(v)
+	}
+	b.cols[i] = append(b.cols[i], v.Level(0, t.defValue, i))
+	return nil
+}
+
+func addArray(b *batch, i int, t *colType, raw []byte) error {
+	h, err := parseArrayHeader(raw)
+	if err != nil {
+		return err
+	}
+	if h.n == 0 {
+		b.cols[i] = append(b.cols[i], parquet.Value{}.Level(0, t.defEmpty, i))
+		return nil
+	}
+	for j := 0; j < h.n; j++ {
+		rep := min(j, 1)
+		e, err := h.next()
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			b.cols[i] = append(b.cols[i], parquet.Value{}.Level(rep, t.defNullElem, i))
+			continue
+		}
+		v, err := scalarValue(t.kind, e, &b.arena)
+		if err != nil {
+			return fmt.Errorf("element %d: %w", j+1, err)
+		}
+		b.cols[i] = append(b.cols[i], v.Level(rep, t.defValue, i))
+	}
+	return nil
+}
+
+// trackTime updates the time column's range with a finite value.
+func (w *Writer) trackTime(v parquet.Value) {
+	var us int64
+	if w.s.types[w.timeCol].kind == KindDate {
+		d := v.Int32()
+		if d == math.MaxInt32 || d == math.MinInt32 {
+			return
+		}
+		us = int64(d) * microsPerDay
+	} else {
+		if us = v.Int64(); us == math.MaxInt64 || us == math.MinInt64 {
+			return
+		}
+	}
+	w.minT, w.maxT, w.hasT = min(w.minT, us), max(w.maxT, us), true
+}
+
+// Close flushes the rows, writes the footer with the key-value metadata
+// (KeyFormatVersion, KeyRows, KeyMinTime, KeyMaxTime, KeyTimeColumn,
+// KeySchemaFingerprint, KeySchema and the caller's keys) and returns the
+// file's Stats. It does not close the underlying io.Writer. Close after an
+// error returns that error.
+func (w *Writer) Close() (Stats, error) {
+	if w.err == nil && w.cur != nil && w.cur.n > 0 {
+		_ = w.send()
+	}
+	encErr := w.enc.close()
+	if w.err == nil {
+		w.err = encErr
+	}
+	if w.err != nil {
+		return Stats{}, w.err
+	}
+	st := w.stats()
+	for _, kv := range w.metadata(st) {
+		w.pw.SetKeyValueMetadata(kv[0], kv[1])
+	}
+	if err := w.pw.Close(); err != nil {
+		w.err = fmt.Errorf("write parquet footer: %w", err)
+		return Stats{}, w.err
+	}
+	w.err = fmt.Errorf("parquet writer is closed")
+	return st, nil
+}
+
+func (w *Writer) stats() Stats {
+	st := Stats{Rows: w.rows, HasTime: w.hasT}
+	if w.hasT {
+		st.MinTime = time.UnixMicro(w.minT).UTC()
+		st.MaxTime = time.UnixMicro(w.maxT).UTC()
+	}
+	return st
+}
