@@ -1,0 +1,212 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Config is the parsed strata.yaml. Build one with Default or Load; check a
+// hand-built one with Validate.
+type Config struct {
+	Database Database  `yaml:"database"`
+	Storage  Storage   `yaml:"storage"`
+	Server   Server    `yaml:"server"`
+	Log      Log       `yaml:"log"`
+	Datasets []Dataset `yaml:"datasets"`
+
+	// File names the configuration in error messages ("config FILE: ...");
+	// empty when the configuration did not come from a file.
+	File string `yaml:"-"`
+	// Dir is the folder that relative paths (Dataset.Transform) are
+	// resolved against: the config file's folder, or "" for the working
+	// directory.
+	Dir string `yaml:"-"`
+}
+
+// Database says where the PostgreSQL database (Layers 2 and 3, and the
+// catalog in schema strata) is.
+type Database struct {
+	// URL is a postgres:// or postgresql:// connection URL. It may carry a
+	// password; Redacted and all error messages mask it.
+	URL string `yaml:"url"`
+}
+
+// Storage says where the archive (Layer 2a) is.
+type Storage struct {
+	// URL is file:///abs/path, azblob://CONTAINER?account=NAME[&endpoint=URL]
+	// or s3://BUCKET?region=R[&endpoint=URL][&path_style=true].
+	URL string `yaml:"url"`
+	// Prefix is the folder inside the bucket or container that holds all
+	// objects: {prefix}/analytics/... and {prefix}/source/.... The default
+	// "" puts them at the root; set it (the spec uses analytics_service) to
+	// share a bucket between services.
+	Prefix string `yaml:"prefix"`
+}
+
+// Server configures strata serve.
+type Server struct {
+	// Listen is the HTTP address, host:port. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+}
+
+// Log configures structured logging (log/slog).
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is auto (default: text on a terminal, json otherwise), text or json.
+	Format string `yaml:"format"`
+}
+
+// Dataset is one data set: its Layer 3 source table, its Layer 2 analytics
+// table, the transform between them and how both are archived. At least one
+// of Source and Analytics is set.
+type Dataset struct {
+	// Name identifies the dataset in commands, object paths and metric
+	// labels: ^[a-z][a-z0-9_]{0,62}$.
+	Name      string         `yaml:"name"`
+	Source    *SourceSpec    `yaml:"source,omitempty"`
+	Analytics *AnalyticsSpec `yaml:"analytics,omitempty"`
+	// Transform is the path of a SQL file (a SELECT over {{source}} yielding
+	// analytics rows), relative to Config.Dir; see Config.TransformPath.
+	Transform string      `yaml:"transform,omitempty"`
+	Archive   ArchiveSpec `yaml:"archive"`
+}
+
+// SourceSpec is Layer 3: the staging table of raw records as received.
+type SourceSpec struct {
+	Table    TableName `yaml:"table"`
+	IDColumn string    `yaml:"id_column"`
+	// TimeColumn is the ingestion time; the source archive is partitioned by
+	// its UTC day.
+	TimeColumn string `yaml:"time_column"`
+	// Retention is how long rows stay in Layer 3; only rows already
+	// archived are purged. Default 7d; "immediate" purges right after
+	// archiving.
+	Retention Duration `yaml:"retention"`
+	// ArchiveAfter is how old a row must be before it is archived.
+	// Default immediate.
+	ArchiveAfter Duration `yaml:"archive_after"`
+	// A source batch (one source_batch_{id}.parquet) is closed at whichever
+	// comes first: BatchMaxRows rows, about BatchMaxBytes bytes of row
+	// data, or BatchMaxWait after its oldest row became due for archiving.
+	// Defaults 100000 rows, 64 MiB, 1m.
+	BatchMaxRows  int      `yaml:"batch_max_rows"`
+	BatchMaxBytes int64    `yaml:"batch_max_bytes"`
+	BatchMaxWait  Duration `yaml:"batch_max_wait"`
+}
+
+// AnalyticsSpec is Layer 2: the table of transformed rows.
+type AnalyticsSpec struct {
+	Table TableName `yaml:"table"`
+	// Key lists the columns that identify a row, for upserts and comparisons.
+	Key []string `yaml:"key,flow"`
+	// TimeColumn is the row's time; the analytics archive is partitioned by
+	// its UTC day and rows age out by it.
+	TimeColumn string `yaml:"time_column"`
+	// Retention is how long rows stay in Layer 2 before they are archived
+	// and removed. Default 90d; must be a positive duration.
+	Retention Duration `yaml:"retention"`
+}
+
+// ArchiveSpec says how a dataset's archive objects are written.
+type ArchiveSpec struct {
+	// Format is the object format; only parquet.
+	Format string `yaml:"format"`
+	// Compression is the Parquet codec: snappy (default), zstd, gzip or none.
+	Compression Compression `yaml:"compression"`
+	// Retention is how long archive objects are kept. Default 7y.
+	Retention Duration `yaml:"retention"`
+	// RowGroupRows is the number of rows per Parquet row group. Default 122880.
+	RowGroupRows int `yaml:"row_group_rows"`
+}
+
+// Compression is a Parquet compression codec.
+type Compression string
+
+// The supported codecs.
+const (
+	CompressionSnappy Compression = "snappy"
+	CompressionZstd   Compression = "zstd"
+	CompressionGzip   Compression = "gzip"
+	CompressionNone   Compression = "none"
+)
+
+// Defaults applied to keys left out (or left empty) in strata.yaml.
+const (
+	DefaultListen           = "127.0.0.1:8080"
+	DefaultLogLevel         = "info"
+	DefaultLogFormat        = "auto"
+	DefaultFormat           = "parquet"
+	DefaultCompression      = CompressionSnappy
+	DefaultRowGroupRows     = 122880
+	DefaultBatchMaxRows     = 100000
+	DefaultBatchMaxBytes    = 64 << 20
+	DefaultBatchMaxWait     = time.Minute
+	DefaultSourceRetention  = 7 * Day
+	DefaultAnalyticsRetain  = 90 * Day
+	DefaultArchiveRetention = 7 * Year
+)
+
+// Default returns the configuration used for every key that strata.yaml and
+// the environment leave unset. It has no database, storage or datasets, so
+// it does not pass Validate on its own.
+func Default() Config {
+	return Config{
+		Server: Server{Listen: DefaultListen},
+		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// applyDefaults fills every unset key with its default.
+func (c *Config) applyDefaults() {
+	d := Default()
+	setDefault(&c.Server.Listen, d.Server.Listen)
+	setDefault(&c.Log.Level, d.Log.Level)
+	setDefault(&c.Log.Format, d.Log.Format)
+	for i := range c.Datasets {
+		c.Datasets[i].applyDefaults()
+	}
+}
+
+func (ds *Dataset) applyDefaults() {
+	if s := ds.Source; s != nil {
+		setDefault(&s.Retention, DurationOf(DefaultSourceRetention))
+		setDefault(&s.ArchiveAfter, Immediate())
+		setDefault(&s.BatchMaxRows, DefaultBatchMaxRows)
+		setDefault(&s.BatchMaxBytes, DefaultBatchMaxBytes)
+		setDefault(&s.BatchMaxWait, DurationOf(DefaultBatchMaxWait))
+	}
+	if a := ds.Analytics; a != nil {
+		setDefault(&a.Retention, DurationOf(DefaultAnalyticsRetain))
+	}
+	setDefault(&ds.Archive.Format, DefaultFormat)
+	setDefault(&ds.Archive.Compression, DefaultCompression)
+	setDefault(&ds.Archive.Retention, DurationOf(DefaultArchiveRetention))
+	setDefault(&ds.Archive.RowGroupRows, DefaultRowGroupRows)
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// Dataset returns the dataset called name.
+func (c *Config) Dataset(name string) (*Dataset, bool) {
+	for i := range c.Datasets {
+		if c.Datasets[i].Name == name {
+			return &c.Datasets[i], true
+		}
+	}
+	return nil, false
+}
+
+// TransformPath returns the file of ds's transform, resolved against c.Dir,
+// or "" when ds has none.
+func (c *Config) TransformPath(ds *Dataset) string {
+	if ds.Transform == "" || filepath.IsAbs(ds.Transform) {
+		return ds.Transform
+	}
+	return filepath.Join(c.Dir, ds.Transform)
+}
