@@ -114,6 +114,10 @@ can be overridden by an environment variable such as STRATA_DATABASE_URL.`,
 // fashion by appending here.
 var commands = []func(Env, *globalFlags) *cobra.Command{
 	newDemoCmd,
+	newArchiveCmd,
+	newVerifyCmd,
+	newCatalogCmd,
+	newRetrieveCmd,
 }
 
 func isFlagError(err error) bool {

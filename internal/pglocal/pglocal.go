@@ -64,6 +64,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Cluster, error) {
 		c.Dir = c.reachableDir(ctx, dir)
 	}
 	if c.Port == 0 {
+		c.Port = configuredPort(c.Dir) // keep the port a config file may name
+	}
+	if c.Port == 0 {
 		if c.Port, err = freePort(); err != nil {
 			return nil, err
 		}
@@ -239,6 +242,29 @@ func findBinDir() (string, error) {
 		return filepath.Dir(p), nil
 	}
 	return "", errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found: install them (apt-get install postgresql-15) or put their folder on PATH")
+}
+
+// configuredPort returns the port an earlier Open wrote, when it is free.
+func configuredPort(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "strata.conf"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "port = "); ok {
+			port, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return 0
+			}
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", v))
+			if err != nil {
+				return 0
+			}
+			l.Close()
+			return port
+		}
+	}
+	return 0
 }
 
 // runningPort reads the port of a running server from postmaster.pid.

@@ -1,0 +1,271 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/pgsource"
+)
+
+// job is one transaction's worth of archiving: a day of a table, or every
+// day of a partition or chunk that is then dropped.
+type job struct {
+	parent pgsource.Relation
+	rel    pgsource.Relation   // where rows are read and deleted
+	day    time.Time           // the day, for a day job
+	part   *pgsource.Partition // non-nil for a partition job
+}
+
+func (j job) String() string {
+	if j.part != nil {
+		return "partition " + j.rel.String()
+	}
+	return "day " + j.day.Format(time.DateOnly)
+}
+
+func (a *Archiver) jobs(ctx context.Context, spec AnalyticsSpec, rel pgsource.Relation, cutoff time.Time) ([]job, error) {
+	parts, err := pgsource.DroppablePartitions(ctx, a.Pool, rel, spec.TimeColumn, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []job
+	for i := range parts {
+		jobs = append(jobs, job{parent: rel, rel: parts[i].Rel, part: &parts[i]})
+	}
+	days, err := countDays(ctx, a.Pool, rel, spec.TimeColumn, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range days {
+		if !coveredByParts(d.Day, parts) {
+			jobs = append(jobs, job{parent: rel, rel: rel, day: d.Day})
+		}
+	}
+	return jobs, nil
+}
+
+// coveredByParts reports whether the whole day lies in droppable partitions,
+// whose jobs archive its rows.
+func coveredByParts(day time.Time, parts []pgsource.Partition) bool {
+	for t := day; t.Before(day.AddDate(0, 0, 1)); {
+		next := t
+		for _, p := range parts {
+			if !t.Before(p.From) && t.Before(p.Upto) {
+				next = p.Upto
+				break
+			}
+		}
+		if !next.After(t) {
+			return false
+		}
+		t = next
+	}
+	return true
+}
+
+// runJob runs the state machine for one job and returns the days it
+// committed. On any error nothing of the job is committed: rows stay, and the
+// job's uploaded objects are marked orphaned.
+func (a *Archiver) runJob(ctx context.Context, spec AnalyticsSpec, j job, runID int64) ([]DayReport, error) {
+	conn, err := a.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, err
+	}
+	var staged []*staged
+	committed := false
+	defer func() {
+		for _, s := range staged {
+			s.cleanup()
+		}
+		if !committed {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			a.orphan(context.WithoutCancel(ctx), staged)
+		}
+	}()
+	if j.part != nil {
+		// Block writes to the partition before the snapshot is taken, so the
+		// rows read are all the rows it will ever have until it is dropped.
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+j.rel.Ident()+` IN SHARE MODE`); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", j.rel, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronize_seqscans = off`); err != nil {
+		return nil, err
+	}
+	ex, err := newExtractor(ctx, tx, spec, j)
+	if err != nil {
+		return nil, err
+	}
+	days := []time.Time{j.day}
+	if j.part != nil {
+		counts, err := countDays(ctx, tx, j.rel, spec.TimeColumn, j.part.Upto)
+		if err != nil {
+			return nil, err
+		}
+		days = days[:0]
+		for _, c := range counts {
+			days = append(days, c.Day)
+		}
+	}
+	for _, day := range days {
+		s, err := a.stageDay(ctx, tx, ex, spec, j, day, runID)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			staged = append(staged, s)
+		}
+	}
+	if err := a.commitJob(ctx, tx, spec, j, staged); err != nil {
+		return nil, err
+	}
+	committed = true
+	ids := make([]int64, len(staged))
+	for i, s := range staged {
+		ids[i] = s.obj.ID
+	}
+	if err := a.Catalog.MarkCommitted(ctx, ids); err != nil {
+		a.logger().Warn("objects committed; recording it in strata.uploads failed (the next run settles it)", "err", err)
+	}
+	return a.confirm(ctx, staged, j)
+}
+
+// commitJob deletes exactly the rows that were archived (or drops the
+// partition) and marks the objects committed, in the snapshot transaction.
+func (a *Archiver) commitJob(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, j job, staged []*staged) error {
+	if err := a.Failpoints.Hit("in-commit-before-delete"); err != nil {
+		return err
+	}
+	if j.part != nil {
+		if err := dropPartition(ctx, tx, j, staged); err != nil {
+			return err
+		}
+	} else {
+		for _, s := range staged {
+			if err := deleteDay(ctx, tx, j.rel, spec.TimeColumn, s); err != nil {
+				return err
+			}
+		}
+	}
+	for _, s := range staged {
+		if err := catalog.Commit(ctx, tx, &s.obj, spec.ArchiveRetention); err != nil {
+			return err
+		}
+	}
+	return a.commitTx(ctx, tx, staged)
+}
+
+// commitTx commits and, when the outcome is unknown (connection lost during
+// COMMIT), reads the objects' state back instead of assuming either way.
+func (a *Archiver) commitTx(ctx context.Context, tx pgx.Tx, staged []*staged) error {
+	err := tx.Commit(ctx)
+	if err == nil || len(staged) == 0 {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("commit: %w", err) // the server answered: it did not commit
+	}
+	ok, gerr := a.Catalog.IsCommitted(context.WithoutCancel(ctx), staged[0].obj.ID)
+	if gerr == nil && ok {
+		a.logger().Warn("commit reported an error but the catalog shows it committed", "err", err)
+		return nil
+	}
+	return fmt.Errorf("commit (outcome read back: not committed): %w", err)
+}
+
+func deleteDay(ctx context.Context, tx pgx.Tx, rel pgsource.Relation, timeCol string, s *staged) error {
+	col := pgx.Identifier{timeCol}.Sanitize()
+	tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Ident()+` WHERE `+col+` >= $1 AND `+col+` < $2`,
+		s.day, s.day.AddDate(0, 0, 1))
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "40001" {
+			return fmt.Errorf("rows of day %s changed while archiving; nothing was deleted, the next run archives them again: %w",
+				s.day.Format(time.DateOnly), err)
+		}
+		return fmt.Errorf("delete archived rows of day %s: %w", s.day.Format(time.DateOnly), err)
+	}
+	if tag.RowsAffected() != s.rows {
+		return fmt.Errorf("delete archived rows of day %s: would delete %d rows but archived %d; rolled back",
+			s.day.Format(time.DateOnly), tag.RowsAffected(), s.rows)
+	}
+	return nil
+}
+
+// dropPartition checks that the partition holds exactly the archived rows and
+// drops it: DETACH + DROP for a native partition, drop_chunks for a chunk.
+func dropPartition(ctx context.Context, tx pgx.Tx, j job, staged []*staged) error {
+	var want, have int64
+	for _, s := range staged {
+		want += s.rows
+	}
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+j.rel.Ident()).Scan(&have); err != nil {
+		return fmt.Errorf("count rows of %s: %w", j.rel, err)
+	}
+	if have != want {
+		return fmt.Errorf("%s holds %d rows but %d were archived (rows without a time?); not dropped", j.rel, have, want)
+	}
+	if j.part.Chunk {
+		rows, err := tx.Query(ctx, `SELECT drop_chunks($1::regclass, older_than => $2::timestamptz, newer_than => $3::timestamptz)`,
+			j.parent.Ident(), j.part.Upto, j.part.From)
+		if err != nil {
+			return fmt.Errorf("drop chunk %s: %w", j.rel, err)
+		}
+		dropped, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("drop chunk %s: %w", j.rel, err)
+		}
+		if len(dropped) != 1 {
+			return fmt.Errorf("drop chunk %s: drop_chunks dropped %v, want exactly that chunk; rolled back", j.rel, dropped)
+		}
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `ALTER TABLE `+j.parent.Ident()+` DETACH PARTITION `+j.rel.Ident()); err != nil {
+		return fmt.Errorf("detach partition %s: %w", j.rel, err)
+	}
+	if _, err := tx.Exec(ctx, `DROP TABLE `+j.rel.Ident()); err != nil {
+		return fmt.Errorf("drop partition %s: %w", j.rel, err)
+	}
+	return nil
+}
+
+// confirm runs the after-commit failpoint and builds the job's day reports.
+func (a *Archiver) confirm(ctx context.Context, staged []*staged, j job) ([]DayReport, error) {
+	var out []DayReport
+	for _, s := range staged {
+		d := DayReport{Dataset: s.obj.Dataset, Day: s.day, Rows: s.rows, Bytes: s.bytes, Key: s.obj.Key, Adopted: s.adopted}
+		if j.part != nil {
+			d.Dropped = j.rel.String()
+		}
+		a.logger().Info("archived", "dataset", d.Dataset, "day", d.Day.Format(time.DateOnly),
+			"rows", d.Rows, "bytes", d.Bytes, "key", d.Key, "adopted", d.Adopted, "dropped", d.Dropped)
+		if a.Progress != nil {
+			a.Progress(d)
+		}
+		out = append(out, d)
+	}
+	return out, a.Failpoints.Hit("after-commit")
+}
+
+// orphan marks the staged objects of a job that did not commit.
+func (a *Archiver) orphan(ctx context.Context, staged []*staged) {
+	for _, s := range staged {
+		for _, from := range []string{catalog.StateUploaded, catalog.StateIntent} {
+			if catalog.SetState(ctx, a.Catalog.Pool(), s.obj.ID, from, catalog.StateOrphaned) == nil {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package archive
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/parquetio"
+	"github.com/stratahq/strata/internal/pgsource"
+	"github.com/stratahq/strata/internal/storage"
+)
+
+// extractor reads a job's rows in the form the Parquet writer takes.
+type extractor struct {
+	schema      *parquetio.Schema
+	schemaJSON  []byte
+	selectSQL   string
+	resultFmt   pgx.QueryResultFormats
+	fingerprint string
+}
+
+func newExtractor(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, j job) (*extractor, error) {
+	cols, err := pgsource.Columns(ctx, tx, j.parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pgsource.Find(cols, spec.TimeColumn); err != nil {
+		return nil, fmt.Errorf("analytics.time_column of %s: %w", j.parent, err)
+	}
+	for _, k := range spec.Key {
+		if _, err := pgsource.Find(cols, k); err != nil {
+			return nil, fmt.Errorf("analytics.key of %s: %w", j.parent, err)
+		}
+	}
+	pcols := make([]parquetio.Column, len(cols))
+	for i, c := range cols {
+		pcols[i] = parquetio.Column{Name: c.Name, TypeOID: c.TypeOID, TypeName: c.TypeName,
+			TypType: c.TypType, ElemOID: c.ElemOID, NotNull: c.NotNull}
+	}
+	schema, err := parquetio.NewSchema(pcols)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", j.parent, err)
+	}
+	desc, err := json.Marshal(cols)
+	if err != nil {
+		return nil, err
+	}
+	col := pgx.Identifier{spec.TimeColumn}.Sanitize()
+	return &extractor{
+		schema:      schema,
+		schemaJSON:  desc,
+		selectSQL:   `SELECT ` + schema.SelectList() + ` FROM ` + j.rel.Ident() + ` WHERE ` + col + ` >= $1 AND ` + col + ` < $2`,
+		resultFmt:   pgx.QueryResultFormats(schema.ResultFormats()),
+		fingerprint: schema.Fingerprint(),
+	}, nil
+}
+
+// staged is an object written, recorded and uploaded but not yet committed.
+type staged struct {
+	obj     catalog.Object
+	day     time.Time
+	rows    int64
+	bytes   int64
+	sha     string
+	path    string
+	adopted bool
+}
+
+func (s *staged) cleanup() {
+	if s.path != "" {
+		_ = os.Remove(s.path)
+	}
+}
+
+// stageDay writes one day's rows to a spool file and takes the object through
+// intent, upload and verification. It returns nil when the day has no rows.
+func (a *Archiver) stageDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job, day time.Time, runID int64) (*staged, error) {
+	s, err := a.writeDay(ctx, tx, ex, spec, j, day)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	if err := a.Failpoints.Hit("after-extract"); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := a.recordIntent(ctx, s, ex, spec, runID); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := a.uploadAndVerify(ctx, s); err != nil {
+		a.orphan(context.WithoutCancel(ctx), []*staged{s})
+		s.cleanup()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job, day time.Time) (*staged, error) {
+	dir, err := a.spoolDir()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "strata-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("spool file: %w", err)
+	}
+	s := &staged{day: day, path: f.Name()}
+	ok := false
+	defer func() {
+		f.Close()
+		if !ok {
+			s.cleanup()
+		}
+	}()
+	h := sha256.New()
+	cw := &countWriter{}
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h, cw), 1<<20)
+	w, err := parquetio.NewWriter(bw, ex.schema, parquetio.WriterOptions{
+		Compression:  spec.Compression,
+		RowGroupRows: spec.RowGroupRows,
+		TimeColumn:   spec.TimeColumn,
+		Metadata: map[string]string{
+			"strata.dataset":      spec.Dataset,
+			"strata.archive_type": catalog.TypeAnalytics,
+			"strata.table":        j.parent.String(),
+			"strata.day":          day.Format(time.DateOnly),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, ex.selectSQL, ex.resultFmt, day, day.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, fmt.Errorf("read rows of day %s: %w", day.Format(time.DateOnly), err)
+	}
+	for rows.Next() {
+		if err := w.WriteRaw(rows.RawValues()); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rows of day %s: %w", day.Format(time.DateOnly), err)
+	}
+	stats, err := w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("write Parquet for day %s: %w", day.Format(time.DateOnly), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("spool file: %w", err)
+	}
+	if stats.Rows == 0 {
+		return nil, nil
+	}
+	s.rows, s.bytes, s.sha = stats.Rows, cw.n, hex.EncodeToString(h.Sum(nil))
+	s.obj = catalog.Object{Dataset: spec.Dataset, Type: catalog.TypeAnalytics, Day: day,
+		SourceTable: j.parent.String(), Rows: s.rows, Bytes: s.bytes, SHA256: s.sha,
+		SchemaFingerprint: ex.fingerprint, Schema: ex.schemaJSON}
+	if stats.HasTime {
+		mn, mx := stats.MinTime, stats.MaxTime
+		s.obj.MinTime, s.obj.MaxTime = &mn, &mx
+	}
+	ok = true
+	return s, nil
+}
+
+// recordIntent reuses an identical orphan of a crashed run or reserves a new
+// key, and records the intent before any byte is uploaded.
+func (a *Archiver) recordIntent(ctx context.Context, s *staged, ex *extractor, spec AnalyticsSpec, runID int64) error {
+	orphan, err := a.Catalog.FindAdoptable(ctx, spec.Dataset, catalog.TypeAnalytics, s.day, s.sha, s.rows)
+	if err != nil {
+		return err
+	}
+	if orphan != nil {
+		if err := a.Catalog.Readopt(ctx, orphan.ID, &runID); err != nil {
+			return err
+		}
+		s.obj.ID, s.obj.Key, s.obj.RunID, s.adopted = orphan.ID, orphan.Key, &runID, true
+	} else {
+		id, err := a.Catalog.NextID(ctx)
+		if err != nil {
+			return err
+		}
+		key, err := ObjectKey(a.Prefix, catalog.TypeAnalytics, spec.Dataset, s.day, id)
+		if err != nil {
+			return err
+		}
+		s.obj.ID, s.obj.Key, s.obj.RunID = id, key.String(), &runID
+		if err := a.Catalog.RecordIntent(ctx, &s.obj); err != nil {
+			return err
+		}
+	}
+	return a.Failpoints.Hit("after-intent")
+}
+
+// uploadAndVerify puts the spool file create-only (unless an identical object
+// is already there), reads its size and checksum back, and marks it uploaded.
+func (a *Archiver) uploadAndVerify(ctx context.Context, s *staged) error {
+	key, err := storage.ParseKey(s.obj.Key)
+	if err != nil {
+		return err
+	}
+	info, err := a.Store.Stat(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrNotExist):
+		if err := a.put(ctx, key, s); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("stat %s: %w", key, err)
+	case !s.adopted:
+		return fmt.Errorf("object %s already exists but the catalog never recorded it: %w", key, storage.ErrExist)
+	default:
+		s.adopted = s.adopted && info.Size == s.bytes
+	}
+	if err := a.Failpoints.Hit("after-upload"); err != nil {
+		return err
+	}
+	info, err = a.Store.Stat(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", key, err)
+	}
+	if info.Size != s.bytes || (info.SHA256 != "" && info.SHA256 != s.sha) {
+		return fmt.Errorf("read back %s: size %d sha256 %s, want %d %s: %w",
+			key, info.Size, info.SHA256, s.bytes, s.sha, storage.ErrChecksum)
+	}
+	if err := catalog.SetState(ctx, a.Catalog.Pool(), s.obj.ID, catalog.StateIntent, catalog.StateUploaded); err != nil {
+		return err
+	}
+	return a.Failpoints.Hit("after-verify")
+}
+
+func (a *Archiver) put(ctx context.Context, key storage.Key, s *staged) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("open spool file: %w", err)
+	}
+	defer f.Close()
+	r := &failpointReader{r: f, at: s.bytes / 2, hit: func() error { return a.Failpoints.Hit("mid-upload") }}
+	_, err = a.Store.Put(ctx, key, r, storage.PutOptions{Size: s.bytes, SHA256: s.sha,
+		Metadata: map[string]string{"dataset": s.obj.Dataset, "archive_type": s.obj.Type,
+			"day": s.day.Format(time.DateOnly), "rows": fmt.Sprint(s.rows)}})
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
+	}
+	return nil
+}
+
+// ObjectKey builds {prefix}/{type}/{dataset}/{YYYY}/{MM}/{DD}/chunk_{id}.parquet
+// (source_batch_{id}.parquet for source objects).
+func ObjectKey(prefix storage.Key, typ, dataset string, day time.Time, id int64) (storage.Key, error) {
+	name := fmt.Sprintf("chunk_%d.parquet", id)
+	if typ == catalog.TypeSource {
+		name = fmt.Sprintf("source_batch_%d.parquet", id)
+	}
+	return prefix.Join(typ, dataset, day.Format("2006"), day.Format("01"), day.Format("02"), name)
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// failpointReader calls hit once when the reader passes offset at.
+type failpointReader struct {
+	r    io.Reader
+	n    int64
+	at   int64
+	hit  func() error
+	done bool
+}
+
+func (f *failpointReader) Read(p []byte) (int, error) {
+	if !f.done && f.n+int64(len(p)) > f.at {
+		f.done = true
+		if err := f.hit(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := f.r.Read(p)
+	f.n += int64(n)
+	return n, err
+}
+
+// Seek lets the storage retry layer rewind a Put.
+func (f *failpointReader) Seek(offset int64, whence int) (int64, error) {
+	s, ok := f.r.(io.Seeker)
+	if !ok {
+		return 0, errors.New("spool reader cannot seek")
+	}
+	n, err := s.Seek(offset, whence)
+	f.n = n
+	return n, err
+}

@@ -1,0 +1,248 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/parquetio"
+	"github.com/stratahq/strata/internal/pgsource"
+	"github.com/stratahq/strata/internal/storage"
+)
+
+// Problem kinds reported by Verify.
+const (
+	ProblemMissing    = "missing"    // committed in the catalog, absent from storage
+	ProblemSize       = "size"       // stored size differs from the catalog
+	ProblemChecksum   = "checksum"   // content hash differs from the catalog (deep)
+	ProblemRows       = "rows"       // Parquet row count differs from the catalog (deep)
+	ProblemUnreadable = "unreadable" // not a readable Parquet file (deep)
+	ProblemUnexpected = "unexpected" // in storage, unknown to the catalog
+	ProblemOrphan     = "orphan"     // uploaded by a run that never committed
+)
+
+// Problem is one thing wrong with the archive.
+type Problem struct {
+	Kind   string
+	Key    string
+	Detail string
+}
+
+// VerifyOptions select how much Verify does.
+type VerifyOptions struct {
+	Dataset string
+	// Deep reads every object: SHA-256 and Parquet row count.
+	Deep bool
+	// Repair deletes objects of runs that never committed (orphans) and
+	// marks them deleted. It never touches committed objects.
+	Repair bool
+}
+
+// VerifyReport is what Verify found.
+type VerifyReport struct {
+	Checked  int
+	Bytes    int64
+	Problems []Problem
+	// Repaired lists orphan keys removed by Repair.
+	Repaired []string
+}
+
+// Verify checks every committed object against storage, lists objects the
+// catalog does not know, and (with Repair) removes orphans.
+func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
+	var rep VerifyReport
+	objs, err := a.Catalog.List(ctx, catalog.Filter{Dataset: opts.Dataset})
+	if err != nil {
+		return rep, err
+	}
+	ups, err := a.Catalog.Uploads(ctx, opts.Dataset, catalog.StateIntent, catalog.StateUploaded,
+		catalog.StateCommitted, catalog.StateOrphaned, catalog.StateDeleted)
+	if err != nil {
+		return rep, err
+	}
+	known := make(map[string]string, len(objs)+len(ups))
+	for _, u := range ups {
+		known[u.Key] = u.State
+	}
+	for _, o := range objs {
+		known[o.Key] = catalog.StateCommitted
+		rep.Checked++
+		rep.Bytes += o.Bytes
+		if p := a.checkObject(ctx, o, opts.Deep); p != nil {
+			rep.Problems = append(rep.Problems, *p)
+		}
+	}
+	if opts.Repair {
+		if err := a.repair(ctx, opts.Dataset, &rep); err != nil {
+			return rep, err
+		}
+		for _, k := range rep.Repaired {
+			delete(known, k)
+		}
+	}
+	return rep, a.findUnexpected(ctx, opts.Dataset, known, &rep)
+}
+
+func (a *Archiver) checkObject(ctx context.Context, o catalog.Object, deep bool) *Problem {
+	key, err := storage.ParseKey(o.Key)
+	if err != nil {
+		return &Problem{ProblemUnexpected, o.Key, "catalog key is not a valid object key"}
+	}
+	info, err := a.Store.Stat(ctx, key)
+	if errors.Is(err, storage.ErrNotExist) {
+		return &Problem{ProblemMissing, o.Key, fmt.Sprintf("committed object (%d rows) is not in storage", o.Rows)}
+	}
+	if err != nil {
+		return &Problem{ProblemMissing, o.Key, "cannot stat: " + err.Error()}
+	}
+	if info.Size != o.Bytes {
+		return &Problem{ProblemSize, o.Key, fmt.Sprintf("size %d, catalog says %d", info.Size, o.Bytes)}
+	}
+	if !deep {
+		return nil
+	}
+	sum, rows, err := a.readObject(ctx, key, info.Size)
+	switch {
+	case err != nil && sum == "":
+		return &Problem{ProblemMissing, o.Key, "cannot read: " + err.Error()}
+	case sum != o.SHA256:
+		return &Problem{ProblemChecksum, o.Key, fmt.Sprintf("sha256 %s, catalog says %s", sum, o.SHA256)}
+	case err != nil:
+		return &Problem{ProblemUnreadable, o.Key, err.Error()}
+	case rows != o.Rows:
+		return &Problem{ProblemRows, o.Key, fmt.Sprintf("%d rows, catalog says %d", rows, o.Rows)}
+	}
+	return nil
+}
+
+// readObject hashes the whole object and then reads its Parquet footer.
+func (a *Archiver) readObject(ctx context.Context, key storage.Key, size int64) (string, int64, error) {
+	rc, err := a.Store.Get(ctx, key)
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, rc)
+	rc.Close()
+	if err != nil {
+		return "", 0, err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	r, err := parquetio.Open(storage.NewReaderAt(ctx, a.Store, key), size)
+	if err != nil {
+		return sum, 0, fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	if v, ok := r.Metadata()["strata.rows"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n != r.NumRows() {
+			return sum, r.NumRows(), fmt.Errorf("footer says %d rows, metadata %d", r.NumRows(), n)
+		}
+	}
+	return sum, r.NumRows(), nil
+}
+
+// findUnexpected lists storage under the archive prefix and reports objects
+// the catalog does not know at all.
+func (a *Archiver) findUnexpected(ctx context.Context, dataset string, known map[string]string, rep *VerifyReport) error {
+	for _, typ := range []string{catalog.TypeAnalytics, catalog.TypeSource} {
+		segs := []string{typ}
+		if dataset != "" {
+			segs = append(segs, dataset)
+		}
+		prefix, err := a.Prefix.Join(segs...)
+		if err != nil {
+			return err
+		}
+		err = a.Store.List(ctx, prefix, func(info storage.ObjectInfo) error {
+			state, ok := known[info.Key.String()]
+			switch {
+			case !ok:
+				rep.Problems = append(rep.Problems, Problem{ProblemUnexpected, info.Key.String(),
+					fmt.Sprintf("%d bytes in storage, not in the catalog (left alone; remove it by hand if it is not yours)", info.Size)})
+			case state == catalog.StateOrphaned || state == catalog.StateDeleted:
+				rep.Problems = append(rep.Problems, Problem{ProblemOrphan, info.Key.String(),
+					"left by an interrupted run, never committed or read; 'strata verify --repair' removes it"})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+	}
+	return nil
+}
+
+// repair removes orphans. It takes each dataset's archive lock first and
+// settles unfinished uploads under it, so an object a live run is still
+// uploading is never mistaken for an orphan, and checks once more that an
+// orphan's object was never committed before deleting it.
+func (a *Archiver) repair(ctx context.Context, dataset string, rep *VerifyReport) error {
+	ups, err := a.Catalog.Uploads(ctx, dataset, catalog.StateOrphaned, catalog.StateIntent, catalog.StateUploaded)
+	if err != nil {
+		return err
+	}
+	type group struct{ typ, dataset string }
+	seen := map[group]bool{}
+	for _, u := range ups {
+		g := group{u.Type, u.Dataset}
+		if seen[g] {
+			continue
+		}
+		seen[g] = true
+		if err := a.repairDataset(ctx, g.typ, g.dataset, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Archiver) repairDataset(ctx context.Context, typ, dataset string, rep *VerifyReport) error {
+	l, err := pgsource.TryLock(ctx, a.Pool, "strata:archive:"+typ+":"+dataset)
+	if err != nil || l == nil {
+		return err // nil lock: a live run owns the dataset; repair it later
+	}
+	defer l.Unlock(context.WithoutCancel(ctx))
+	if _, err := a.Catalog.OrphanUnfinished(ctx, dataset, typ); err != nil {
+		return err
+	}
+	orphans, err := a.Catalog.Uploads(ctx, dataset, catalog.StateOrphaned)
+	if err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		if o.Type != typ {
+			continue
+		}
+		if committed, err := a.Catalog.IsCommitted(ctx, o.ID); err != nil || committed {
+			return err
+		}
+		if err := a.removeOrphan(ctx, o, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Archiver) removeOrphan(ctx context.Context, o catalog.Upload, rep *VerifyReport) error {
+	key, err := storage.ParseKey(o.Key)
+	if err != nil {
+		return err
+	}
+	err = a.Store.Delete(ctx, key)
+	if err != nil && !errors.Is(err, storage.ErrNotExist) {
+		if errors.Is(err, storage.ErrImmutable) {
+			rep.Problems = append(rep.Problems, Problem{ProblemOrphan, o.Key, "orphan under retention lock; it stays until retention ends and is never read"})
+			return nil
+		}
+		return fmt.Errorf("remove orphan %s: %w", o.Key, err)
+	}
+	if err := catalog.SetState(ctx, a.Catalog.Pool(), o.ID, catalog.StateOrphaned, catalog.StateDeleted); err != nil {
+		return err
+	}
+	rep.Repaired = append(rep.Repaired, o.Key)
+	return nil
+}

@@ -1,0 +1,285 @@
+// Package catalog is Strata's record of every archive object, kept in schema
+// `strata` of the same PostgreSQL database as the archived rows, so that
+// "delete the rows" and "mark the object committed" are one local transaction.
+//
+// Every upload is first recorded in strata.uploads and moves through
+//
+//	intent -> uploaded -> committed            (the happy path)
+//	intent|uploaded -> orphaned -> deleted     (its transaction never committed)
+//
+// An upload is recorded as an intent, with its key and expected SHA-256,
+// before a byte is sent, so a crash after the upload leaves an object the
+// catalog knows about: the next run adopts it (same bytes) or
+// `strata verify --repair` removes it. An object is committed when its row is
+// inserted into strata.objects, in the same transaction that removes its rows
+// from the source table; only committed objects are ever read.
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Archive types.
+const (
+	TypeAnalytics = "analytics"
+	TypeSource    = "source"
+)
+
+// Upload states (strata.uploads). Committed objects are rows of
+// strata.objects, whose state is committed (later also expired).
+const (
+	StateIntent    = "intent"
+	StateUploaded  = "uploaded"
+	StateCommitted = "committed"
+	StateOrphaned  = "orphaned"
+	StateDeleted   = "deleted"
+)
+
+// DB is what the catalog needs of a connection, pool or transaction.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Catalog reads and writes the strata schema through a pool.
+type Catalog struct {
+	pool *pgxpool.Pool
+}
+
+// Open applies pending migrations (idempotently, safe when several processes
+// start at once) and returns the catalog.
+func Open(ctx context.Context, pool *pgxpool.Pool) (*Catalog, error) {
+	if err := migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	return &Catalog{pool: pool}, nil
+}
+
+// Pool returns the pool the catalog uses.
+func (c *Catalog) Pool() *pgxpool.Pool { return c.pool }
+
+// Object is one row of strata.objects.
+type Object struct {
+	ID                int64
+	Dataset           string
+	Type              string
+	Day               time.Time // UTC midnight
+	Key               string
+	State             string
+	SourceTable       string
+	Rows              int64
+	Bytes             int64
+	SHA256            string
+	MinTime, MaxTime  *time.Time
+	SchemaFingerprint string
+	Schema            []byte // JSON description of the columns
+	TransformVersion  string
+	CreatedAt         time.Time
+	CommittedAt       *time.Time
+	SupersededBy      *int64
+	ExpiresAt         *time.Time
+	RunID             *int64
+}
+
+const objectCols = `id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
+	min_time, max_time, schema_fingerprint, schema, coalesce(transform_version, ''), created_at,
+	committed_at, superseded_by, expires_at, run_id`
+
+func scanObject(row pgx.Row) (Object, error) {
+	var o Object
+	err := row.Scan(&o.ID, &o.Dataset, &o.Type, &o.Day, &o.Key, &o.State, &o.SourceTable, &o.Rows,
+		&o.Bytes, &o.SHA256, &o.MinTime, &o.MaxTime, &o.SchemaFingerprint, &o.Schema,
+		&o.TransformVersion, &o.CreatedAt, &o.CommittedAt, &o.SupersededBy, &o.ExpiresAt, &o.RunID)
+	o.Day = o.Day.UTC()
+	return o, err
+}
+
+// NextID reserves a fresh object id (the chunk or batch number in its key).
+func (c *Catalog) NextID(ctx context.Context) (int64, error) {
+	var id int64
+	err := c.pool.QueryRow(ctx, `SELECT nextval('strata.object_id_seq')`).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: reserve object id: %w", err)
+	}
+	return id, nil
+}
+
+// Upload is one row of strata.uploads: an object Strata intends to upload,
+// has uploaded, or gave up on.
+type Upload struct {
+	ID      int64
+	Dataset string
+	Type    string
+	Day     time.Time
+	Key     string
+	State   string
+	Rows    int64
+	Bytes   int64
+	SHA256  string
+}
+
+// RecordIntent records o (ID, Key, Rows, Bytes, SHA256 set) as an intent.
+// It commits at once, before the upload starts, so the catalog knows of
+// every object Strata ever writes.
+func (c *Catalog) RecordIntent(ctx context.Context, o *Object) error {
+	_, err := c.pool.Exec(ctx, `INSERT INTO strata.uploads
+		(id, dataset, archive_type, day, key, state, rows, bytes, sha256, run_id)
+		VALUES ($1, $2, $3, $4, $5, 'intent', $6, $7, $8, $9)`,
+		o.ID, o.Dataset, o.Type, o.Day, o.Key, o.Rows, o.Bytes, o.SHA256, o.RunID)
+	if err != nil {
+		return fmt.Errorf("catalog: record intent for %s: %w", o.Key, err)
+	}
+	return nil
+}
+
+// Readopt turns an orphaned upload back into an intent for run runID, so a
+// retry that produced the same bytes reuses its key instead of writing again.
+func (c *Catalog) Readopt(ctx context.Context, id int64, runID *int64) error {
+	tag, err := c.pool.Exec(ctx, `UPDATE strata.uploads SET state = 'intent', run_id = $2
+		WHERE id = $1 AND state = 'orphaned'`, id, runID)
+	if err != nil {
+		return fmt.Errorf("catalog: re-adopt upload %d: %w", id, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("catalog: re-adopt upload %d: no longer orphaned", id)
+	}
+	return nil
+}
+
+// SetState moves upload id from one state to another and fails if it was
+// not in state from.
+func SetState(ctx context.Context, db DB, id int64, from, to string) error {
+	tag, err := db.Exec(ctx, `UPDATE strata.uploads SET state = $3 WHERE id = $1 AND state = $2`, id, from, to)
+	if err != nil {
+		return fmt.Errorf("catalog: upload %d %s -> %s: %w", id, from, to, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("catalog: upload %d %s -> %s: upload was not %s", id, from, to, from)
+	}
+	return nil
+}
+
+// Commit inserts o as a committed object inside tx, the transaction that
+// also removes the archived rows. It is an insert, not an update, so it works
+// in a REPEATABLE READ transaction whose snapshot predates the intent.
+// expiresAfter is added to the database clock.
+func Commit(ctx context.Context, tx DB, o *Object, expiresAfter time.Duration) error {
+	_, err := tx.Exec(ctx, `INSERT INTO strata.objects
+		(id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
+		 min_time, max_time, schema_fingerprint, schema, transform_version, committed_at, expires_at, run_id)
+		VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''),
+		        now(), now() + $15::interval, $16)`,
+		o.ID, o.Dataset, o.Type, o.Day, o.Key, o.SourceTable, o.Rows, o.Bytes, o.SHA256,
+		o.MinTime, o.MaxTime, o.SchemaFingerprint, o.Schema, o.TransformVersion, expiresAfter, o.RunID)
+	if err != nil {
+		return fmt.Errorf("catalog: commit object %s: %w", o.Key, err)
+	}
+	return nil
+}
+
+// IsCommitted reports whether object id is committed: the way to learn the
+// outcome of a COMMIT whose connection was lost.
+func (c *Catalog) IsCommitted(ctx context.Context, id int64) (bool, error) {
+	var ok bool
+	err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM strata.objects WHERE id = $1)`, id).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("catalog: read back object %d: %w", id, err)
+	}
+	return ok, nil
+}
+
+// MarkCommitted records in strata.uploads that these uploads are committed.
+// It is bookkeeping after the fact: strata.objects is the truth.
+func (c *Catalog) MarkCommitted(ctx context.Context, ids []int64) error {
+	_, err := c.pool.Exec(ctx, `UPDATE strata.uploads SET state = 'committed' WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("catalog: mark uploads committed: %w", err)
+	}
+	return nil
+}
+
+// OrphanUnfinished settles every unfinished upload of dataset/type: those
+// whose object was committed become committed, the others orphaned. Call it
+// only while holding that dataset's archive lock: then no live run owns such
+// an upload, so its transaction ended one way or the other.
+func (c *Catalog) OrphanUnfinished(ctx context.Context, dataset, typ string) (int64, error) {
+	_, err := c.pool.Exec(ctx, `UPDATE strata.uploads u SET state = 'committed'
+		WHERE dataset = $1 AND archive_type = $2 AND state IN ('intent', 'uploaded')
+		  AND EXISTS (SELECT 1 FROM strata.objects o WHERE o.id = u.id)`, dataset, typ)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: settle unfinished uploads of %s/%s: %w", typ, dataset, err)
+	}
+	tag, err := c.pool.Exec(ctx, `UPDATE strata.uploads SET state = 'orphaned'
+		WHERE dataset = $1 AND archive_type = $2 AND state IN ('intent', 'uploaded')`, dataset, typ)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: orphan unfinished uploads of %s/%s: %w", typ, dataset, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// FindAdoptable returns an orphaned upload of the same dataset, type and day
+// whose recorded content (SHA-256 and rows) equals what a retry just produced.
+func (c *Catalog) FindAdoptable(ctx context.Context, dataset, typ string, day time.Time, sha string, rows int64) (*Upload, error) {
+	u, err := scanUpload(c.pool.QueryRow(ctx, `SELECT `+uploadCols+` FROM strata.uploads
+		WHERE dataset = $1 AND archive_type = $2 AND day = $3 AND sha256 = $4 AND rows = $5
+		  AND state = 'orphaned' ORDER BY id LIMIT 1`, dataset, typ, day, sha, rows))
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: find adoptable upload: %w", err)
+	}
+	return &u, nil
+}
+
+const uploadCols = `id, dataset, archive_type, day, key, state, rows, bytes, sha256`
+
+func scanUpload(row pgx.Row) (Upload, error) {
+	var u Upload
+	err := row.Scan(&u.ID, &u.Dataset, &u.Type, &u.Day, &u.Key, &u.State, &u.Rows, &u.Bytes, &u.SHA256)
+	u.Day = u.Day.UTC()
+	return u, err
+}
+
+// Uploads returns the uploads of dataset ("" for all) in the given states.
+func (c *Catalog) Uploads(ctx context.Context, dataset string, states ...string) ([]Upload, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+uploadCols+` FROM strata.uploads
+		WHERE ($1 = '' OR dataset = $1) AND state = ANY($2) ORDER BY id`, dataset, states)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list uploads: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Upload, error) { return scanUpload(r) })
+}
+
+// Filter selects objects for List.
+type Filter struct {
+	Dataset string
+	Type    string
+	States  []string // empty: committed only
+	From    *time.Time
+	To      *time.Time // inclusive day bounds
+}
+
+// List returns the objects matching f, ordered by dataset, type, day, id.
+func (c *Catalog) List(ctx context.Context, f Filter) ([]Object, error) {
+	states := f.States
+	if len(states) == 0 {
+		states = []string{StateCommitted}
+	}
+	rows, err := c.pool.Query(ctx, `SELECT `+objectCols+` FROM strata.objects
+		WHERE ($1 = '' OR dataset = $1) AND ($2 = '' OR archive_type = $2) AND state = ANY($3)
+		  AND superseded_by IS NULL
+		  AND ($4::date IS NULL OR day >= $4::date) AND ($5::date IS NULL OR day <= $5::date)
+		ORDER BY dataset, archive_type, day, id`, f.Dataset, f.Type, states, f.From, f.To)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list objects: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Object, error) { return scanObject(r) })
+}

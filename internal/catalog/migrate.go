@@ -1,0 +1,111 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are applied in order, each once, in its own transaction. Append
+// only: never edit a migration that has shipped.
+var migrations = []string{
+	// 1: objects, runs.
+	`CREATE TABLE strata.runs (
+		id          bigserial PRIMARY KEY,
+		command     text NOT NULL,
+		dataset     text,
+		archive_type text,
+		started_at  timestamptz NOT NULL DEFAULT now(),
+		finished_at timestamptz,
+		status      text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'ok', 'failed')),
+		host        text,
+		pid         integer,
+		rows        bigint NOT NULL DEFAULT 0,
+		objects     integer NOT NULL DEFAULT 0,
+		bytes       bigint NOT NULL DEFAULT 0,
+		error       text,
+		detail      jsonb
+	);
+	CREATE SEQUENCE strata.object_id_seq;
+	-- Every object Strata ever uploads is first an intent here, committed
+	-- before the upload starts. Its id is the object's id.
+	CREATE TABLE strata.uploads (
+		id           bigint PRIMARY KEY,
+		dataset      text NOT NULL,
+		archive_type text NOT NULL,
+		day          date NOT NULL,
+		key          text NOT NULL UNIQUE,
+		state        text NOT NULL CHECK (state IN ('intent', 'uploaded', 'committed', 'orphaned', 'deleted')),
+		rows         bigint NOT NULL,
+		bytes        bigint NOT NULL,
+		sha256       text NOT NULL,
+		created_at   timestamptz NOT NULL DEFAULT now(),
+		run_id       bigint REFERENCES strata.runs (id)
+	);
+	CREATE INDEX uploads_unfinished ON strata.uploads (dataset, archive_type, day) WHERE state <> 'committed' AND state <> 'deleted';
+	-- Committed objects only: a row is inserted in the same transaction that
+	-- deletes the archived rows from the source table.
+	CREATE TABLE strata.objects (
+		id                 bigint PRIMARY KEY,
+		dataset            text NOT NULL,
+		archive_type       text NOT NULL CHECK (archive_type IN ('analytics', 'source')),
+		day                date NOT NULL,
+		key                text NOT NULL UNIQUE,
+		state              text NOT NULL CHECK (state IN ('committed', 'expired')),
+		source_table       text NOT NULL,
+		rows               bigint NOT NULL CHECK (rows >= 0),
+		bytes              bigint NOT NULL CHECK (bytes >= 0),
+		sha256             text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+		min_time           timestamptz,
+		max_time           timestamptz,
+		schema_fingerprint text NOT NULL,
+		schema             jsonb,
+		transform_version  text,
+		created_at         timestamptz NOT NULL DEFAULT now(),
+		committed_at       timestamptz,
+		superseded_by      bigint REFERENCES strata.objects (id),
+		expires_at         timestamptz,
+		run_id             bigint REFERENCES strata.runs (id)
+	);
+	CREATE INDEX objects_day ON strata.objects (dataset, archive_type, day);`,
+}
+
+// migrationLock is the advisory lock key serialising migrations across
+// processes (an arbitrary constant: "strata" in ASCII).
+const migrationLock = 0x737472617461
+
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog: migrate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("catalog: migrate: take lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS strata;
+		CREATE TABLE IF NOT EXISTS strata.migrations (
+			version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("catalog: migrate: create schema strata (does the database user have CREATE on the database?): %w", err)
+	}
+	var done int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM strata.migrations`).Scan(&done); err != nil {
+		return fmt.Errorf("catalog: migrate: read version: %w", err)
+	}
+	if done > len(migrations) {
+		return fmt.Errorf("catalog: schema strata is at version %d, newer than this strata (%d): upgrade strata", done, len(migrations))
+	}
+	for v := done + 1; v <= len(migrations); v++ {
+		if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("catalog: migration %d: %w", v, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO strata.migrations (version) VALUES ($1)`, v); err != nil {
+			return fmt.Errorf("catalog: migration %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("catalog: migrate: commit: %w", err)
+	}
+	return nil
+}

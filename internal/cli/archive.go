@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/config"
+)
+
+func newArchiveCmd(env Env, g *globalFlags) *cobra.Command {
+	var dataset, typ string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "archive [--dataset N] [--type analytics] [--dry-run]",
+		Short: "Move Layer 2 rows past retention into Parquet objects, exactly once",
+		Long: `Archive moves every whole UTC day of a dataset's analytics table whose rows
+are all older than analytics.retention into
+
+  {prefix}/analytics/{dataset}/{YYYY}/{MM}/{DD}/chunk_{id}.parquet
+
+and then removes exactly those rows from the table, in the same transaction
+that marks the object committed in the catalog. A run that dies at any point
+loses and duplicates nothing; the next run resumes. Rows that arrive late for
+a day already archived become a new chunk of that day on the next run. A
+wholly archived native partition (or TimescaleDB chunk) is dropped instead of
+deleted row by row. Another strata process archiving the same dataset makes
+this one skip it.`,
+		Example: `  strata archive --dry-run            # what would move, changing nothing
+  strata archive --dataset customers  # one dataset
+  strata archive                      # every dataset`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if typ != "" && typ != "analytics" {
+				return usageErr("--type %q: only analytics archiving is available in this version (source archiving comes with 'strata ingest')", typ)
+			}
+			a, err := openApp(c.Context(), env, g)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return runArchive(c.Context(), a, dataset, dryRun)
+		},
+	}
+	cmd.Flags().StringVarP(&dataset, "dataset", "d", "", "archive only this dataset (default: all with an analytics table)")
+	cmd.Flags().StringVarP(&typ, "type", "t", "", "archive type: analytics")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (days, rows, estimated bytes) and change nothing")
+	return cmd
+}
+
+func runArchive(ctx context.Context, a *app, dataset string, dryRun bool) error {
+	specs, err := analyticsSpecs(a.cfg, dataset)
+	if err != nil {
+		return err
+	}
+	arch, err := a.archiver()
+	if err != nil {
+		return err
+	}
+	if isTerminal(a.env.Stdout) {
+		arch.Progress = func(d archive.DayReport) {
+			fmt.Fprintf(a.env.Stderr, "\r  %s %s: %d rows, %s        ", d.Dataset, d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes))
+		}
+	}
+	var failed error
+	for _, spec := range specs {
+		rep, err := arch.Analytics(ctx, spec, archive.Options{DryRun: dryRun})
+		if arch.Progress != nil {
+			fmt.Fprint(a.env.Stderr, "\r\033[K")
+		}
+		printArchiveReport(a.env.Stdout, rep, dryRun)
+		if err != nil {
+			fmt.Fprintf(a.env.Stderr, "strata: %v\n", err)
+			failed = fmt.Errorf("archiving failed for at least one dataset (see above); rerun to resume: nothing was lost")
+		}
+	}
+	return failed
+}
+
+func (a *app) archiver() (*archive.Archiver, error) {
+	prefix, err := a.prefix()
+	if err != nil {
+		return nil, err
+	}
+	return &archive.Archiver{Pool: a.pool, Catalog: a.cat, Store: a.store, Prefix: prefix,
+		Log: a.log, Failpoints: a.fp, SpoolDir: spoolDir()}, nil
+}
+
+// analyticsSpecs maps the configured datasets (or the one named) to archive specs.
+func analyticsSpecs(cfg *config.Config, only string) ([]archive.AnalyticsSpec, error) {
+	var out []archive.AnalyticsSpec
+	for _, ds := range cfg.Datasets {
+		if only != "" && ds.Name != only {
+			continue
+		}
+		if ds.Analytics == nil {
+			if only != "" {
+				return nil, usageErr("dataset %q has no analytics table (datasets[].analytics in the config)", only)
+			}
+			continue
+		}
+		out = append(out, analyticsSpec(ds))
+	}
+	if only != "" && len(out) == 0 {
+		return nil, usageErr("no dataset %q in the config (datasets: %s)", only, datasetNames(cfg))
+	}
+	return out, nil
+}
+
+func analyticsSpec(ds config.Dataset) archive.AnalyticsSpec {
+	return archive.AnalyticsSpec{
+		Dataset:          ds.Name,
+		Table:            ds.Analytics.Table.String(),
+		TimeColumn:       ds.Analytics.TimeColumn,
+		Key:              ds.Analytics.Key,
+		Retention:        ds.Analytics.Retention.Duration(),
+		ArchiveRetention: ds.Archive.Retention.Duration(),
+		Compression:      string(ds.Archive.Compression),
+		RowGroupRows:     ds.Archive.RowGroupRows,
+	}
+}
+
+func datasetNames(cfg *config.Config) string {
+	s := ""
+	for i, ds := range cfg.Datasets {
+		if i > 0 {
+			s += ", "
+		}
+		s += ds.Name
+	}
+	return s
+}
+
+func printArchiveReport(w io.Writer, rep archive.Report, dryRun bool) {
+	switch {
+	case rep.Skipped != "":
+		fmt.Fprintf(w, "%s: skipped: %s\n", rep.Dataset, rep.Skipped)
+		return
+	case len(rep.Days) == 0:
+		fmt.Fprintf(w, "%s: nothing to archive (no rows before %s)\n", rep.Dataset, rep.Cutoff.Format(time.DateOnly))
+		return
+	}
+	verb := "archived"
+	if dryRun {
+		verb = "would archive"
+	}
+	fmt.Fprintf(w, "%s: %s %d rows in %d day(s) before %s, %s\n", rep.Dataset, verb, rep.Rows(), len(rep.Days),
+		rep.Cutoff.Format(time.DateOnly), bytesLabel(rep.Bytes(), dryRun))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	if dryRun {
+		fmt.Fprintln(tw, "  DAY\tROWS\tEST. BYTES")
+	} else {
+		fmt.Fprintln(tw, "  DAY\tROWS\tBYTES\tOBJECT")
+	}
+	for _, d := range rep.Days {
+		if dryRun {
+			fmt.Fprintf(tw, "  %s\t%d\t%s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes))
+			continue
+		}
+		note := ""
+		if d.Adopted {
+			note = " (adopted from an interrupted run)"
+		}
+		if d.Dropped != "" {
+			note += " (partition " + d.Dropped + " dropped)"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s%s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes), d.Key, note)
+	}
+	tw.Flush()
+}
+
+func bytesLabel(n int64, estimate bool) string {
+	if estimate {
+		return "about " + humanBytes(n) + " of Parquet (estimate)"
+	}
+	return humanBytes(n) + " of Parquet"
+}
+
+// humanBytes formats n as B, KiB, MiB, GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

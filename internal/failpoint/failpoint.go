@@ -1,0 +1,86 @@
+// Package failpoint lets tests make a strata process fail on purpose at a
+// named step of the archive state machine: STRATA_FAILPOINTS=after-upload=kill
+// makes the process SIGKILL itself right after the upload. Production code
+// calls Hit at each step; with no failpoints set, Hit is a map lookup.
+package failpoint
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Steps of the archive state machine, in order.
+var Steps = []string{
+	"after-plan", "after-extract", "after-intent", "mid-upload", "after-upload",
+	"after-verify", "in-commit-before-delete", "after-commit",
+}
+
+// ErrInjected is returned by Hit for the "error" action.
+var ErrInjected = errors.New("failpoint: injected failure")
+
+// Set maps step names to actions: "kill" (SIGKILL this process), "error"
+// (return ErrInjected), or "sleep:DURATION".
+type Set struct {
+	actions map[string]string
+}
+
+// Parse reads a spec such as "after-upload=kill,after-plan=sleep:2s".
+func Parse(spec string) (Set, error) {
+	s := Set{actions: map[string]string{}}
+	if strings.TrimSpace(spec) == "" {
+		return s, nil
+	}
+	known := map[string]bool{}
+	for _, st := range Steps {
+		known[st] = true
+	}
+	for _, part := range strings.Split(spec, ",") {
+		name, action, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || !known[name] {
+			return s, fmt.Errorf("STRATA_FAILPOINTS: %q: want step=action with step one of %s", part, strings.Join(Steps, ", "))
+		}
+		if action != "kill" && action != "error" && !strings.HasPrefix(action, "sleep:") {
+			return s, fmt.Errorf("STRATA_FAILPOINTS: %q: action must be kill, error or sleep:DURATION", part)
+		}
+		if d, ok := strings.CutPrefix(action, "sleep:"); ok {
+			if _, err := time.ParseDuration(d); err != nil {
+				return s, fmt.Errorf("STRATA_FAILPOINTS: %q: %w", part, err)
+			}
+		}
+		s.actions[name] = action
+	}
+	return s, nil
+}
+
+// Hit performs the action set for step, if any.
+func (s Set) Hit(step string) error {
+	action, ok := s.actions[step]
+	if !ok {
+		return nil
+	}
+	switch {
+	case action == "kill":
+		_ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	case action == "error":
+		return fmt.Errorf("%w at %s", ErrInjected, step)
+	default:
+		d, _ := time.ParseDuration(strings.TrimPrefix(action, "sleep:"))
+		time.Sleep(d)
+	}
+	return nil
+}
+
+// String lists the active failpoints.
+func (s Set) String() string {
+	var parts []string
+	for k, v := range s.actions {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}

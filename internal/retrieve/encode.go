@@ -1,0 +1,99 @@
+package retrieve
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// Formats that Write supports.
+var Formats = []string{"jsonl", "csv"}
+
+// Write streams rs to w in format (jsonl or csv) and returns the row count.
+func Write(w io.Writer, rs *Rows, format string) (int64, error) {
+	switch format {
+	case "jsonl", "":
+		return writeJSONL(w, rs)
+	case "csv":
+		return writeCSV(w, rs)
+	}
+	return 0, fmt.Errorf("%w: format %q (use jsonl or csv)", ErrBadRequest, format)
+}
+
+// writeJSONL writes one JSON object per line, keys in column order. Values
+// follow parquetio's JSON rules: exact numerics and NaN/Infinity as strings,
+// json/jsonb embedded as JSON, bytea as "\x..." hex.
+func writeJSONL(w io.Writer, rs *Rows) (int64, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	keys := make([][]byte, len(rs.cols))
+	for i, c := range rs.cols {
+		k, _ := json.Marshal(c)
+		keys[i] = k
+	}
+	var line []byte
+	for rs.Next() {
+		line = append(line[:0], '{')
+		for i, v := range rs.Values() {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = append(line, keys[i]...)
+			line = append(line, ':')
+			line = v.AppendJSON(line)
+		}
+		line = append(line, '}', '\n')
+		if _, err := bw.Write(line); err != nil {
+			return rs.Count(), err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		bw.Flush()
+		return rs.Count(), err
+	}
+	return rs.Count(), bw.Flush()
+}
+
+// writeCSV writes a header line, then one line per row in PostgreSQL's text
+// form (COPY ... FROM ... CSV reads it back). NULL is an empty unquoted field;
+// an empty string is "".
+func writeCSV(w io.Writer, rs *Rows) (int64, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
+	if err := cw.Write(rs.cols); err != nil {
+		return 0, err
+	}
+	cw.Flush()
+	var buf []byte
+	for rs.Next() {
+		for i, v := range rs.Values() {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			if v.IsNull() {
+				continue
+			}
+			buf = v.AppendText(buf[:0])
+			writeCSVField(bw, buf)
+		}
+		bw.WriteByte('\n')
+	}
+	if err := rs.Err(); err != nil {
+		bw.Flush()
+		return rs.Count(), err
+	}
+	return rs.Count(), bw.Flush()
+}
+
+// writeCSVField always quotes, so an empty string ("") differs from NULL.
+func writeCSVField(w *bufio.Writer, b []byte) {
+	w.WriteByte('"')
+	for _, c := range b {
+		if c == '"' {
+			w.WriteByte('"')
+		}
+		w.WriteByte(c)
+	}
+	w.WriteByte('"')
+}
