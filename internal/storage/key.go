@@ -14,9 +14,10 @@ type Key struct{ s string }
 // maxKeyLen bounds a key's length (Azure allows 1024, S3 1024 bytes).
 const maxKeyLen = 1000
 
-// NewKey joins segments into a Key. Each segment must be non-empty, not "." or
-// "..", at most 255 bytes, and made only of ASCII letters, digits, '-', '_',
-// '.' and '='.
+// NewKey joins segments into a Key. Each segment must be non-empty, not ".",
+// free of "..", at most 255 bytes, and made only of ASCII letters, digits,
+// '-', '_', '.' and '='. The whole key is at most 1000 bytes. Errors wrap
+// ErrInvalidKey.
 func NewKey(segments ...string) (Key, error) {
 	for _, s := range segments {
 		if err := checkSegment(s); err != nil {
@@ -31,7 +32,8 @@ func NewKey(segments ...string) (Key, error) {
 }
 
 // ParseKey validates a '/'-separated key such as one read back from a listing
-// or the catalog. The empty string is the root Key.
+// or the catalog, with the rules of NewKey: no leading, trailing or doubled
+// '/'. The empty string is the root Key.
 func ParseKey(s string) (Key, error) {
 	if s == "" {
 		return Key{}, nil
@@ -79,8 +81,12 @@ func checkSegment(s string) error {
 	switch {
 	case s == "":
 		return fmt.Errorf("%w: empty segment", ErrInvalidKey)
-	case s == "." || s == "..":
+	case s == ".":
 		return fmt.Errorf("%w: segment %q", ErrInvalidKey, s)
+	case strings.Contains(s, ".."):
+		// Rejecting ".." anywhere, not only as a whole segment, keeps keys safe
+		// for any tool that later joins them into paths or URLs.
+		return fmt.Errorf("%w: segment %q contains \"..\"", ErrInvalidKey, s)
 	case len(s) > 255:
 		return fmt.Errorf("%w: segment longer than 255 bytes", ErrInvalidKey)
 	}

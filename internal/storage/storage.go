@@ -11,6 +11,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -40,7 +41,11 @@ type ObjectInfo struct {
 	ModTime time.Time
 	// SHA256 is the lower-case hex SHA-256 of the content as recorded in the
 	// object's metadata at Put time; empty if the backend has none recorded.
+	// Stat fills it where the backend records it; List may leave it empty.
 	SHA256 string
+	// Metadata is PutOptions.Metadata as stored, on backends whose
+	// Caps().Metadata is true; nil elsewhere. List may leave it nil.
+	Metadata map[string]string
 }
 
 // PutOptions are the facts the caller knows about the bytes it uploads.
@@ -66,6 +71,9 @@ type Caps struct {
 	CreateOnly bool
 	// Retention is true when the backend can enforce per-object retention.
 	Retention bool
+	// Metadata is true when Put stores PutOptions.Metadata and Stat returns
+	// it in ObjectInfo.Metadata.
+	Metadata bool
 	// Name is a short label for logs and metrics: "file", "azblob", "s3".
 	Name string
 }
@@ -83,18 +91,82 @@ type Backend interface {
 	// Get opens the whole object. ErrNotExist if missing.
 	Get(ctx context.Context, key Key) (io.ReadCloser, error)
 	// GetRange opens length bytes starting at offset; length < 0 means to the
-	// end. ErrNotExist if missing.
+	// end. A range reaching past the end is cut at the end, and an offset at
+	// or past the end yields an empty body, not an error. A negative offset is
+	// an error. ErrNotExist if missing.
 	GetRange(ctx context.Context, key Key, offset, length int64) (io.ReadCloser, error)
 	// Stat returns the object's info. ErrNotExist if missing.
 	Stat(ctx context.Context, key Key) (ObjectInfo, error)
 	// List calls fn once for every object whose key starts with prefix
-	// (prefix is a folder: "a/b" lists "a/b/..."; the zero Key lists all), in
-	// lexical key order. fn is called exactly once per object; an error from
-	// fn stops the listing and is returned.
+	// (prefix is a folder: "a/b" lists "a/b/..." but neither "a/bc" nor an
+	// object named "a/b" itself; the zero Key lists all), in lexical
+	// byte order of the keys. fn is called exactly once per object and never
+	// concurrently; an error from fn stops the listing and is returned as is.
+	// The ObjectInfo carries Key, Size and ModTime; SHA256 and Metadata may be
+	// empty (use Stat).
 	List(ctx context.Context, prefix Key, fn func(ObjectInfo) error) error
 	// Delete removes the object. ErrNotExist if missing, ErrImmutable if a
 	// retention policy forbids it.
 	Delete(ctx context.Context, key Key) error
 	// Caps reports what the backend guarantees.
 	Caps() Caps
+}
+
+// maxMetadataBytes bounds the total size of PutOptions.Metadata (Azure allows
+// 8 KiB of metadata per blob, S3 2 KiB of user metadata; keep well inside).
+const maxMetadataBytes = 2048
+
+// Validate reports whether opts are complete and well-formed: Size is not
+// negative, SHA256 is 64 lower-case hex digits, and Metadata keys are
+// lower-case ASCII letters, digits and '_' (starting with a letter) with
+// printable ASCII values, 2 KiB in total. Backends call it first in Put.
+func (o PutOptions) Validate() error {
+	if o.Size < 0 {
+		return fmt.Errorf("put options: size %d is negative (pass the exact byte count)", o.Size)
+	}
+	if !isLowerHex(o.SHA256, 64) {
+		return fmt.Errorf("put options: sha256 %q is not 64 lower-case hex digits (pass hex.EncodeToString(sha256 sum))", o.SHA256)
+	}
+	total := 0
+	for k, v := range o.Metadata {
+		if !isMetadataKey(k) {
+			return fmt.Errorf("put options: metadata key %q must start with a-z and use only a-z, 0-9 and _", k)
+		}
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] > 0x7e {
+				return fmt.Errorf("put options: metadata %s has byte %#x (use printable ASCII)", k, v[i])
+			}
+		}
+		total += len(k) + len(v)
+	}
+	if total > maxMetadataBytes {
+		return fmt.Errorf("put options: metadata is %d bytes, more than %d (store large values in the object)", total, maxMetadataBytes)
+	}
+	return nil
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isMetadataKey(k string) bool {
+	if k == "" || k[0] < 'a' || k[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
