@@ -246,3 +246,7 @@ func TestTimeColumnStatsAndMetadataAreInTheFooter(t *testing.T) {
 		t.Errorf("metadata %s lacks the column types: %s", parquetio.KeySchema, md[parquetio.KeySchema])
 	}
 }
+
+func queryFormats(s *parquetio.Schema) pgx.QueryResultFormats {
+	return pgx.QueryResultFormats(s.ResultFormats())
+}

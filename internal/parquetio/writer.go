@@ -10,7 +10,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
-	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
@@ -106,7 +105,7 @@ func NewWriter(w io.Writer, s *Schema, opts WriterOptions) (*Writer, error) {
 func codecFor(name string) (compress.Codec, error) {
 	switch strings.ToLower(name) {
 	case "", "snappy":
-		return &snappy.Codec{}, nil
+		return fastSnappy{}, nil
 	case "zstd":
 		return &zstd.Codec{Level: zstd.SpeedDefault}, nil
 	case "gzip":
@@ -195,7 +194,11 @@ func (w *Writer) addValue(b *batch, i int, raw []byte) error {
 	if i == w.timeCol {
 		w.trackTime(v)
 	}
-	b.cols[i] = append(b.cols[i], v.Level(0, t.defValue, i))
+	vals := append(b.cols[i], v)
+	p := &vals[len(vals)-1]
+	p.SetDefinitionLevel(t.defValue)
+	p.SetColumnIndex(i)
+	b.cols[i] = vals
 	return nil
 }
 
