@@ -6,7 +6,6 @@ import (
 	"os"
 )
 
-
 // StartRun records the start of a run and returns its id.
 func (c *Catalog) StartRun(ctx context.Context, command, dataset, typ string) (int64, error) {
 	host, _ := os.Hostname()

@@ -39,4 +39,3 @@ func parseRange(from, to string) (time.Time, time.Time, error) {
 	}
 	return f, t, nil
 }
-

@@ -183,5 +183,3 @@ func (rs *Rows) rowGroupFilter(pr *parquetio.Reader) func(int) bool {
 		return !mx.Before(rs.req.From) && !mn.After(rs.req.To)
 	}
 }
-
-
