@@ -114,6 +114,11 @@ func (a *Archiver) plan(ctx context.Context, spec AnalyticsSpec, rel pgsource.Re
 		WHERE c.oid = $1 OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = $1)`, rel.OID).Scan(&tuples); err != nil {
 		return rep, fmt.Errorf("estimate size of %s: %w", rel, err)
 	}
+	if tuples <= 0 { // never analyzed: count instead of guessing
+		if err := a.Pool.QueryRow(ctx, `SELECT count(*)::float8 FROM `+rel.Ident()).Scan(&tuples); err != nil {
+			return rep, fmt.Errorf("count rows of %s: %w", rel, err)
+		}
+	}
 	perRow := 0.0
 	if tuples > 0 {
 		perRow = float64(rep.DBBytes) / tuples

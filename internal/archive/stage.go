@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
-	"github.com/stratahq/strata/internal/pgsource"
 	"github.com/stratahq/strata/internal/storage"
 )
 
@@ -30,24 +30,17 @@ type extractor struct {
 }
 
 func newExtractor(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, j job) (*extractor, error) {
-	cols, err := pgsource.Columns(ctx, tx, j.parent)
+	cols, err := parquetio.LoadColumns(ctx, tx, j.parent.Ident())
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pgsource.Find(cols, spec.TimeColumn); err != nil {
-		return nil, fmt.Errorf("analytics.time_column of %s: %w", j.parent, err)
+	if err := hasColumns(cols, "analytics.time_column", spec.TimeColumn); err != nil {
+		return nil, fmt.Errorf("table %s: %w", j.parent, err)
 	}
-	for _, k := range spec.Key {
-		if _, err := pgsource.Find(cols, k); err != nil {
-			return nil, fmt.Errorf("analytics.key of %s: %w", j.parent, err)
-		}
+	if err := hasColumns(cols, "analytics.key", spec.Key...); err != nil {
+		return nil, fmt.Errorf("table %s: %w", j.parent, err)
 	}
-	pcols := make([]parquetio.Column, len(cols))
-	for i, c := range cols {
-		pcols[i] = parquetio.Column{Name: c.Name, TypeOID: c.TypeOID, TypeName: c.TypeName,
-			TypType: c.TypType, ElemOID: c.ElemOID, NotNull: c.NotNull}
-	}
-	schema, err := parquetio.NewSchema(pcols)
+	schema, err := parquetio.NewSchema(cols)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", j.parent, err)
 	}
@@ -63,6 +56,21 @@ func newExtractor(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, j job) (*e
 		resultFmt:   pgx.QueryResultFormats(schema.ResultFormats()),
 		fingerprint: schema.Fingerprint(),
 	}, nil
+}
+
+// hasColumns checks that the configured columns exist, naming those that do.
+func hasColumns(cols []parquetio.Column, setting string, names ...string) error {
+	have := make(map[string]bool, len(cols))
+	list := make([]string, len(cols))
+	for i, c := range cols {
+		have[c.Name], list[i] = true, c.Name
+	}
+	for _, n := range names {
+		if !have[n] {
+			return fmt.Errorf("%s: column %q does not exist (columns: %s)", setting, n, strings.Join(list, ", "))
+		}
+	}
+	return nil
 }
 
 // staged is an object written, recorded and uploaded but not yet committed.
