@@ -1,0 +1,267 @@
+package azblob
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+
+	"github.com/stratahq/strata/internal/storage"
+)
+
+// Put stores exactly opts.Size bytes from r under key, create-only.
+//
+// Objects up to MaxSingleUpload bytes are read into memory, checked against
+// opts.Size and opts.SHA256, and sent as one Put Blob with Content-MD5 and
+// If-None-Match: *. Larger ones are staged block by block (one block in
+// memory, each with a transactional MD5) and the block list is committed with
+// If-None-Match: * only when the whole stream matched; otherwise the staged
+// blocks stay uncommitted, invisible, and Azure discards them.
+//
+// It returns ErrExist (the existing blob untouched) if the key is taken,
+// ErrChecksum if r yields other bytes than opts promise, and ctx.Err() when
+// cancelled, in every case with nothing visible under key. Put does not
+// retry; a retry must supply the bytes again from the start.
+func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	meta, err := b.checkPut(key, opts)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("azblob put %s: %w", b.path(key), err)
+	}
+	var info storage.ObjectInfo
+	if opts.Size <= b.singleMax {
+		info, err = b.putSingle(ctx, key, r, opts, meta)
+	} else {
+		info, err = b.putBlocks(ctx, key, r, opts, meta)
+	}
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+// checkPut validates the caller's promises and builds the blob metadata.
+func (b *Backend) checkPut(key storage.Key, opts storage.PutOptions) (map[string]*string, error) {
+	if key.IsZero() {
+		return nil, errors.New("empty key")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if blocks := (opts.Size + b.blockSize - 1) / b.blockSize; blocks > maxBlocks {
+		return nil, fmt.Errorf("%d bytes need %d blocks of %d bytes, over Azure's %d; raise Options.BlockSize", opts.Size, blocks, b.blockSize, maxBlocks)
+	}
+	meta := map[string]*string{metaSHA256: to.Ptr(opts.SHA256)}
+	for k, v := range opts.Metadata {
+		if err := checkMetadata(k, v); err != nil {
+			return nil, err
+		}
+		if k == metaSHA256 {
+			return nil, fmt.Errorf("metadata name %q is reserved: the backend records PutOptions.SHA256 under it", k)
+		}
+		meta[k] = to.Ptr(v)
+	}
+	return meta, nil
+}
+
+// checkMetadata adds Azure's own limits to PutOptions.Validate: HTTP would
+// silently drop a value's surrounding spaces, so such values are refused.
+func checkMetadata(k, v string) error {
+	if len(v) > 0 && (v[0] == ' ' || v[len(v)-1] == ' ') {
+		return fmt.Errorf("metadata %q: value has leading or trailing spaces, which HTTP would drop", k)
+	}
+	return nil
+}
+
+// hasher hashes everything Put reads: SHA-256 to check opts, MD5 to let
+// Azure check the whole blob (Content-MD5 property).
+type hasher struct {
+	sha, md5 hash.Hash
+	n        int64
+}
+
+func newHasher() *hasher { return &hasher{sha: sha256.New(), md5: md5.New()} }
+
+func (h *hasher) write(p []byte) {
+	h.sha.Write(p)
+	h.md5.Write(p)
+	h.n += int64(len(p))
+}
+
+// readBlock fills buf from r, hashing it. A short stream is a checksum error:
+// the caller promised more bytes.
+func (b *Backend) readBlock(key storage.Key, r io.Reader, buf []byte, h *hasher, opts storage.PutOptions) error {
+	n, err := io.ReadFull(r, buf)
+	h.write(buf[:n])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return fmt.Errorf("azblob put %s: %w: reader ended after %d bytes, PutOptions.Size is %d", b.path(key), storage.ErrChecksum, h.n, opts.Size)
+	case err != nil:
+		return fmt.Errorf("azblob put %s: read content: %w", b.path(key), err)
+	}
+	return nil
+}
+
+// verify checks that r is exhausted and that the hash matches opts.
+func (b *Backend) verify(key storage.Key, r io.Reader, h *hasher, opts storage.PutOptions) error {
+	var one [1]byte
+	n, err := io.ReadFull(r, one[:])
+	switch {
+	case n > 0:
+		return fmt.Errorf("azblob put %s: %w: reader yields more than PutOptions.Size %d bytes", b.path(key), storage.ErrChecksum, opts.Size)
+	case err != io.EOF:
+		return fmt.Errorf("azblob put %s: read content: %w", b.path(key), err)
+	}
+	if got := hex.EncodeToString(h.sha.Sum(nil)); got != opts.SHA256 {
+		return fmt.Errorf("azblob put %s: %w: content has SHA-256 %s, PutOptions.SHA256 is %s", b.path(key), storage.ErrChecksum, got, opts.SHA256)
+	}
+	return nil
+}
+
+// ifNoneMatchAny makes a write fail if the blob exists (create-only).
+func ifNoneMatchAny() *blob.AccessConditions {
+	return &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}}
+}
+
+func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
+	buf := make([]byte, opts.Size)
+	h := newHasher()
+	if err := b.readBlock(key, r, buf, h, opts); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := b.verify(key, r, h, opts); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	upload := func() (blockblob.UploadResponse, error) {
+		return b.blobClient(key).Upload(ctx, streaming.NopCloser(bytes.NewReader(buf)), &blockblob.UploadOptions{
+			Metadata:                meta,
+			TransactionalValidation: blob.TransferValidationTypeMD5(h.md5.Sum(nil)),
+			AccessConditions:        ifNoneMatchAny(),
+		})
+	}
+	resp, err := upload()
+	if bloberror.HasCode(err, bloberror.ContainerNotFound) {
+		if err = b.EnsureContainer(ctx); err == nil {
+			resp, err = upload()
+		}
+	}
+	if bloberror.HasCode(err, bloberror.BlobAlreadyExists) {
+		// A blob holding only uncommitted blocks (from an earlier failed
+		// or interrupted Put) is invisible, yet some servers (Azurite)
+		// refuse a create-only Put Blob on it. Put Block List is the
+		// operation made for that state, so commit through it.
+		if _, serr := b.Stat(ctx, key); errors.Is(serr, storage.ErrNotExist) {
+			return b.stageAndCommit(ctx, key, buf, h, opts, meta)
+		}
+	}
+	if err != nil {
+		return storage.ObjectInfo{}, translate("put", b.path(key), err)
+	}
+	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(resp.LastModified), SHA256: opts.SHA256}, nil
+}
+
+// stageAndCommit writes an already verified buffer as one staged block.
+func (b *Backend) stageAndCommit(ctx context.Context, key storage.Key, buf []byte, h *hasher, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
+	var ids []string
+	if len(buf) > 0 {
+		id := blockID(rand.Text(), 0)
+		if err := b.stage(ctx, key, id, buf); err != nil {
+			return storage.ObjectInfo{}, translate("put", b.path(key), err)
+		}
+		ids = append(ids, id)
+	}
+	return b.commit(ctx, key, ids, h, opts, meta)
+}
+
+// blockID names block n of one upload. All ids of a blob have one length.
+func blockID(uploadID string, n int) string {
+	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%06d", uploadID, n))
+}
+
+// stage uploads one block with its transactional MD5.
+func (b *Backend) stage(ctx context.Context, key storage.Key, id string, block []byte) error {
+	sum := md5.Sum(block)
+	_, err := b.blobClient(key).StageBlock(ctx, id, streaming.NopCloser(bytes.NewReader(block)),
+		&blockblob.StageBlockOptions{TransactionalValidation: blob.TransferValidationTypeMD5(sum[:])})
+	return err
+}
+
+// commit makes the staged blocks the blob, create-only, with the metadata
+// and the whole content's MD5 as the blob's Content-MD5.
+func (b *Backend) commit(ctx context.Context, key storage.Key, ids []string, h *hasher, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
+	resp, err := b.blobClient(key).CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
+		Metadata:         meta,
+		HTTPHeaders:      &blob.HTTPHeaders{BlobContentMD5: h.md5.Sum(nil)},
+		AccessConditions: ifNoneMatchAny(),
+	})
+	if err != nil {
+		return storage.ObjectInfo{}, translate("put", b.path(key), err)
+	}
+	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(resp.LastModified), SHA256: opts.SHA256}, nil
+}
+
+func (b *Backend) putBlocks(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
+	if err := b.checkAbsent(ctx, key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	// A random upload id in every block id keeps two concurrent Puts of one
+	// key from mixing their uncommitted blocks; the loser's commit fails.
+	uploadID := rand.Text()
+	buf := make([]byte, b.blockSize)
+	h := newHasher()
+	var ids []string
+	for h.n < opts.Size {
+		block := buf[:min(b.blockSize, opts.Size-h.n)]
+		if err := b.readBlock(key, r, block, h, opts); err != nil {
+			return storage.ObjectInfo{}, err
+		}
+		id := blockID(uploadID, len(ids))
+		err := b.stage(ctx, key, id, block)
+		if len(ids) == 0 && bloberror.HasCode(err, bloberror.ContainerNotFound) {
+			if err = b.EnsureContainer(ctx); err == nil {
+				err = b.stage(ctx, key, id, block)
+			}
+		}
+		if err != nil {
+			return storage.ObjectInfo{}, translate("put", b.path(key), err)
+		}
+		ids = append(ids, id)
+	}
+	if err := b.verify(key, r, h, opts); err != nil {
+		return storage.ObjectInfo{}, err // blocks stay uncommitted: invisible
+	}
+	return b.commit(ctx, key, ids, h, opts, meta)
+}
+
+// checkAbsent fails fast with ErrExist before a large upload to a taken key
+// (the commit's If-None-Match is what guarantees it), and creates a missing
+// container.
+func (b *Backend) checkAbsent(ctx context.Context, key storage.Key) error {
+	_, err := b.blobClient(key).GetProperties(ctx, nil)
+	switch {
+	case err == nil:
+		return fmt.Errorf("azblob put %s: %w", b.path(key), storage.ErrExist)
+	case bloberror.HasCode(err, bloberror.ContainerNotFound):
+		return b.EnsureContainer(ctx)
+	case bloberror.HasCode(err, bloberror.BlobNotFound):
+		return nil
+	}
+	terr := translate("put", b.path(key), err)
+	if errors.Is(terr, storage.ErrNotExist) {
+		return nil // a HEAD 404 without an error code
+	}
+	return terr
+}
