@@ -340,3 +340,33 @@ func (w *world) committedObjects() int64 {
 	}
 	return w.count(`SELECT count(*) FROM strata.objects`)
 }
+
+// insertLate inserts n rows into the UTC day daysAgo days before today, with
+// keys from firstID on, into the table and into the reference copy: rows
+// that arrive late for a day that may already be archived.
+func (w *world) insertLate(daysAgo, n int, firstID int64) {
+	w.t.Helper()
+	w.exec(`WITH ins AS (INSERT INTO `+table+`
+		SELECT $3::bigint + i, 42, 'late', 9.99, 'EUR', 1,
+		       date_trunc('day', now(), 'UTC') - make_interval(days => $1) + make_interval(secs => i * 86399.0 / $2),
+		       NULL
+		FROM generate_series(0, $2 - 1) i RETURNING *)
+		INSERT INTO ref SELECT * FROM ins`, daysAgo, n, firstID)
+}
+
+// archiveKilledAfter starts strata archive and SIGKILLs it after d, unless
+// it ended before.
+func (w *world) archiveKilledAfter(d time.Duration, env []string) result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := []string{"archive"}
+	cmd, stdout, stderr := w.command(ctx, env, args...)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		w.t.Fatalf("start strata: %v", err)
+	}
+	timer := time.AfterFunc(d, func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
+	defer timer.Stop()
+	return w.wait(cmd, args, start, stdout, stderr)
+}
