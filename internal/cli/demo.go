@@ -19,7 +19,10 @@ import (
 	"github.com/stratahq/strata/internal/retrieve"
 )
 
-const demoDays = 120
+const (
+	demoDays = 120
+	demoDB   = "strata_demo"
+)
 
 func newDemoCmd(env Env, g *globalFlags) *cobra.Command {
 	var state string
@@ -54,7 +57,7 @@ what it did. The database is stopped at the end unless --keep is given.
 			if err := cl.Start(c.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "export STRATA_DATABASE_URL=%s\n", cl.URL("postgres"))
+			fmt.Fprintf(env.Stdout, "export STRATA_DATABASE_URL=%s\n", cl.URL(demoDB))
 			return nil
 		},
 	})
@@ -220,7 +223,12 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 		return err
 	}
 	fmt.Fprintf(out, "\n==> strata verify --deep: %d objects read whole, %d problem(s)\n", vrep.Checked, len(vrep.Problems))
-	printDemoNext(out, state, cfgPath, keep)
+	day := reports["orders"].Days
+	sample := "2024-11-01"
+	if len(day) > 0 {
+		sample = day[0].Day.Format(time.DateOnly)
+	}
+	printDemoNext(out, state, cfgPath, sample, keep)
 	return nil
 }
 
@@ -274,7 +282,7 @@ func demoRetrieve(ctx context.Context, a *app, rep archive.Report) error {
 	return err
 }
 
-func printDemoNext(out io.Writer, state, cfgPath string, keep bool) {
+func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
 	rel := func(p string) string {
 		if wd, err := os.Getwd(); err == nil {
 			if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
@@ -290,10 +298,10 @@ func printDemoNext(out io.Writer, state, cfgPath string, keep bool) {
 	}
 	fmt.Fprintf(out, `  export STRATA_CONFIG=%s
   bin/strata catalog list
-  bin/strata retrieve --dataset orders --type analytics --from <day> --to <day> --format csv
+  bin/strata retrieve --dataset orders --type analytics --from %s --to %s --format csv | head
   bin/strata archive --dry-run                # nothing left to archive
   bin/strata verify --deep
   ls -R %s | head
   bin/strata demo down --state %s            # stop the demo database
-`, cfg, rel(filepath.Join(state, "archive")), rel(state))
+`, cfg, day, day, rel(filepath.Join(state, "archive")), rel(state))
 }
