@@ -18,7 +18,7 @@ start)
   bin/strata demo up --state "$state/test" >"$state/pg.env"
   scripts/azurite.sh start
   {
-    sed 's/STRATA_DATABASE_URL/STRATA_TEST_DATABASE_URL/' "$state/pg.env"
+    sed -e 's/STRATA_DATABASE_URL/STRATA_TEST_DATABASE_URL/' -e 's#/strata_demo?#/postgres?#' "$state/pg.env"
     cat "$state/azurite.env"
   } >"$state/test.env"
   echo "services up; settings in .state/test.env"
