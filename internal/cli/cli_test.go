@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratahq/strata/internal/cli"
 	"github.com/stratahq/strata/internal/demo"
+	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/pgtest"
 )
 
@@ -108,6 +109,14 @@ func TestArchiveRetrieveVerifyThroughTheCommandLine(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if r.code != 0 || lines[0] != "order_id,total" || len(lines) < 2 {
 		t.Fatalf("retrieve csv: exit %d, first line %q, %d lines\n%s", r.code, lines[0], len(lines), r.stderr)
+	}
+	pq := run(t, env, "retrieve", "-d", "orders", "--from", "2000-01-01", "--to", "2100-01-01", "--columns", "order_id,total", "--format", "parquet")
+	pr, err := parquetio.Open(strings.NewReader(pq.stdout), int64(len(pq.stdout)))
+	if pq.code != 0 || err != nil {
+		t.Fatalf("retrieve parquet: exit %d, open: %v\n%s", pq.code, err, pq.stderr)
+	}
+	if cols := pr.Schema().Columns(); pr.NumRows() != int64(len(lines)-1) || len(cols) != 2 || cols[1].Name != "total" {
+		t.Fatalf("retrieve parquet: %d rows, columns %v; want %d rows of order_id,total", pr.NumRows(), cols, len(lines)-1)
 	}
 	if r := run(t, env, "retrieve", "-d", "orders", "--from", "2000-01-01", "--to", "2100-01-01", "--columns", "nope"); r.code != cli.ExitUsage {
 		t.Fatalf("retrieve of an unknown column: exit %d, want 2\n%s", r.code, r.stderr)

@@ -20,7 +20,7 @@ type retrieveFlags struct {
 func newRetrieveCmd(env Env, g *globalFlags) *cobra.Command {
 	var f retrieveFlags
 	cmd := &cobra.Command{
-		Use:   "retrieve --dataset N --type analytics --from T --to T [--columns a,b] [--format jsonl|csv]",
+		Use:   "retrieve --dataset N --type analytics --from T --to T [--columns a,b] [--format jsonl|csv|parquet]",
 		Short: "Stream archived rows of a time range to standard output",
 		Long: `Retrieve streams exactly the archived rows of a dataset whose time column
 lies in [--from, --to], with only the columns asked for, to standard output.
@@ -31,8 +31,10 @@ SHA-256 before any of its rows are returned: a damaged archive makes the
 command fail, never return wrong rows.
 
 Formats: jsonl (one JSON object per line; exact numerics, NaN and Infinity as
-strings, json columns embedded) and csv (header line, PostgreSQL text form,
-NULL as an empty unquoted field, so COPY ... FROM ... CSV HEADER reads it back).`,
+strings, json columns embedded), csv (header line, PostgreSQL text form,
+NULL as an empty unquoted field, so COPY ... FROM ... CSV HEADER reads it back)
+and parquet (one snappy Parquet file with the columns typed as archived, for
+DuckDB, Spark or pandas; redirect it to a file).`,
 		Example: `  strata retrieve --dataset scor_metrics --type analytics --from 2024-01-01 --to 2024-01-31 \
       --columns metric_id,value,timestamp,process_id
   strata retrieve -d orders -t analytics --from 2024-03-15 --to 2024-03-15 --format csv > orders.csv`,
@@ -47,7 +49,7 @@ NULL as an empty unquoted field, so COPY ... FROM ... CSV HEADER reads it back).
 	fl.StringVar(&f.from, "from", "", "start of the range, inclusive (required)")
 	fl.StringVar(&f.to, "to", "", "end of the range, inclusive (required)")
 	fl.StringVar(&f.columns, "columns", "", "comma-separated columns to return (default: all)")
-	fl.StringVarP(&f.format, "format", "f", "jsonl", "output format: jsonl or csv")
+	fl.StringVarP(&f.format, "format", "f", "jsonl", "output format: jsonl, csv or parquet")
 	return cmd
 }
 
@@ -56,8 +58,8 @@ func runRetrieve(ctx context.Context, env Env, g *globalFlags, f retrieveFlags) 
 	if err != nil {
 		return err
 	}
-	if f.format != "jsonl" && f.format != "csv" {
-		return usageErr("--format %q: use jsonl or csv", f.format)
+	if f.format != "jsonl" && f.format != "csv" && f.format != "parquet" {
+		return usageErr("--format %q: use jsonl, csv or parquet", f.format)
 	}
 	a, err := openApp(ctx, env, g)
 	if err != nil {

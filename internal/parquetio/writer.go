@@ -148,6 +148,12 @@ func (w *Writer) WriteRaw(values [][]byte) error {
 			return w.err
 		}
 	}
+	return w.endRow(b)
+}
+
+// endRow counts a finished row and hands the batch on when it is full or
+// ends a row group.
+func (w *Writer) endRow(b *batch) error {
 	b.n++
 	w.rows++
 	w.inGroup++

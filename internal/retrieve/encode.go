@@ -6,20 +6,53 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/stratahq/strata/internal/parquetio"
 )
 
-// Formats that Write supports.
-var Formats = []string{"jsonl", "csv"}
-
-// Write streams rs to w in format (jsonl or csv) and returns the row count.
+// Write streams rs to w in format (jsonl, csv or parquet) and returns the
+// row count.
 func Write(w io.Writer, rs *Rows, format string) (int64, error) {
 	switch format {
 	case "jsonl", "":
 		return writeJSONL(w, rs)
 	case "csv":
 		return writeCSV(w, rs)
+	case "parquet":
+		return writeParquet(w, rs)
 	}
-	return 0, fmt.Errorf("%w: format %q (use jsonl or csv)", ErrBadRequest, format)
+	return 0, fmt.Errorf("%w: format %q (use jsonl, csv or parquet)", ErrBadRequest, format)
+}
+
+// writeParquet writes one Parquet file (snappy) with the output columns,
+// typed as in the archive, so a retrieval can feed DuckDB, Spark or pandas.
+func writeParquet(w io.Writer, rs *Rows) (int64, error) {
+	if len(rs.defs) == 0 {
+		return 0, fmt.Errorf("%w: no archived rows in the range, so no schema for a Parquet file (use jsonl or csv)", ErrBadRequest)
+	}
+	s, err := parquetio.NewSchema(rs.defs)
+	if err != nil {
+		return 0, err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	pw, err := parquetio.NewWriter(bw, s, parquetio.WriterOptions{Compression: "snappy"})
+	if err != nil {
+		return 0, err
+	}
+	for rs.Next() {
+		if err := pw.WriteValues(rs.Values()); err != nil {
+			pw.Close()
+			return rs.Count(), err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		pw.Close()
+		return rs.Count(), err
+	}
+	if _, err := pw.Close(); err != nil {
+		return rs.Count(), err
+	}
+	return rs.Count(), bw.Flush()
 }
 
 // writeJSONL writes one JSON object per line, keys in column order. Values

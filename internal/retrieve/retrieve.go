@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/storage"
 )
 
@@ -67,53 +68,44 @@ func (r *Retriever) Query(ctx context.Context, req Request) (*Rows, error) {
 		}
 		kept = append(kept, o)
 	}
-	cols, err := outputColumns(kept, req.Columns)
+	cols, defs, err := outputColumns(kept, req.Columns)
 	if err != nil {
 		return nil, err
 	}
-	return &Rows{ctx: ctx, r: r, req: req, objs: kept, cols: cols}, nil
+	return &Rows{ctx: ctx, r: r, req: req, objs: kept, cols: cols, defs: defs}, nil
 }
 
 // outputColumns resolves the requested columns against the objects'
-// schemas, or takes the union of them in first-seen order.
-func outputColumns(objs []catalog.Object, want []string) ([]string, error) {
+// schemas, or takes the union of them in first-seen order. It returns each
+// output column's definition, taken from the newest object that has it.
+func outputColumns(objs []catalog.Object, want []string) ([]string, []parquetio.Column, error) {
 	var all []string
-	seen := map[string]bool{}
+	defs := map[string]parquetio.Column{}
 	for _, o := range objs {
-		names, err := schemaNames(o.Schema)
-		if err != nil {
-			return nil, fmt.Errorf("object %s: %w", o.Key, err)
+		var cols []parquetio.Column
+		if err := json.Unmarshal(o.Schema, &cols); err != nil {
+			return nil, nil, fmt.Errorf("object %s: catalog schema: %w", o.Key, err)
 		}
-		for _, n := range names {
-			if !seen[n] {
-				seen[n] = true
-				all = append(all, n)
+		for _, c := range cols {
+			if _, ok := defs[c.Name]; !ok {
+				all = append(all, c.Name)
 			}
+			defs[c.Name] = c
 		}
 	}
-	if len(want) == 0 {
-		return all, nil
+	names := want
+	if len(names) == 0 {
+		names = all
 	}
-	if len(objs) > 0 {
-		for _, c := range want {
-			if !seen[c] {
-				return nil, fmt.Errorf("%w: unknown column %q (columns: %s)", ErrBadRequest, c, strings.Join(all, ", "))
-			}
+	out := make([]parquetio.Column, 0, len(names))
+	for _, c := range names {
+		d, ok := defs[c]
+		if !ok && len(objs) > 0 {
+			return nil, nil, fmt.Errorf("%w: unknown column %q (columns: %s)", ErrBadRequest, c, strings.Join(all, ", "))
 		}
+		out = append(out, d)
 	}
-	return want, nil
-}
-
-func schemaNames(desc []byte) ([]string, error) {
-	var cols []struct{ Name string }
-	if err := json.Unmarshal(desc, &cols); err != nil {
-		return nil, fmt.Errorf("catalog schema: %w", err)
-	}
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = c.Name
-	}
-	return names, nil
+	return names, out, nil
 }
 
 // fetch downloads an object into a spool file, checking size and SHA-256

@@ -17,6 +17,7 @@ type Rows struct {
 	req  Request
 	objs []catalog.Object
 	cols []string
+	defs []parquetio.Column // output column definitions (zero when no object has rows)
 
 	next  int // next object to open
 	file  *os.File
