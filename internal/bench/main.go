@@ -1,0 +1,243 @@
+// Command bench measures `strata archive` against PostgreSQL's own binary
+// COPY of the same rows, on a throwaway local PostgreSQL it starts in
+// .state/bench and stops at the end. `make bench` runs it through
+// scripts/bench.sh:
+//
+//	go run ./internal/bench [-rows 5000000] [-reps 3] [-zstd] [-profile cpu.pprof]
+//
+// It generates a table of -rows rows in one UTC day 200 days old (once; the
+// generated template is kept in .state/bench between runs), then measures,
+// each -reps times with the median reported:
+//
+//   - the extraction ceiling: psql -c "COPY (SELECT ...) TO STDOUT (FORMAT
+//     binary)" > /dev/null, after one untimed run that warms the cache;
+//   - the archiver's read path alone in this process: pgx with binary raw
+//     values, values discarded; then the same feeding parquetio.Writer;
+//   - `strata archive` end to end (the real binary, file:// archive),
+//     rebuilding the table from the template before each run (not timed),
+//     with its peak RSS (wait4 rusage) and, from PostgreSQL's statement log,
+//     how long its SELECT and DELETE took.
+//
+// It prints the figures and PASS/FAIL against the targets of issue 2. With
+// -profile it also runs archive.Archiver in this process under the CPU
+// profiler (go tool pprof FILE).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/stratahq/strata/internal/parquetio"
+)
+
+type options struct {
+	rows    int64
+	reps    int
+	state   string
+	strata  string
+	zstd    bool
+	profile string
+}
+
+func main() {
+	var o options
+	flag.Int64Var(&o.rows, "rows", 5_000_000, "rows in the archived day")
+	flag.IntVar(&o.reps, "reps", 3, "runs of each measurement (the median is reported)")
+	flag.StringVar(&o.state, "state", ".state/bench", "folder for the database, archives and logs")
+	flag.StringVar(&o.strata, "strata", "bin/strata", "the strata binary to run")
+	flag.BoolVar(&o.zstd, "zstd", true, "also run strata archive once with zstd")
+	flag.StringVar(&o.profile, "profile", "", "also archive in-process under the CPU profiler, writing the profile here")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one benchmark run's state.
+type bench struct {
+	options
+	out    io.Writer
+	pg     *pgEnv
+	day    time.Time
+	schema *parquetio.Schema
+	size   tableSize
+	load0  string // load average when the benchmark started
+}
+
+func run(ctx context.Context, o options, out io.Writer) (err error) {
+	var abs error
+	if o.state, abs = filepath.Abs(o.state); abs != nil {
+		return abs
+	}
+	if o.strata, abs = filepath.Abs(o.strata); abs != nil {
+		return abs
+	}
+	if o.reps < 1 {
+		return fmt.Errorf("-reps %d: run each measurement at least once", o.reps)
+	}
+	b := &bench{options: o, out: out, load0: loadAvg()}
+	b.step("starting a throwaway PostgreSQL in %s (fsync, synchronous_commit and full_page_writes off)",
+		filepath.Join(o.state, "pgdata"))
+	if b.pg, err = startPG(ctx, filepath.Join(o.state, "pgdata")); err != nil {
+		return err
+	}
+	defer func() {
+		b.step("stopping PostgreSQL")
+		if serr := b.pg.close(ctx); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	if err := b.prepare(ctx); err != nil {
+		return err
+	}
+	res, err := b.measure(ctx)
+	if err != nil {
+		return err
+	}
+	b.report(ctx, res)
+	return nil
+}
+
+func (b *bench) step(format string, args ...any) {
+	fmt.Fprintf(b.out, "==> "+format+"\n", args...)
+}
+
+// timed runs f and prints how long it took after the step's message.
+func (b *bench) timed(msg string, f func() error) error {
+	t0 := time.Now()
+	err := f()
+	b.step("%s: %s", msg, time.Since(t0).Round(100*time.Millisecond))
+	return err
+}
+
+// prepare generates the template (when needed), builds the table and loads
+// its schema and size.
+func (b *bench) prepare(ctx context.Context) error {
+	want := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -200)
+	var generated bool
+	err := b.timed(fmt.Sprintf("template %s of %d rows in one UTC day (generated once, not measured)", template, b.rows), func() error {
+		var err error
+		b.day, generated, err = b.pg.ensureTemplate(ctx, b.rows, want)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !generated {
+		b.step("(reused the template from an earlier run: day %s)", b.day.Format(time.DateOnly))
+	}
+	if err := b.timed("building table "+table+" from the template (not measured)", func() error { return b.pg.restore(ctx) }); err != nil {
+		return err
+	}
+	cols, err := parquetio.LoadColumns(ctx, b.pg.pool, table)
+	if err != nil {
+		return err
+	}
+	if b.schema, err = parquetio.NewSchema(cols); err != nil {
+		return err
+	}
+	b.size, err = b.pg.size(ctx, b.day)
+	return err
+}
+
+// results are the samples of every measurement.
+type results struct {
+	copyStream            int64 // bytes of the binary COPY stream
+	copy, read, encode    []sample
+	snappy, zstd, profile []sample
+}
+
+func (b *bench) measure(ctx context.Context) (*results, error) {
+	r := &results{}
+	var cw counter
+	if err := b.timed("warming the cache: one untimed COPY", func() error {
+		_, err := b.copyOnce(ctx, &cw)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	r.copyStream = cw.n
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	if r.copy, err = b.repeat("psql COPY (FORMAT binary) > /dev/null", func() (sample, error) { return b.copyOnce(ctx, devnull) }); err != nil {
+		return nil, err
+	}
+	if r.read, err = b.repeat("pgx SELECT, values discarded", func() (sample, error) { return b.pgxOnce(ctx, "") }); err != nil {
+		return nil, err
+	}
+	if r.encode, err = b.repeat("pgx SELECT -> parquetio.Writer (snappy)", func() (sample, error) { return b.pgxOnce(ctx, "snappy") }); err != nil {
+		return nil, err
+	}
+	if r.snappy, err = b.archiveRuns(ctx, "snappy", b.reps); err != nil {
+		return nil, err
+	}
+	if b.zstd {
+		if r.zstd, err = b.archiveRuns(ctx, "zstd", 1); err != nil {
+			return nil, err
+		}
+	}
+	if b.profile != "" {
+		if err := b.rebuild(ctx); err != nil {
+			return nil, err
+		}
+		s, err := b.profileArchive(ctx, "snappy", b.profile)
+		if err != nil {
+			return nil, err
+		}
+		b.step("in-process archive under the CPU profiler: %s (go tool pprof %s)", s.Wall.Round(time.Millisecond), b.profile)
+		r.profile = []sample{s}
+	}
+	return r, nil
+}
+
+// repeat runs f b.reps times, printing each run.
+func (b *bench) repeat(name string, f func() (sample, error)) ([]sample, error) {
+	var out []sample
+	for i := range b.reps {
+		s, err := f()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		b.step("%s, run %d/%d: %s, %s rows/s", name, i+1, b.reps, s.Wall.Round(time.Millisecond), thousands(rate(s.Rows, s.Wall)))
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// archiveRuns runs strata archive n times, rebuilding the table before each
+// run but the first on a fresh table.
+func (b *bench) archiveRuns(ctx context.Context, codec string, n int) ([]sample, error) {
+	i := 0
+	return b.repeat("strata archive ("+codec+")", func() (sample, error) {
+		i++
+		if err := b.rebuild(ctx); err != nil {
+			return sample{}, err
+		}
+		return b.archiveOnce(ctx, codec, i)
+	})
+}
+
+// rebuild restores the table unless it still holds every row.
+func (b *bench) rebuild(ctx context.Context) error {
+	var n int64
+	if err := b.pg.pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		return err
+	}
+	if n == b.size.Rows {
+		return nil
+	}
+	return b.timed("  (rebuilding "+table+" from the template, not measured)", func() error { return b.pg.restore(ctx) })
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/parquetio"
+	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/storage/local"
+)
+
+// sample is one timed run.
+type sample struct {
+	Wall      time.Duration
+	ClientCPU time.Duration // user+system of psql, this process or strata
+	PGCPU     time.Duration // user+system of the whole PostgreSQL cluster
+	Rows      int64
+	Bytes     int64 // bytes produced: the COPY stream, or Parquet
+	MaxRSS    int64 // peak resident set of the strata process, bytes
+	Phases    phases
+}
+
+// dayQuery is the archiver's own SELECT of the day (the select list of
+// parquetio.Schema, every column in binary format), with the bounds inlined
+// for psql.
+func (b *bench) dayQuery() string {
+	lit := func(t time.Time) string { return "'" + t.Format(time.RFC3339) + "'" }
+	return `SELECT ` + b.schema.SelectList() + ` FROM ` + table + ` WHERE ` + timeCol + ` >= ` + lit(b.day) +
+		` AND ` + timeCol + ` < ` + lit(b.day.AddDate(0, 0, 1))
+}
+
+// copyOnce runs psql -c "COPY (day query) TO STDOUT (FORMAT binary)" over
+// TCP, as strata connects, with its output going to w (/dev/null when
+// timed).
+func (b *bench) copyOnce(ctx context.Context, w io.Writer) (sample, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(b.pg.cl.BinDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+		"-h", "127.0.0.1", "-p", strconv.Itoa(b.pg.cl.Port), "-U", "postgres", "-d", dbName,
+		"-c", `COPY (`+b.dayQuery()+`) TO STDOUT (FORMAT binary)`)
+	cmd.Stdout = w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	pg0, t0 := pgCPU(b.pg.cl.Dir), time.Now()
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("psql COPY: %w: %s", err, stderr.String())
+	}
+	s := sample{Wall: time.Since(t0), PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: b.size.DayRows}
+	s.ClientCPU, s.MaxRSS = rusage(cmd.ProcessState)
+	return s, nil
+}
+
+func rusage(ps *os.ProcessState) (cpu time.Duration, maxRSS int64) {
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss * 1024 // Linux: KiB
+}
+
+// pgxOnce reads the day as the archiver does (one REPEATABLE READ
+// transaction, pgx, binary raw values) and, when codec is not empty, writes
+// Parquet with parquetio into a byte counter; then rolls back.
+func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
+	tx, err := b.pg.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return sample{}, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronize_seqscans = off`); err != nil {
+		return sample{}, err
+	}
+	var out counter
+	var w *parquetio.Writer
+	if codec != "" {
+		if w, err = parquetio.NewWriter(&out, b.schema, parquetio.WriterOptions{Compression: codec, TimeColumn: timeCol}); err != nil {
+			return sample{}, err
+		}
+	}
+	pg0, c0, t0 := pgCPU(b.pg.cl.Dir), selfCPU(), time.Now()
+	rows, err := tx.Query(ctx, `SELECT `+b.schema.SelectList()+` FROM `+table+` WHERE `+timeCol+` >= $1 AND `+timeCol+` < $2`,
+		pgx.QueryResultFormats(b.schema.ResultFormats()), b.day, b.day.AddDate(0, 0, 1))
+	if err != nil {
+		return sample{}, err
+	}
+	var n int64
+	for rows.Next() {
+		raw := rows.RawValues()
+		if w == nil {
+			out.n += int64(len(raw[0]))
+		} else if err := w.WriteRaw(raw); err != nil {
+			rows.Close()
+			return sample{}, err
+		}
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sample{}, err
+	}
+	if w != nil {
+		if _, err := w.Close(); err != nil {
+			return sample{}, err
+		}
+	}
+	s := sample{Wall: time.Since(t0), ClientCPU: selfCPU() - c0, PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: n}
+	if w != nil {
+		s.Bytes = out.n
+	}
+	return s, nil
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// archiveOnce runs the real binary, `strata archive --dataset events`, into
+// a fresh file:// archive and checks that it left none of the day's rows.
+func (b *bench) archiveOnce(ctx context.Context, codec string, n int) (sample, error) {
+	name := fmt.Sprintf("%s-%d", codec, n)
+	dir := filepath.Join(b.state, "archive", name)
+	if err := removeAll(dir); err != nil {
+		return sample{}, err
+	}
+	cfg, err := b.writeConfig(name, dir, codec)
+	if err != nil {
+		return sample{}, err
+	}
+	logf, err := os.Create(filepath.Join(b.state, "archive-"+name+".log"))
+	if err != nil {
+		return sample{}, err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, b.strata, "archive", "--config", cfg, "--dataset", "events")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	off := fileSize(b.pg.serverLog())
+	pg0, t0 := pgCPU(b.pg.cl.Dir), time.Now()
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("%s archive (output in %s): %w", b.strata, logf.Name(), err)
+	}
+	s := sample{Wall: time.Since(t0), PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: b.size.DayRows}
+	s.ClientCPU, s.MaxRSS = rusage(cmd.ProcessState)
+	s.Phases = readPhases(b.pg.serverLog(), off)
+	if s.Bytes, err = parquetBytes(dir); err != nil {
+		return s, err
+	}
+	return s, b.checkArchived()
+}
+
+// checkArchived fails unless the day's rows are all gone from the table.
+func (b *bench) checkArchived() error {
+	var left int64
+	if err := b.pg.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&left); err != nil {
+		return err
+	}
+	if left != b.size.Rows-b.size.DayRows {
+		return fmt.Errorf("after strata archive %s holds %d rows, want %d", table, left, b.size.Rows-b.size.DayRows)
+	}
+	return nil
+}
+
+func (b *bench) writeConfig(name, dir, codec string) (string, error) {
+	yaml := fmt.Sprintf(`# written by internal/bench for one benchmark run
+database:
+  url: %s
+storage:
+  url: file://%s
+  prefix: bench
+log:
+  level: warn
+datasets:
+  - name: events
+    analytics:
+      table: %s
+      key: [id]
+      time_column: %s
+      retention: 90d
+    archive:
+      compression: %s
+      retention: 7y
+`, b.pg.cl.URL(dbName), dir, table, timeCol, codec)
+	path := filepath.Join(b.state, "strata-"+name+".yaml")
+	return path, os.WriteFile(path, []byte(yaml), 0o644)
+}
+
+// parquetBytes totals the Parquet objects under dir.
+func parquetBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") || strings.Contains(p, ".strata-") {
+			return err
+		}
+		info, err := d.Info()
+		n += info.Size()
+		return err
+	})
+	return n, err
+}
+
+// removeAll deletes an archive folder whose files the local backend made
+// read-only.
+func removeAll(dir string) error {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+// profileArchive runs archive.Archiver in this process, as `strata archive`
+// does, under the CPU profiler, writing the profile to path.
+func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample, error) {
+	dir := filepath.Join(b.state, "archive", "profile")
+	if err := removeAll(dir); err != nil {
+		return sample{}, err
+	}
+	cat, err := catalog.Open(ctx, b.pg.pool)
+	if err != nil {
+		return sample{}, err
+	}
+	store, err := local.Open(dir)
+	if err != nil {
+		return sample{}, err
+	}
+	defer store.Close()
+	prefix, _ := storage.ParseKey("bench")
+	a := &archive.Archiver{Pool: b.pg.pool, Catalog: cat, Store: storage.WithRetry(store, storage.RetryPolicy{}),
+		Prefix: prefix, SpoolDir: filepath.Join(os.TempDir(), "strata-spool")}
+	spec := archive.AnalyticsSpec{Dataset: "events", Table: table, TimeColumn: timeCol, Key: []string{"id"},
+		Retention: 90 * 24 * time.Hour, ArchiveRetention: 7 * 365 * 24 * time.Hour, Compression: codec}
+	f, err := os.Create(path)
+	if err != nil {
+		return sample{}, err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return sample{}, err
+	}
+	off := fileSize(b.pg.serverLog())
+	pg0, c0, t0 := pgCPU(b.pg.cl.Dir), selfCPU(), time.Now()
+	rep, err := a.Analytics(ctx, spec, archive.Options{})
+	s := sample{Wall: time.Since(t0), ClientCPU: selfCPU() - c0, PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: rep.Rows(), Bytes: rep.Bytes()}
+	pprof.StopCPUProfile()
+	s.Phases = readPhases(b.pg.serverLog(), off)
+	if err != nil {
+		return s, err
+	}
+	return s, b.checkArchived()
+}
