@@ -158,14 +158,23 @@ func csvOf(t *testing.T, r *parquetio.Reader, columns []string) []byte {
 
 func TestEveryTypeRoundTripsThroughCopyAndComparesEqual(t *testing.T) {
 	pool, s := setupAllTypes(t)
-	ctx := context.Background()
-	file, st := archive(t, pool, s, "FROM a ORDER BY id", parquetio.WriterOptions{RowGroupRows: 1000, TimeColumn: "tstz"})
+	st := assertCopyRoundTrip(t, pool, s, "a", "b", parquetio.WriterOptions{RowGroupRows: 1000, TimeColumn: "tstz"})
 	if st.Rows != 3007 {
 		t.Fatalf("rows = %d, want 3007", st.Rows)
 	}
+}
+
+// assertCopyRoundTrip archives table src, COPYs the CSV of every row into
+// the empty table dst of the same definition, and asserts that both hold
+// the same rows, compared by their text form (stricter than equality:
+// 1.0 and 1.00, -0 and 0, '1 mon' and '30 days' differ).
+func assertCopyRoundTrip(t *testing.T, pool *pgxpool.Pool, s *parquetio.Schema, src, dst string, opts parquetio.WriterOptions) parquetio.Stats {
+	t.Helper()
+	ctx := context.Background()
+	file, st := archive(t, pool, s, "FROM "+src, opts)
 	r := open(t, file)
-	if r.RowGroups() != 4 {
-		t.Errorf("row groups = %d, want 4", r.RowGroups())
+	if r.NumRows() != st.Rows {
+		t.Errorf("file has %d rows, writer wrote %d", r.NumRows(), st.Rows)
 	}
 	csv := csvOf(t, r, nil)
 	conn, err := pool.Acquire(ctx)
@@ -173,13 +182,13 @@ func TestEveryTypeRoundTripsThroughCopyAndComparesEqual(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Release()
-	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(csv), "COPY b FROM STDIN (FORMAT csv, HEADER true)"); err != nil {
+	if _, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(csv), "COPY "+dst+" FROM STDIN (FORMAT csv, HEADER true)"); err != nil {
 		t.Fatalf("COPY the archived rows back: %v\n%s", err, firstLines(csv, 8))
 	}
 	for _, q := range []string{
-		"SELECT count(*) FROM (SELECT x::text FROM a x EXCEPT ALL SELECT y::text FROM b y) d",
-		"SELECT count(*) FROM (SELECT y::text FROM b y EXCEPT ALL SELECT x::text FROM a x) d",
-		"SELECT (SELECT count(*) FROM a) - (SELECT count(*) FROM b)",
+		"SELECT count(*) FROM (SELECT x::text FROM " + src + " x EXCEPT ALL SELECT y::text FROM " + dst + " y) d",
+		"SELECT count(*) FROM (SELECT y::text FROM " + dst + " y EXCEPT ALL SELECT x::text FROM " + src + " x) d",
+		"SELECT (SELECT count(*) FROM " + src + ") - (SELECT count(*) FROM " + dst + ")",
 	} {
 		var n int64
 		if err := pool.QueryRow(ctx, q).Scan(&n); err != nil {
@@ -187,17 +196,18 @@ func TestEveryTypeRoundTripsThroughCopyAndComparesEqual(t *testing.T) {
 		}
 		if n != 0 {
 			t.Errorf("%s = %d, want 0", q, n)
-			diff(t, pool)
+			diff(t, pool, src, dst)
 		}
 	}
+	return st
 }
 
-// diff logs rows that differ between a and b, as text.
-func diff(t *testing.T, pool *pgxpool.Pool) {
+// diff logs rows that differ between tables a and b, as text.
+func diff(t *testing.T, pool *pgxpool.Pool, a, b string) {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `
-	  (SELECT 'a' AS side, x::text FROM a x EXCEPT ALL SELECT 'a', y::text FROM b y)
-	  UNION ALL (SELECT 'b', y::text FROM b y EXCEPT ALL SELECT 'b', x::text FROM a x) LIMIT 10`)
+	  (SELECT 'a' AS side, x::text FROM `+a+` x EXCEPT ALL SELECT 'a', y::text FROM `+b+` y)
+	  UNION ALL (SELECT 'b', y::text FROM `+b+` y EXCEPT ALL SELECT 'b', x::text FROM `+a+` x) LIMIT 10`)
 	if err != nil {
 		t.Fatal(err)
 	}
