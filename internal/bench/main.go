@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 3, "runs of each measurement (the median is reported)")
 	flag.StringVar(&o.state, "state", ".state/bench", "folder for the database, archives and logs")
 	flag.StringVar(&o.strata, "strata", "bin/strata", "the strata binary to run")
-	flag.BoolVar(&o.zstd, "zstd", true, "also run strata archive once with zstd")
+	flag.BoolVar(&o.zstd, "zstd", true, "also run strata archive with zstd")
 	flag.StringVar(&o.profile, "profile", "", "also archive in-process under the CPU profiler, writing the profile here")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -181,11 +181,11 @@ func (b *bench) measure(ctx context.Context) (*results, error) {
 	if r.encode, err = b.repeat("pgx SELECT -> parquetio.Writer (snappy)", func() (sample, error) { return b.pgxOnce(ctx, "snappy") }); err != nil {
 		return nil, err
 	}
-	if r.snappy, err = b.archiveRuns(ctx, "snappy", b.reps); err != nil {
+	if r.snappy, err = b.archiveRuns(ctx, "snappy"); err != nil {
 		return nil, err
 	}
 	if b.zstd {
-		if r.zstd, err = b.archiveRuns(ctx, "zstd", 1); err != nil {
+		if r.zstd, err = b.archiveRuns(ctx, "zstd"); err != nil {
 			return nil, err
 		}
 	}
@@ -217,9 +217,9 @@ func (b *bench) repeat(name string, f func() (sample, error)) ([]sample, error) 
 	return out, nil
 }
 
-// archiveRuns runs strata archive n times, rebuilding the table before each
-// run but the first on a fresh table.
-func (b *bench) archiveRuns(ctx context.Context, codec string, n int) ([]sample, error) {
+// archiveRuns runs strata archive b.reps times, rebuilding the table before
+// each run that does not find it whole.
+func (b *bench) archiveRuns(ctx context.Context, codec string) ([]sample, error) {
 	i := 0
 	return b.repeat("strata archive ("+codec+")", func() (sample, error) {
 		i++

@@ -32,6 +32,20 @@ type sample struct {
 	Bytes     int64 // bytes produced: the COPY stream, or Parquet
 	MaxRSS    int64 // peak resident set of the strata process, bytes
 	Phases    phases
+	Upload    time.Duration // Store.Put, in-process runs only
+}
+
+// timedStore measures the time spent in Put.
+type timedStore struct {
+	storage.Backend
+	put time.Duration
+}
+
+func (t *timedStore) Put(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	t0 := time.Now()
+	info, err := t.Backend.Put(ctx, key, r, opts)
+	t.put += time.Since(t0)
+	return info, err
 }
 
 // dayQuery is the archiver's own SELECT of the day (the select list of
@@ -238,7 +252,8 @@ func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample,
 	}
 	defer store.Close()
 	prefix, _ := storage.ParseKey("bench")
-	a := &archive.Archiver{Pool: b.pg.pool, Catalog: cat, Store: storage.WithRetry(store, storage.RetryPolicy{}),
+	ts := &timedStore{Backend: storage.WithRetry(store, storage.RetryPolicy{})}
+	a := &archive.Archiver{Pool: b.pg.pool, Catalog: cat, Store: ts,
 		Prefix: prefix, SpoolDir: filepath.Join(os.TempDir(), "strata-spool")}
 	spec := archive.AnalyticsSpec{Dataset: "events", Table: table, TimeColumn: timeCol, Key: []string{"id"},
 		Retention: 90 * 24 * time.Hour, ArchiveRetention: 7 * 365 * 24 * time.Hour, Compression: codec}
@@ -255,7 +270,7 @@ func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample,
 	rep, err := a.Analytics(ctx, spec, archive.Options{})
 	s := sample{Wall: time.Since(t0), ClientCPU: selfCPU() - c0, PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: rep.Rows(), Bytes: rep.Bytes()}
 	pprof.StopCPUProfile()
-	s.Phases = readPhases(b.pg.serverLog(), off)
+	s.Phases, s.Upload = readPhases(b.pg.serverLog(), off), ts.put
 	if err != nil {
 		return s, err
 	}

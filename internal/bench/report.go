@@ -77,26 +77,30 @@ func (b *bench) report(ctx context.Context, r *results) {
 	row("strata archive, zstd, end to end", r.zstd)
 	row("in-process archive under pprof, snappy", r.profile)
 	tw.Flush()
-	b.reportPhases(r)
+	b.reportPhases(r, ceiling)
 	b.reportTargets(r, ceiling)
 }
 
 // reportPhases splits the median strata runs by what PostgreSQL logged.
-func (b *bench) reportPhases(r *results) {
+func (b *bench) reportPhases(r *results, ceiling float64) {
 	fmt.Fprintf(b.out, "\nstrata archive phases (durations PostgreSQL logged for its statements; rest = process start, catalog, upload, fsync):\n")
 	for _, c := range []struct {
 		name string
 		s    []sample
-	}{{"snappy", r.snappy}, {"zstd", r.zstd}} {
+	}{{"snappy", r.snappy}, {"zstd", r.zstd}, {"pprof", r.profile}} {
 		if len(c.s) == 0 {
 			continue
 		}
 		m, _, _ := median(c.s)
 		p := m.Phases
-		rest := m.Wall - p.CountDays - p.Select - p.Delete - p.Commit - p.Other
-		fmt.Fprintf(b.out, "  %-6s  total %5.2fs = count days %.2fs + SELECT while writing Parquet %.2fs (%s rows/s) + DELETE %.2fs + COMMIT %.2fs + other SQL %.2fs + rest %.2fs\n",
-			c.name, m.Wall.Seconds(), p.CountDays.Seconds(), p.Select.Seconds(), thousands(rate(m.Rows, p.Select)),
-			p.Delete.Seconds(), p.Commit.Seconds(), p.Other.Seconds(), rest.Seconds())
+		rest := m.Wall - p.CountDays - p.Select - p.Delete - p.Commit - p.Other - m.Upload
+		upload := ""
+		if m.Upload > 0 {
+			upload = fmt.Sprintf(" + upload %.2fs", m.Upload.Seconds())
+		}
+		fmt.Fprintf(b.out, "  %-6s  total %5.2fs = count days %.2fs + SELECT while writing Parquet %.2fs (%s rows/s, %.2fx COPY) + DELETE %.2fs + COMMIT %.2fs + other SQL %.2fs%s + rest %.2fs\n",
+			c.name, m.Wall.Seconds(), p.CountDays.Seconds(), p.Select.Seconds(), thousands(rate(m.Rows, p.Select)), rate(m.Rows, p.Select)/ceiling,
+			p.Delete.Seconds(), p.Commit.Seconds(), p.Other.Seconds(), upload, rest.Seconds())
 	}
 }
 
