@@ -138,10 +138,10 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 		RowGroupRows: spec.RowGroupRows,
 		TimeColumn:   spec.TimeColumn,
 		Metadata: map[string]string{
-			"strata.dataset":      spec.Dataset,
-			"strata.archive_type": catalog.TypeAnalytics,
-			"strata.table":        j.parent.String(),
-			"strata.day":          day.Format(time.DateOnly),
+			parquetio.KeyDataset:      spec.Dataset,
+			parquetio.KeyArchiveType:  catalog.TypeAnalytics,
+			parquetio.KeyTable:        j.parent.String(),
+			parquetio.KeyPartitionDay: day.Format(time.DateOnly),
 		},
 	})
 	if err != nil {

@@ -137,7 +137,7 @@ func (a *Archiver) readObject(ctx context.Context, key storage.Key, size int64) 
 	if err != nil {
 		return sum, 0, fmt.Errorf("not a readable Parquet file: %w", err)
 	}
-	if v, ok := r.Metadata()["strata.rows"]; ok {
+	if v, ok := r.Metadata()[parquetio.KeyRows]; ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n != r.NumRows() {
 			return sum, r.NumRows(), fmt.Errorf("footer says %d rows, metadata %d", r.NumRows(), n)
 		}
