@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/pgtest"
 	"github.com/stratahq/strata/internal/retrieve"
 	"github.com/stratahq/strata/internal/storage"
@@ -235,4 +236,33 @@ func retrieveAll(t *testing.T, f *fixture, from, to time.Time, cols []string) in
 		t.Fatal(err)
 	}
 	return n
+}
+
+func TestEachObjectDescribesItselfInItsParquetMetadata(t *testing.T) {
+	f := newFixture(t, []int{100}, 7)
+	rep := f.run(t, archive.Options{})
+	key := storage.MustKey(strings.Split(rep.Days[0].Key, "/")...)
+	pr, err := parquetio.Open(storage.NewReaderAt(context.Background(), f.arch.Store, key), rep.Days[0].Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := pr.Metadata()
+	want := map[string]string{
+		parquetio.KeyDataset:       "events",
+		parquetio.KeyArchiveType:   "analytics",
+		parquetio.KeyTable:         "public.events",
+		parquetio.KeyPartitionDay:  rep.Days[0].Day.Format(time.DateOnly),
+		parquetio.KeyRows:          "7",
+		parquetio.KeyFormatVersion: parquetio.FormatVersion,
+	}
+	for k, v := range want {
+		if md[k] != v {
+			t.Errorf("metadata %s = %q, want %q", k, md[k], v)
+		}
+	}
+	for _, k := range []string{parquetio.KeyMinTime, parquetio.KeyMaxTime, parquetio.KeySchemaFingerprint, parquetio.KeySchema} {
+		if md[k] == "" {
+			t.Errorf("metadata %s is missing", k)
+		}
+	}
 }
