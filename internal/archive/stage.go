@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
@@ -97,23 +98,39 @@ func (a *Archiver) stageDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 	if err != nil || s == nil {
 		return nil, err
 	}
+	return s, a.stage(ctx, s, runID)
+}
+
+// stage takes a written object through intent, upload and verification;
+// on error it cleans up and leaves no upload unaccounted for.
+func (a *Archiver) stage(ctx context.Context, s *staged, runID int64) error {
 	if err := a.Failpoints.Hit("after-extract"); err != nil {
 		s.cleanup()
-		return nil, err
+		return err
 	}
-	if err := a.recordIntent(ctx, s, ex, spec, runID); err != nil {
+	if err := a.recordIntent(ctx, s, runID); err != nil {
 		s.cleanup()
-		return nil, err
+		return err
 	}
 	if err := a.uploadAndVerify(ctx, s); err != nil {
 		a.orphan(context.WithoutCancel(ctx), []*staged{s})
 		s.cleanup()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
 }
 
-func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job, day time.Time) (*staged, error) {
+// spoolWriter writes one Parquet object to a spool file, counting and
+// hashing the bytes as they go.
+type spoolWriter struct {
+	f  *os.File
+	bw *bufio.Writer
+	h  hash.Hash
+	cw *countWriter
+	w  *parquetio.Writer
+}
+
+func (a *Archiver) newSpoolWriter(schema *parquetio.Schema, opts parquetio.WriterOptions) (*spoolWriter, error) {
 	dir, err := a.spoolDir()
 	if err != nil {
 		return nil, err
@@ -122,18 +139,46 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 	if err != nil {
 		return nil, fmt.Errorf("spool file: %w", err)
 	}
-	s := &staged{day: day, path: f.Name()}
-	ok := false
-	defer func() {
-		f.Close()
-		if !ok {
-			s.cleanup()
-		}
-	}()
-	h := sha256.New()
-	cw := &countWriter{}
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h, cw), 1<<20)
-	w, err := parquetio.NewWriter(bw, ex.schema, parquetio.WriterOptions{
+	sw := &spoolWriter{f: f, h: sha256.New(), cw: &countWriter{}}
+	sw.bw = bufio.NewWriterSize(io.MultiWriter(f, sw.h, sw.cw), 1<<20)
+	if sw.w, err = parquetio.NewWriter(sw.bw, schema, opts); err != nil {
+		sw.abort()
+		return nil, err
+	}
+	return sw, nil
+}
+
+// finish closes the Parquet file and returns it as a staged object (rows,
+// bytes, SHA-256 and min/max time filled in; catalog fields left to the caller).
+func (sw *spoolWriter) finish() (*staged, parquetio.Stats, error) {
+	stats, err := sw.w.Close()
+	if err == nil {
+		err = sw.bw.Flush()
+	}
+	if cerr := sw.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(sw.f.Name())
+		return nil, stats, fmt.Errorf("write Parquet: %w", err)
+	}
+	s := &staged{path: sw.f.Name(), rows: stats.Rows, bytes: sw.cw.n, sha: hex.EncodeToString(sw.h.Sum(nil))}
+	s.obj.Rows, s.obj.Bytes, s.obj.SHA256 = s.rows, s.bytes, s.sha
+	if stats.HasTime {
+		mn, mx := stats.MinTime, stats.MaxTime
+		s.obj.MinTime, s.obj.MaxTime = &mn, &mx
+	}
+	return s, stats, nil
+}
+
+// abort drops the spool file.
+func (sw *spoolWriter) abort() {
+	sw.f.Close()
+	os.Remove(sw.f.Name())
+}
+
+func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job, day time.Time) (*staged, error) {
+	sw, err := a.newSpoolWriter(ex.schema, parquetio.WriterOptions{
 		Compression:  spec.Compression,
 		RowGroupRows: spec.RowGroupRows,
 		TimeColumn:   spec.TimeColumn,
@@ -147,46 +192,48 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(ctx, ex.selectSQL, ex.resultFmt, day, day.AddDate(0, 0, 1))
+	if err := copyRows(ctx, tx, sw.w, ex.selectSQL, ex.resultFmt, day, day.AddDate(0, 0, 1)); err != nil {
+		sw.abort()
+		return nil, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
+	}
+	s, stats, err := sw.finish()
 	if err != nil {
-		return nil, fmt.Errorf("read rows of day %s: %w", day.Format(time.DateOnly), err)
-	}
-	for rows.Next() {
-		if err := w.WriteRaw(rows.RawValues()); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read rows of day %s: %w", day.Format(time.DateOnly), err)
-	}
-	stats, err := w.Close()
-	if err != nil {
-		return nil, fmt.Errorf("write Parquet for day %s: %w", day.Format(time.DateOnly), err)
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("spool file: %w", err)
+		return nil, fmt.Errorf("day %s: %w", day.Format(time.DateOnly), err)
 	}
 	if stats.Rows == 0 {
+		s.cleanup()
 		return nil, nil
 	}
-	s.rows, s.bytes, s.sha = stats.Rows, cw.n, hex.EncodeToString(h.Sum(nil))
-	s.obj = catalog.Object{Dataset: spec.Dataset, Type: catalog.TypeAnalytics, Day: day,
-		SourceTable: j.parent.String(), Rows: s.rows, Bytes: s.bytes, SHA256: s.sha,
-		SchemaFingerprint: ex.fingerprint, Schema: ex.schemaJSON}
-	if stats.HasTime {
-		mn, mx := stats.MinTime, stats.MaxTime
-		s.obj.MinTime, s.obj.MaxTime = &mn, &mx
-	}
-	ok = true
+	s.day = day
+	s.obj.Dataset, s.obj.Type, s.obj.Day, s.obj.SourceTable = spec.Dataset, catalog.TypeAnalytics, day, j.parent.String()
+	s.obj.SchemaFingerprint, s.obj.Schema = ex.fingerprint, ex.schemaJSON
 	return s, nil
 }
 
+// copyRows streams the rows of a query into a Parquet writer.
+func copyRows(ctx context.Context, tx pgx.Tx, w *parquetio.Writer, sql string, args ...any) error {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("read rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := w.WriteRaw(rows.RawValues()); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read rows: %w", err)
+	}
+	return nil
+}
+
 // recordIntent reuses an identical orphan of a crashed run or reserves a new
-// key, and records the intent before any byte is uploaded.
-func (a *Archiver) recordIntent(ctx context.Context, s *staged, ex *extractor, spec AnalyticsSpec, runID int64) error {
-	orphan, err := a.Catalog.FindAdoptable(ctx, spec.Dataset, catalog.TypeAnalytics, s.day, s.sha, s.rows)
+// key, and records the intent before any byte is uploaded. s.obj must have
+// Dataset, Type, Day, Rows, Bytes and SHA256 set.
+func (a *Archiver) recordIntent(ctx context.Context, s *staged, runID int64) error {
+	o := &s.obj
+	orphan, err := a.Catalog.FindAdoptable(ctx, o.Dataset, o.Type, s.day, s.sha, s.rows)
 	if err != nil {
 		return err
 	}
@@ -194,18 +241,18 @@ func (a *Archiver) recordIntent(ctx context.Context, s *staged, ex *extractor, s
 		if err := a.Catalog.Readopt(ctx, orphan.ID, &runID); err != nil {
 			return err
 		}
-		s.obj.ID, s.obj.Key, s.obj.RunID, s.adopted = orphan.ID, orphan.Key, &runID, true
+		o.ID, o.Key, o.RunID, s.adopted = orphan.ID, orphan.Key, &runID, true
 	} else {
 		id, err := a.Catalog.NextID(ctx)
 		if err != nil {
 			return err
 		}
-		key, err := ObjectKey(a.Prefix, catalog.TypeAnalytics, spec.Dataset, s.day, id)
+		key, err := ObjectKey(a.Prefix, o.Type, o.Dataset, s.day, id)
 		if err != nil {
 			return err
 		}
-		s.obj.ID, s.obj.Key, s.obj.RunID = id, key.String(), &runID
-		if err := a.Catalog.RecordIntent(ctx, &s.obj); err != nil {
+		o.ID, o.Key, o.RunID = id, key.String(), &runID
+		if err := a.Catalog.RecordIntent(ctx, o); err != nil {
 			return err
 		}
 	}

@@ -69,6 +69,18 @@ var migrations = []string{
 		run_id             bigint REFERENCES strata.runs (id)
 	);
 	CREATE INDEX objects_day ON strata.objects (dataset, archive_type, day);`,
+	// 2: which Layer 3 rows are in a committed source batch. A row is
+	// inserted in the transaction that commits its object, so "archived"
+	// never runs ahead of the archive; purge deletes it with the row.
+	// Strata keeps this beside the user's table so that tables written by
+	// other programs need no extra column.
+	`CREATE TABLE strata.source_archived (
+		dataset   text NOT NULL,
+		id        bigint NOT NULL,
+		object_id bigint NOT NULL,
+		PRIMARY KEY (dataset, id)
+	);
+	CREATE INDEX source_archived_object ON strata.source_archived (object_id);`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across
