@@ -86,10 +86,23 @@ type SourceSpec struct {
 	// ArchiveAfter is how old a row must be before it is archived.
 	// Default immediate.
 	ArchiveAfter Duration `yaml:"archive_after"`
+	// PayloadColumn holds the raw record exactly as received. Its type must
+	// be json, text or bytea (jsonb would normalise the record: key order,
+	// spacing, escapes, duplicate keys); Strata checks that against the
+	// database, not here. Default raw_data.
+	PayloadColumn string `yaml:"payload_column"`
+	// ProcessedColumn is a boolean column that the transform step sets once
+	// a row's analytics rows are in Layer 2; purge keeps unprocessed rows.
+	// Default processed.
+	ProcessedColumn string `yaml:"processed_column"`
+	// MaxRecordBytes is the largest raw record accepted on ingest, in bytes
+	// (2 B to 64 MiB). Default 1 MiB.
+	MaxRecordBytes int64 `yaml:"max_record_bytes"`
 	// A source batch (one source_batch_{id}.parquet) is closed at whichever
 	// comes first: BatchMaxRows rows, about BatchMaxBytes bytes of row
 	// data, or BatchMaxWait after its oldest row became due for archiving.
-	// Defaults 100000 rows, 64 MiB, 1m.
+	// Defaults 100000 rows, 64 MiB, 1h: a steady trickle makes a few
+	// objects a day, not thousands of small ones.
 	BatchMaxRows  int      `yaml:"batch_max_rows"`
 	BatchMaxBytes int64    `yaml:"batch_max_bytes"`
 	BatchMaxWait  Duration `yaml:"batch_max_wait"`
@@ -141,7 +154,10 @@ const (
 	DefaultRowGroupRows     = 122880
 	DefaultBatchMaxRows     = 100000
 	DefaultBatchMaxBytes    = 64 << 20
-	DefaultBatchMaxWait     = time.Minute
+	DefaultBatchMaxWait     = time.Hour
+	DefaultPayloadColumn    = "raw_data"
+	DefaultProcessedColumn  = "processed"
+	DefaultMaxRecordBytes   = 1 << 20
 	DefaultSourceRetention  = 7 * Day
 	DefaultAnalyticsRetain  = 90 * Day
 	DefaultArchiveRetention = 7 * Year
@@ -172,6 +188,9 @@ func (ds *Dataset) applyDefaults() {
 	if s := ds.Source; s != nil {
 		setDefault(&s.Retention, DurationOf(DefaultSourceRetention))
 		setDefault(&s.ArchiveAfter, Immediate())
+		setDefault(&s.PayloadColumn, DefaultPayloadColumn)
+		setDefault(&s.ProcessedColumn, DefaultProcessedColumn)
+		setDefault(&s.MaxRecordBytes, DefaultMaxRecordBytes)
 		setDefault(&s.BatchMaxRows, DefaultBatchMaxRows)
 		setDefault(&s.BatchMaxBytes, DefaultBatchMaxBytes)
 		setDefault(&s.BatchMaxWait, DurationOf(DefaultBatchMaxWait))

@@ -30,6 +30,9 @@ func (s *SourceSpec) validate(p *problems, field string) {
 	checkTable(p, field+".table", s.Table)
 	checkColumn(p, field+".id_column", s.IDColumn)
 	checkColumn(p, field+".time_column", s.TimeColumn)
+	checkColumn(p, field+".payload_column", s.PayloadColumn)
+	checkColumn(p, field+".processed_column", s.ProcessedColumn)
+	s.checkDistinctColumns(p, field)
 	checkDuration(p, field+".retention", s.Retention, true)
 	checkDuration(p, field+".archive_after", s.ArchiveAfter, true)
 	checkDuration(p, field+".batch_max_wait", s.BatchMaxWait, true)
@@ -38,6 +41,26 @@ func (s *SourceSpec) validate(p *problems, field string) {
 	}
 	checkRange(p, field+".batch_max_rows", int64(s.BatchMaxRows), 1, 100_000_000)
 	checkRange(p, field+".batch_max_bytes", s.BatchMaxBytes, 1<<10, 16<<30)
+	checkRange(p, field+".max_record_bytes", s.MaxRecordBytes, 2, 64<<20) // 2: the smallest record, {}
+}
+
+// checkDistinctColumns rejects one column serving two roles: the payload
+// cannot also be the id, nor the processed flag the ingestion time.
+func (s *SourceSpec) checkDistinctColumns(p *problems, field string) {
+	cols := []struct{ key, name string }{
+		{"id_column", s.IDColumn},
+		{"time_column", s.TimeColumn},
+		{"payload_column", s.PayloadColumn},
+		{"processed_column", s.ProcessedColumn},
+	}
+	for i, c := range cols {
+		for _, prev := range cols[:i] {
+			if c.name != "" && c.name == prev.name {
+				p.add(field+"."+c.key, "%q is already the %s (each role needs its own column)", c.name, prev.key)
+				break
+			}
+		}
+	}
 }
 
 func (a *AnalyticsSpec) validate(p *problems, field string) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvironmentOverridesKeys(t *testing.T) {
@@ -34,6 +35,16 @@ func TestEnvironmentOverridesKeys(t *testing.T) {
 			func(c *Config) bool {
 				return c.Datasets[0].Source.BatchMaxRows == 500 && c.Datasets[0].Archive.RowGroupRows == 1000
 			}},
+		{"a dataset's payload and processed columns and record limit", map[string]string{
+			"STRATA_DATASETS_CUSTOMERS_SOURCE_PAYLOAD_COLUMN":   "body",
+			"STRATA_DATASETS_CUSTOMERS_SOURCE_PROCESSED_COLUMN": "done",
+			"STRATA_DATASETS_CUSTOMERS_SOURCE_MAX_RECORD_BYTES": "4096",
+		}, func(c *Config) bool {
+			s := c.Datasets[0].Source
+			return s.PayloadColumn == "body" && s.ProcessedColumn == "done" && s.MaxRecordBytes == 4096
+		}},
+		{"a dataset's batch wait", map[string]string{"STRATA_DATASETS_CUSTOMERS_SOURCE_BATCH_MAX_WAIT": "15m"},
+			func(c *Config) bool { return c.Datasets[0].Source.BatchMaxWait == DurationOf(15*time.Minute) }},
 		{"the archive codec", map[string]string{"STRATA_DATASETS_CUSTOMERS_ARCHIVE_COMPRESSION": "zstd"},
 			func(c *Config) bool { return c.Datasets[0].Archive.Compression == CompressionZstd }},
 		{"values trimmed of space", map[string]string{"STRATA_DATABASE_URL": " postgres://x/db\n"},
@@ -83,6 +94,8 @@ func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
 			`STRATA_DATASETS_CUSTOMERS_ANALYTICS_RETENTION: "90" has no unit (use 90d)`},
 		{"a number that is not one", map[string]string{"STRATA_DATASETS_CUSTOMERS_SOURCE_BATCH_MAX_BYTES": "64MiB"},
 			`STRATA_DATASETS_CUSTOMERS_SOURCE_BATCH_MAX_BYTES: "64MiB" is not a whole number`},
+		{"a record limit that is not a number", map[string]string{"STRATA_DATASETS_CUSTOMERS_SOURCE_MAX_RECORD_BYTES": "1MiB"},
+			`STRATA_DATASETS_CUSTOMERS_SOURCE_MAX_RECORD_BYTES: "1MiB" is not a whole number`},
 		{"a table that is not one", map[string]string{"STRATA_DATASETS_CUSTOMERS_ANALYTICS_TABLE": "x;drop"},
 			`STRATA_DATASETS_CUSTOMERS_ANALYTICS_TABLE: "x;drop" contains ';' (use ASCII letters, digits, _ or $)`},
 	}

@@ -56,7 +56,8 @@ func TestLoadFillsDefaults(t *testing.T) {
 	}
 	s, a, ar := ds.Source, ds.Analytics, ds.Archive
 	if s.Retention != DurationOf(7*Day) || !s.ArchiveAfter.IsImmediate() || s.BatchMaxRows != 100000 ||
-		s.BatchMaxBytes != 64<<20 || s.BatchMaxWait != DurationOf(time.Minute) {
+		s.BatchMaxBytes != 64<<20 || s.BatchMaxWait != DurationOf(time.Hour) ||
+		s.PayloadColumn != "raw_data" || s.ProcessedColumn != "processed" || s.MaxRecordBytes != 1<<20 {
 		t.Errorf("source defaults: %+v", s)
 	}
 	if a.Retention != DurationOf(90*Day) {
@@ -201,6 +202,11 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 	orders, _ := c.Dataset("orders")
 	if orders.Analytics.Table != (TableName{Schema: "public", Name: "orders"}) || orders.Archive.Compression != CompressionSnappy {
 		t.Errorf("orders = %+v", orders.Analytics)
+	}
+	customers, _ := c.Dataset("customers")
+	if s := customers.Source; s.PayloadColumn != "raw_data" || s.ProcessedColumn != "processed" ||
+		s.MaxRecordBytes != DefaultMaxRecordBytes || s.BatchMaxWait != DurationOf(DefaultBatchMaxWait) {
+		t.Errorf("customers.source = %+v, want the defaults written out", s)
 	}
 	c.Dir = "" // resolve the transforms against fakeStat's root
 	if err := c.CheckFiles(fakeStat("transforms/customers.sql", "transforms/scor_metrics.sql", "transforms/orders.sql")); err != nil {

@@ -53,6 +53,12 @@ func TestValidateAcceptsGoodConfigs(t *testing.T) {
 		{"source retention may be immediate", func(c *Config) { c.Datasets[0].Source.Retention = Immediate() }},
 		{"postgresql:// is a database URL too", func(c *Config) { c.Database.URL = "postgresql:///app?host=/var/run/postgresql" }},
 		{"every interface may be served", func(c *Config) { c.Server.Listen = ":8080" }},
+		{"a record limit may be as small as {}", func(c *Config) { c.Datasets[0].Source.MaxRecordBytes = 2 }},
+		{"a record limit may be as large as 64 MiB", func(c *Config) { c.Datasets[0].Source.MaxRecordBytes = 64 << 20 }},
+		{"payload and processed columns may be renamed", func(c *Config) {
+			c.Datasets[0].Source.PayloadColumn = "body"
+			c.Datasets[0].Source.ProcessedColumn = "is_done"
+		}},
 		{"every codec is accepted", func(c *Config) {
 			c.Datasets[0].Archive.Compression = CompressionNone
 			c.Datasets[1].Archive.Compression = CompressionZstd
@@ -121,6 +127,20 @@ func TestValidateReportsWhatIsWrongAndHowToFixIt(t *testing.T) {
 			"datasets[0].source.id_column: is required (name a column)"},
 		{"a source time column that is not an identifier", func(c *Config) { c.Datasets[0].Source.TimeColumn = "now()" },
 			`datasets[0].source.time_column: "now()" contains '(' (use ASCII letters, digits, _ or $)`},
+		{"a payload column that is not an identifier", func(c *Config) { c.Datasets[0].Source.PayloadColumn = "raw data" },
+			`datasets[0].source.payload_column: "raw data" contains ' ' (use ASCII letters, digits, _ or $)`},
+		{"a payload column left empty", func(c *Config) { c.Datasets[0].Source.PayloadColumn = "" },
+			"datasets[0].source.payload_column: is required (name a column)"},
+		{"a processed column that is too long", func(c *Config) { c.Datasets[0].Source.ProcessedColumn = strings.Repeat("p", 64) },
+			`datasets[0].source.processed_column: "pppppppppppppppppppp"... is longer than 63 bytes (PostgreSQL would truncate it)`},
+		{"a payload column that is also the id column", func(c *Config) { c.Datasets[0].Source.PayloadColumn = "raw_id" },
+			`datasets[0].source.payload_column: "raw_id" is already the id_column (each role needs its own column)`},
+		{"a processed column that is also the payload column", func(c *Config) { c.Datasets[0].Source.ProcessedColumn = "raw_data" },
+			`datasets[0].source.processed_column: "raw_data" is already the payload_column (each role needs its own column)`},
+		{"a record limit below the smallest record", func(c *Config) { c.Datasets[0].Source.MaxRecordBytes = 1 },
+			"datasets[0].source.max_record_bytes: 1 is out of range (use 2 to 67108864)"},
+		{"a record limit over 64 MiB", func(c *Config) { c.Datasets[0].Source.MaxRecordBytes = 64<<20 + 1 },
+			"datasets[0].source.max_record_bytes: 67108865 is out of range (use 2 to 67108864)"},
 		{"a source retention shorter than archive_after", func(c *Config) {
 			c.Datasets[0].Source.Retention = DurationOf(Day)
 			c.Datasets[0].Source.ArchiveAfter = DurationOf(2 * Day)
