@@ -30,7 +30,7 @@ func (a *Archiver) Analytics(ctx context.Context, spec AnalyticsSpec, opts Optio
 	if opts.DryRun {
 		return a.plan(ctx, spec, rel, rep)
 	}
-	lock, err := pgsource.TryLock(ctx, a.Pool, "strata:archive:analytics:"+spec.Dataset)
+	lock, err := catalog.TryLock(ctx, a.Pool, "strata:archive:analytics:"+spec.Dataset)
 	if err != nil {
 		return rep, err
 	}
@@ -40,17 +40,18 @@ func (a *Archiver) Analytics(ctx context.Context, spec AnalyticsSpec, opts Optio
 		return rep, nil
 	}
 	defer lock.Unlock(context.WithoutCancel(ctx))
-	if rep.Orphaned, err = a.Catalog.OrphanUnfinished(ctx, spec.Dataset, catalog.TypeAnalytics); err != nil {
+	if rep.Orphaned, err = a.Catalog.SettleDeadRuns(ctx, spec.Dataset, catalog.TypeAnalytics); err != nil {
 		return rep, err
 	}
 	if rep.Orphaned > 0 {
 		a.logger().Warn("found uncommitted objects of an interrupted run; marked orphaned",
 			"dataset", spec.Dataset, "objects", rep.Orphaned)
 	}
-	runID, err := a.Catalog.StartRun(ctx, "archive", spec.Dataset, catalog.TypeAnalytics)
+	runID, end, err := a.Catalog.BeginRun(ctx, "archive", spec.Dataset, catalog.TypeAnalytics)
 	if err != nil {
 		return rep, err
 	}
+	defer end()
 	err = a.archiveAll(ctx, spec, rel, runID, &rep)
 	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
 		catalog.RunTotals{Rows: rep.Rows(), Objects: len(rep.Days), Bytes: rep.Bytes()}, err); ferr != nil && err == nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
-	"github.com/stratahq/strata/internal/pgsource"
 	"github.com/stratahq/strata/internal/storage"
 )
 
@@ -61,7 +60,7 @@ func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport
 		return rep, err
 	}
 	ups, err := a.Catalog.Uploads(ctx, opts.Dataset, catalog.StateIntent, catalog.StateUploaded,
-		catalog.StateCommitted, catalog.StateOrphaned, catalog.StateDeleted)
+		catalog.StateCommitted, catalog.StateOrphaned, catalog.StateDeleting, catalog.StateDeleted)
 	if err != nil {
 		return rep, err
 	}
@@ -163,7 +162,7 @@ func (a *Archiver) findUnexpected(ctx context.Context, dataset string, known map
 			case !ok:
 				rep.Problems = append(rep.Problems, Problem{ProblemUnexpected, info.Key.String(),
 					fmt.Sprintf("%d bytes in storage, not in the catalog (left alone; remove it by hand if it is not yours)", info.Size)})
-			case state == catalog.StateOrphaned || state == catalog.StateDeleted:
+			case state == catalog.StateOrphaned || state == catalog.StateDeleting || state == catalog.StateDeleted:
 				rep.Problems = append(rep.Problems, Problem{ProblemOrphan, info.Key.String(),
 					"left by an interrupted run, never committed or read; 'strata verify --repair' removes it"})
 			}
@@ -176,12 +175,13 @@ func (a *Archiver) findUnexpected(ctx context.Context, dataset string, known map
 	return nil
 }
 
-// repair removes orphans. It takes each dataset's archive lock first and
-// settles unfinished uploads under it, so an object a live run is still
-// uploading is never mistaken for an orphan, and checks once more that an
-// orphan's object was never committed before deleting it.
+// repair removes orphans. It settles only uploads whose run is dead (its
+// run lock is free), so an object a live run is still uploading is never
+// mistaken for an orphan; it moves an orphan to deleting before touching
+// storage, so a run cannot re-adopt an object being deleted; and it checks
+// once more that the object was never committed.
 func (a *Archiver) repair(ctx context.Context, dataset string, rep *VerifyReport) error {
-	ups, err := a.Catalog.Uploads(ctx, dataset, catalog.StateOrphaned, catalog.StateIntent, catalog.StateUploaded)
+	ups, err := a.Catalog.Uploads(ctx, dataset, catalog.StateOrphaned, catalog.StateIntent, catalog.StateUploaded, catalog.StateDeleting)
 	if err != nil {
 		return err
 	}
@@ -201,20 +201,20 @@ func (a *Archiver) repair(ctx context.Context, dataset string, rep *VerifyReport
 }
 
 func (a *Archiver) repairDataset(ctx context.Context, typ, dataset string, rep *VerifyReport) error {
-	l, err := pgsource.TryLock(ctx, a.Pool, "strata:archive:"+typ+":"+dataset)
-	if err != nil || l == nil {
-		return err // nil lock: a live run owns the dataset; repair it later
-	}
-	defer l.Unlock(context.WithoutCancel(ctx))
-	if _, err := a.Catalog.OrphanUnfinished(ctx, dataset, typ); err != nil {
+	if _, err := a.Catalog.SettleDeadRuns(ctx, dataset, typ); err != nil {
 		return err
 	}
-	orphans, err := a.Catalog.Uploads(ctx, dataset, catalog.StateOrphaned)
+	orphans, err := a.Catalog.Uploads(ctx, dataset, catalog.StateOrphaned, catalog.StateDeleting)
 	if err != nil {
 		return err
 	}
 	for _, o := range orphans {
 		if o.Type != typ {
+			continue
+		}
+		// Claim the orphan first: a run re-adopting it needs it orphaned.
+		if o.State == catalog.StateOrphaned &&
+			catalog.SetState(ctx, a.Catalog.Pool(), o.ID, catalog.StateOrphaned, catalog.StateDeleting) != nil {
 			continue
 		}
 		if committed, err := a.Catalog.IsCommitted(ctx, o.ID); err != nil || committed {
@@ -240,7 +240,7 @@ func (a *Archiver) removeOrphan(ctx context.Context, o catalog.Upload, rep *Veri
 		}
 		return fmt.Errorf("remove orphan %s: %w", o.Key, err)
 	}
-	if err := catalog.SetState(ctx, a.Catalog.Pool(), o.ID, catalog.StateOrphaned, catalog.StateDeleted); err != nil {
+	if err := catalog.SetState(ctx, a.Catalog.Pool(), o.ID, catalog.StateDeleting, catalog.StateDeleted); err != nil {
 		return err
 	}
 	rep.Repaired = append(rep.Repaired, o.Key)

@@ -38,6 +38,7 @@ const (
 	StateUploaded  = "uploaded"
 	StateCommitted = "committed"
 	StateOrphaned  = "orphaned"
+	StateDeleting  = "deleting"
 	StateDeleted   = "deleted"
 )
 
@@ -205,21 +206,49 @@ func (c *Catalog) MarkCommitted(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// OrphanUnfinished settles every unfinished upload of dataset/type: those
-// whose object was committed become committed, the others orphaned. Call it
-// only while holding that dataset's archive lock: then no live run owns such
-// an upload, so its transaction ended one way or the other.
-func (c *Catalog) OrphanUnfinished(ctx context.Context, dataset, typ string) (int64, error) {
-	_, err := c.pool.Exec(ctx, `UPDATE strata.uploads u SET state = 'committed'
-		WHERE dataset = $1 AND archive_type = $2 AND state IN ('intent', 'uploaded')
-		  AND EXISTS (SELECT 1 FROM strata.objects o WHERE o.id = u.id)`, dataset, typ)
-	if err != nil {
-		return 0, fmt.Errorf("catalog: settle unfinished uploads of %s/%s: %w", typ, dataset, err)
-	}
-	tag, err := c.pool.Exec(ctx, `UPDATE strata.uploads SET state = 'orphaned'
+// RunLockKey names the advisory lock a run holds while it lives.
+func RunLockKey(runID int64) string { return fmt.Sprintf("strata:run:%d", runID) }
+
+// SettleDeadRuns settles the unfinished uploads of dataset/type whose run
+// is no longer alive (its run lock is free): those whose object was
+// committed become committed, the others orphaned. Uploads of live runs are
+// left alone, so several processes may archive one dataset at once.
+func (c *Catalog) SettleDeadRuns(ctx context.Context, dataset, typ string) (int64, error) {
+	rows, err := c.pool.Query(ctx, `SELECT DISTINCT coalesce(run_id, 0) FROM strata.uploads
 		WHERE dataset = $1 AND archive_type = $2 AND state IN ('intent', 'uploaded')`, dataset, typ)
 	if err != nil {
-		return 0, fmt.Errorf("catalog: orphan unfinished uploads of %s/%s: %w", typ, dataset, err)
+		return 0, fmt.Errorf("catalog: find unfinished uploads of %s/%s: %w", typ, dataset, err)
+	}
+	runs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("catalog: find unfinished uploads of %s/%s: %w", typ, dataset, err)
+	}
+	var total int64
+	for _, run := range runs {
+		n, err := c.settleRun(ctx, dataset, typ, run)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func (c *Catalog) settleRun(ctx context.Context, dataset, typ string, run int64) (int64, error) {
+	l, err := TryLock(ctx, c.pool, RunLockKey(run))
+	if err != nil || l == nil {
+		return 0, err // nil lock: the run is alive
+	}
+	defer l.Unlock(context.WithoutCancel(ctx))
+	if _, err := c.pool.Exec(ctx, `UPDATE strata.uploads u SET state = 'committed'
+		WHERE dataset = $1 AND archive_type = $2 AND coalesce(run_id, 0) = $3 AND state IN ('intent', 'uploaded')
+		  AND EXISTS (SELECT 1 FROM strata.objects o WHERE o.id = u.id)`, dataset, typ, run); err != nil {
+		return 0, fmt.Errorf("catalog: settle uploads of run %d: %w", run, err)
+	}
+	tag, err := c.pool.Exec(ctx, `UPDATE strata.uploads SET state = 'orphaned'
+		WHERE dataset = $1 AND archive_type = $2 AND coalesce(run_id, 0) = $3 AND state IN ('intent', 'uploaded')`, dataset, typ, run)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: orphan uploads of run %d: %w", run, err)
 	}
 	return tag.RowsAffected(), nil
 }

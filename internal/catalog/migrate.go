@@ -36,7 +36,7 @@ var migrations = []string{
 		archive_type text NOT NULL,
 		day          date NOT NULL,
 		key          text NOT NULL UNIQUE,
-		state        text NOT NULL CHECK (state IN ('intent', 'uploaded', 'committed', 'orphaned', 'deleted')),
+		state        text NOT NULL CHECK (state IN ('intent', 'uploaded', 'committed', 'orphaned', 'deleting', 'deleted')),
 		rows         bigint NOT NULL,
 		bytes        bigint NOT NULL,
 		sha256       text NOT NULL,

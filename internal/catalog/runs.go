@@ -6,7 +6,8 @@ import (
 	"os"
 )
 
-// StartRun records the start of a run and returns its id.
+// StartRun records the start of a run and returns its id. The caller
+// should hold the run's lock (RunLockKey) while the run lives; BeginRun does both.
 func (c *Catalog) StartRun(ctx context.Context, command, dataset, typ string) (int64, error) {
 	host, _ := os.Hostname()
 	var id int64
@@ -38,4 +39,21 @@ func (c *Catalog) FinishRun(ctx context.Context, id int64, t RunTotals, runErr e
 		return fmt.Errorf("catalog: finish run %d: %w", id, err)
 	}
 	return nil
+}
+
+// BeginRun records a run and takes its run lock, which marks it alive for
+// SettleDeadRuns until end is called or the process dies.
+func (c *Catalog) BeginRun(ctx context.Context, command, dataset, typ string) (id int64, end func(), err error) {
+	id, err = c.StartRun(ctx, command, dataset, typ)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, err := TryLock(ctx, c.pool, RunLockKey(id))
+	if err != nil {
+		return 0, nil, err
+	}
+	if l == nil {
+		return 0, nil, fmt.Errorf("catalog: run %d: its lock is taken", id)
+	}
+	return id, func() { l.Unlock(context.WithoutCancel(ctx)) }, nil
 }

@@ -1,4 +1,4 @@
-package pgsource
+package catalog
 
 import (
 	"context"

@@ -1,0 +1,209 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/pgsource"
+)
+
+// SourceOptions modify a source archiving run.
+type SourceOptions struct {
+	DryRun bool
+	// Flush archives every pending row now instead of waiting for a full
+	// batch or for the oldest row to have waited BatchMaxWait.
+	Flush bool
+}
+
+// pending describes the Layer 3 rows not yet in a committed source batch.
+type pending struct {
+	Rows   int64
+	Bytes  int64
+	Oldest *time.Time
+	// Due is true when a batch should be written now.
+	Due bool
+}
+
+// Source archives the rows of a Layer 3 table that are not yet in a
+// committed source batch, whoever wrote them, in batches of at most
+// BatchMaxRows rows claimed with FOR UPDATE SKIP LOCKED, so several strata
+// processes share the work. With a transform, each batch is also
+// transformed into Layer 2 and marked processed in the same transaction.
+func (a *Archiver) Source(ctx context.Context, spec SourceSpec, opts SourceOptions) (Report, error) {
+	rep := Report{Dataset: spec.Dataset, Type: catalog.TypeSource}
+	p, err := a.pending(ctx, spec)
+	if err != nil {
+		return rep, err
+	}
+	if opts.DryRun {
+		if p.Rows > 0 {
+			rep.Days = append(rep.Days, DayReport{Dataset: spec.Dataset, Rows: p.Rows, Bytes: p.Bytes / 10})
+		}
+		rep.Skipped = waitReason(p, spec, opts)
+		return rep, nil
+	}
+	if !p.Due && !opts.Flush {
+		rep.Skipped = waitReason(p, spec, opts)
+		return rep, nil
+	}
+	if rep.Orphaned, err = a.Catalog.SettleDeadRuns(ctx, spec.Dataset, catalog.TypeSource); err != nil {
+		return rep, err
+	}
+	runID, end, err := a.Catalog.BeginRun(ctx, "archive", spec.Dataset, catalog.TypeSource)
+	if err != nil {
+		return rep, err
+	}
+	defer end()
+	err = a.sourceLoop(ctx, spec, opts, runID, &rep)
+	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
+		catalog.RunTotals{Rows: rep.Rows(), Objects: len(rep.Days), Bytes: rep.Bytes()}, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	return rep, err
+}
+
+func (a *Archiver) sourceLoop(ctx context.Context, spec SourceSpec, opts SourceOptions, runID int64, rep *Report) error {
+	for {
+		days, n, err := a.claimBatch(ctx, spec, runID)
+		rep.Days = append(rep.Days, days...)
+		if err != nil {
+			return fmt.Errorf("archive source %s: %w", spec.Dataset, err)
+		}
+		if n < spec.BatchMaxRows {
+			return nil // the last, partial batch: nothing more was pending
+		}
+		if !opts.Flush {
+			p, err := a.pending(ctx, spec)
+			if err != nil || !p.Due {
+				return err
+			}
+		}
+	}
+}
+
+func waitReason(p pending, spec SourceSpec, opts SourceOptions) string {
+	switch {
+	case p.Rows == 0:
+		return "no rows waiting to be archived"
+	case p.Due || opts.Flush:
+		return ""
+	}
+	return fmt.Sprintf("%d rows wait for a fuller batch (batch_max_rows %d, or the oldest waiting %s); --flush archives them now",
+		p.Rows, spec.BatchMaxRows, spec.BatchMaxWait)
+}
+
+// pendingWhere selects the rows of s not yet archived and old enough.
+func pendingWhere(spec SourceSpec) string {
+	return ` WHERE s.` + pgx.Identifier{spec.TimeColumn}.Sanitize() + ` <= now() - $2::interval
+	  AND NOT EXISTS (SELECT 1 FROM strata.source_archived a WHERE a.dataset = $1 AND a.id = s.` +
+		pgx.Identifier{spec.IDColumn}.Sanitize() + `)`
+}
+
+func (a *Archiver) pending(ctx context.Context, spec SourceSpec) (pending, error) {
+	var p pending
+	rel, err := pgsource.Resolve(ctx, a.Pool, spec.Table)
+	if err != nil {
+		return p, err
+	}
+	err = a.Pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(pg_column_size(s.`+pgx.Identifier{spec.PayloadColumn}.Sanitize()+`)), 0),
+		min(s.`+pgx.Identifier{spec.TimeColumn}.Sanitize()+`::timestamptz),
+		coalesce(min(s.`+pgx.Identifier{spec.TimeColumn}.Sanitize()+`::timestamptz) <= now() - $2::interval - $3::interval, false)
+		FROM `+rel.Ident()+` s`+pendingWhere(spec), spec.Dataset, spec.ArchiveAfter, spec.BatchMaxWait).
+		Scan(&p.Rows, &p.Bytes, &p.Oldest, &p.Due)
+	if err != nil {
+		return p, fmt.Errorf("count rows waiting in %s: %w", spec.Table, err)
+	}
+	p.Due = p.Due || p.Rows >= int64(spec.BatchMaxRows) || p.Bytes >= spec.BatchMaxBytes
+	return p, nil
+}
+
+// claimBatch locks up to BatchMaxRows pending rows (skipping rows another
+// process holds), archives them and commits. It returns the rows claimed.
+func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64) ([]DayReport, int, error) {
+	tx, st, release, err := a.beginSource(ctx, spec)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
+	ids, err := claim(ctx, tx, st)
+	if err != nil || len(ids) == 0 {
+		return nil, len(ids), err
+	}
+	if err := a.Failpoints.Hit("after-plan"); err != nil {
+		return nil, len(ids), err
+	}
+	days, err := a.archiveBatch(ctx, tx, st, ids, runID)
+	return days, len(ids), err
+}
+
+func claim(ctx context.Context, tx pgx.Tx, st *sourceTable) ([]int64, error) {
+	idc := pgx.Identifier{st.spec.IDColumn}.Sanitize()
+	rows, err := tx.Query(ctx, `SELECT s.`+idc+`::bigint FROM `+st.rel.Ident()+` s`+pendingWhere(st.spec)+
+		` ORDER BY s.`+idc+` LIMIT $3 FOR UPDATE SKIP LOCKED`, st.spec.Dataset, st.spec.ArchiveAfter, st.spec.BatchMaxRows)
+	if err != nil {
+		return nil, fmt.Errorf("claim rows of %s: %w", st.rel, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// beginSource opens a READ COMMITTED transaction on its own connection and
+// reads the table's shape in it. release rolls back unless committed.
+func (a *Archiver) beginSource(ctx context.Context, spec SourceSpec) (pgx.Tx, *sourceTable, func(), error) {
+	conn, err := a.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		conn.Release()
+		return nil, nil, nil, err
+	}
+	release := func() {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		conn.Release()
+	}
+	st, err := a.openSource(ctx, tx, spec)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return tx, st, release, nil
+}
+
+// archiveBatch writes, stages and commits the rows with ids, which tx has
+// locked or inserted. Nothing is committed unless everything is.
+func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64) ([]DayReport, error) {
+	objs, err := a.writeBatch(ctx, tx, st, ids)
+	var staged []*staged
+	defer func() {
+		for _, o := range objs {
+			o.cleanup()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if err := a.stage(ctx, o.staged, runID); err != nil {
+			a.orphan(context.WithoutCancel(ctx), staged)
+			return nil, err
+		}
+		staged = append(staged, o.staged)
+	}
+	if err := a.commitBatch(ctx, tx, st, objs, ids); err != nil {
+		a.orphan(context.WithoutCancel(ctx), staged)
+		return nil, err
+	}
+	ids2 := make([]int64, len(staged))
+	for i, s := range staged {
+		ids2[i] = s.obj.ID
+	}
+	if err := a.Catalog.MarkCommitted(ctx, ids2); err != nil {
+		a.logger().Warn("batch committed; recording it in strata.uploads failed (the next run settles it)", "err", err)
+	}
+	return a.confirm(ctx, staged, job{})
+}
