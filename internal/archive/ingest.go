@@ -1,0 +1,124 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/catalog"
+)
+
+// IngestReport is the outcome of an ingest.
+type IngestReport struct {
+	Records int64
+	Batches int
+	Bytes   int64 // payload bytes received
+	// Objects are the source batch objects written, one per batch and day.
+	Objects []DayReport
+}
+
+// Ingest runs the spec's process_source_data for raw records: per batch, in
+// one transaction, it stores them in the Layer 3 table as received, archives
+// them to the source archive (the object is uploaded before the transaction
+// commits and committed with it), transforms them into Layer 2 and marks
+// them processed. A batch is in all of those places or in none of them.
+//
+// next returns the records one by one (io.EOF at the end); the caller has
+// validated them. A record's bytes are stored exactly as given.
+func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]byte, error)) (IngestReport, error) {
+	var rep IngestReport
+	if _, err := a.Catalog.SettleDeadRuns(ctx, spec.Dataset, catalog.TypeSource); err != nil {
+		return rep, err
+	}
+	runID, end, err := a.Catalog.BeginRun(ctx, "ingest", spec.Dataset, catalog.TypeSource)
+	if err != nil {
+		return rep, err
+	}
+	defer end()
+	err = a.ingestAll(ctx, spec, next, runID, &rep)
+	var objBytes int64
+	for _, o := range rep.Objects {
+		objBytes += o.Bytes
+	}
+	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
+		catalog.RunTotals{Rows: rep.Records, Objects: len(rep.Objects), Bytes: objBytes}, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	return rep, err
+}
+
+func (a *Archiver) ingestAll(ctx context.Context, spec SourceSpec, next func() ([]byte, error), runID int64, rep *IngestReport) error {
+	var batch [][]byte
+	var size int64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		days, err := a.ingestBatch(ctx, spec, batch, runID)
+		if err != nil {
+			return fmt.Errorf("ingest %s batch %d (%d records; the batches before it are stored): %w", spec.Dataset, rep.Batches+1, len(batch), err)
+		}
+		rep.Batches++
+		rep.Records += int64(len(batch))
+		rep.Bytes += size
+		rep.Objects = append(rep.Objects, days...)
+		batch, size = batch[:0], 0
+		return nil
+	}
+	for {
+		rec, err := next()
+		if errors.Is(err, io.EOF) {
+			return flush()
+		}
+		if err != nil {
+			return err
+		}
+		batch = append(batch, rec)
+		size += int64(len(rec))
+		if len(batch) >= spec.BatchMaxRows || size >= spec.BatchMaxBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]byte, runID int64) ([]DayReport, error) {
+	tx, st, release, err := a.beginSource(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if st.sequence == "" {
+		return nil, fmt.Errorf("source.id_column %q of %s has no sequence: ingest needs a bigserial or identity column to number records", spec.IDColumn, st.rel)
+	}
+	var now time.Time
+	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `SELECT nextval($1::regclass) FROM generate_series(1, $2)`, st.sequence, len(recs))
+	if err != nil {
+		return nil, fmt.Errorf("number records: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("number records: %w", err)
+	}
+	src := make([][]any, len(recs))
+	for i, r := range recs {
+		var payload any = string(r)
+		if st.payloadType == 17 {
+			payload = r
+		}
+		src[i] = []any{ids[i], payload, now}
+	}
+	cols := []string{spec.IDColumn, spec.PayloadColumn, spec.TimeColumn}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{st.rel.Schema, st.rel.Name}, cols, pgx.CopyFromRows(src)); err != nil {
+		return nil, fmt.Errorf("store records in %s: %w", st.rel, err)
+	}
+	return a.archiveBatch(ctx, tx, st, ids, runID)
+}
