@@ -27,19 +27,34 @@ func pgCPU(dataDir string) time.Duration {
 	if err != nil {
 		return 0
 	}
-	f, ok := procStat(pm)
-	if !ok {
-		return 0
-	}
-	total := f.utime + f.stime + f.cutime + f.cstime
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		pid, _ := strconv.Atoi(filepath.Base(p))
-		if c, ok := procStat(pid); ok && c.ppid == int64(pm) {
-			total += c.utime + c.stime
+	// A child reaped while the children are read would be missed by both
+	// sums: read again until the postmaster's reaped total holds still.
+	var total int64
+	for range 10 {
+		before, ok := procStat(pm)
+		if !ok {
+			return 0
+		}
+		total = before.utime + before.stime + before.cutime + before.cstime + childrenCPU(pm)
+		if after, ok := procStat(pm); ok && after.cutime+after.cstime == before.cutime+before.cstime {
+			break
 		}
 	}
 	return time.Duration(total) * clockTick
+}
+
+// childrenCPU sums the user+system ticks of pid's live (or not yet reaped)
+// children.
+func childrenCPU(pid int) int64 {
+	var total int64
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		n, _ := strconv.Atoi(filepath.Base(p))
+		if c, ok := procStat(n); ok && c.ppid == int64(pid) {
+			total += c.utime + c.stime
+		}
+	}
+	return total
 }
 
 type statFields struct{ ppid, utime, stime, cutime, cstime int64 }
