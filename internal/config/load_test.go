@@ -213,3 +213,9 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 		t.Errorf("CheckFiles: %v", err)
 	}
 }
+
+func TestExampleConfigNamesTransformsThatExist(t *testing.T) {
+	if _, err := Load(filepath.Join("..", "..", "strata.example.yaml"), nil); err != nil {
+		t.Errorf("Load(strata.example.yaml) with the repository's transforms/: %v", err)
+	}
+}
