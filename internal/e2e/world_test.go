@@ -354,19 +354,41 @@ func (w *world) insertLate(daysAgo, n int, firstID int64) {
 		INSERT INTO ref SELECT * FROM ins`, daysAgo, n, firstID)
 }
 
+// proc is a strata process started in the background.
+type proc struct {
+	cmd            *exec.Cmd
+	args           []string
+	start          time.Time
+	stdout, stderr *bytes.Buffer
+	cancel         context.CancelFunc
+}
+
+// startStrata starts strata args... and returns at once.
+func (w *world) startStrata(env []string, args ...string) *proc {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd, stdout, stderr := w.command(ctx, env, args...)
+	p := &proc{cmd: cmd, args: args, start: time.Now(), stdout: stdout, stderr: stderr, cancel: cancel}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		w.t.Fatalf("start strata: %v", err)
+	}
+	return p
+}
+
+// waitFor waits for a process started by startStrata.
+func (w *world) waitFor(p *proc) result {
+	w.t.Helper()
+	defer p.cancel()
+	return w.wait(p.cmd, p.args, p.start, p.stdout, p.stderr)
+}
+
 // archiveKilledAfter starts strata archive and SIGKILLs it after d, unless
 // it ended before.
 func (w *world) archiveKilledAfter(d time.Duration, env []string) result {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	args := []string{"archive"}
-	cmd, stdout, stderr := w.command(ctx, env, args...)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		w.t.Fatalf("start strata: %v", err)
-	}
-	timer := time.AfterFunc(d, func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
+	p := w.startStrata(env, "archive")
+	timer := time.AfterFunc(d, func() { _ = p.cmd.Process.Signal(syscall.SIGKILL) })
 	defer timer.Stop()
-	return w.wait(cmd, args, start, stdout, stderr)
+	return w.waitFor(p)
 }
