@@ -78,6 +78,48 @@ func procStat(pid int) (statFields, bool) {
 	return statFields{ppid: n(4), utime: n(14), stime: n(15), cutime: n(16), cstime: n(17)}, true
 }
 
+// machineBusy is the CPU time all processes of the machine have used so
+// far (user, nice, system, irq, softirq and steal of every CPU).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]) // cpu user nice system idle iowait irq softirq steal
+	var ticks int64
+	for i, v := range f {
+		if i == 0 || i == 4 || i == 5 || i > 8 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+// meter takes the readings a sample is the difference of.
+type meter struct {
+	t              time.Time
+	pg, self, busy time.Duration
+	dataDir        string
+}
+
+func startMeter(dataDir string) meter {
+	return meter{dataDir: dataDir, pg: pgCPU(dataDir), self: selfCPU(), busy: machineBusy(), t: time.Now()}
+}
+
+// stop fills the sample's wall and CPU times. client is the CPU time of the
+// child process measured, or -1 when the work ran in this process.
+func (m meter) stop(s *sample, client time.Duration) {
+	s.Wall = time.Since(m.t)
+	s.PGCPU = pgCPU(m.dataDir) - m.pg
+	s.ClientCPU = client
+	if client < 0 {
+		s.ClientCPU = selfCPU() - m.self
+	}
+	s.OtherCPU = max(0, machineBusy()-m.busy-s.PGCPU-s.ClientCPU)
+}
+
 // selfCPU is this process's user + system CPU time.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage

@@ -28,6 +28,7 @@ type sample struct {
 	Wall      time.Duration
 	ClientCPU time.Duration // user+system of psql, this process or strata
 	PGCPU     time.Duration // user+system of the whole PostgreSQL cluster
+	OtherCPU  time.Duration // CPU time of every other process on the machine
 	Rows      int64
 	Bytes     int64 // bytes produced: the COPY stream, or Parquet
 	MaxRSS    int64 // peak resident set of the strata process, bytes
@@ -67,12 +68,14 @@ func (b *bench) copyOnce(ctx context.Context, w io.Writer) (sample, error) {
 	cmd.Stdout = w
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	pg0, t0 := pgCPU(b.pg.cl.Dir), time.Now()
+	m := startMeter(b.pg.cl.Dir)
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("psql COPY: %w: %s", err, stderr.String())
 	}
-	s := sample{Wall: time.Since(t0), PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: b.size.DayRows}
-	s.ClientCPU, s.MaxRSS = rusage(cmd.ProcessState)
+	s := sample{Rows: b.size.DayRows}
+	cpu, rss := rusage(cmd.ProcessState)
+	m.stop(&s, cpu)
+	s.MaxRSS = rss
 	return s, nil
 }
 
@@ -103,7 +106,7 @@ func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
 			return sample{}, err
 		}
 	}
-	pg0, c0, t0 := pgCPU(b.pg.cl.Dir), selfCPU(), time.Now()
+	m := startMeter(b.pg.cl.Dir)
 	rows, err := tx.Query(ctx, `SELECT `+b.schema.SelectList()+` FROM `+table+` WHERE `+timeCol+` >= $1 AND `+timeCol+` < $2`,
 		pgx.QueryResultFormats(b.schema.ResultFormats()), b.day, b.day.AddDate(0, 0, 1))
 	if err != nil {
@@ -129,7 +132,8 @@ func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
 			return sample{}, err
 		}
 	}
-	s := sample{Wall: time.Since(t0), ClientCPU: selfCPU() - c0, PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: n}
+	s := sample{Rows: n}
+	m.stop(&s, -1)
 	if w != nil {
 		s.Bytes = out.n
 	}
@@ -160,12 +164,14 @@ func (b *bench) archiveOnce(ctx context.Context, codec string, n int) (sample, e
 	cmd := exec.CommandContext(ctx, b.strata, "archive", "--config", cfg, "--dataset", "events")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	off := fileSize(b.pg.serverLog())
-	pg0, t0 := pgCPU(b.pg.cl.Dir), time.Now()
+	m := startMeter(b.pg.cl.Dir)
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("%s archive (output in %s): %w", b.strata, logf.Name(), err)
 	}
-	s := sample{Wall: time.Since(t0), PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: b.size.DayRows}
-	s.ClientCPU, s.MaxRSS = rusage(cmd.ProcessState)
+	s := sample{Rows: b.size.DayRows}
+	cpu, rss := rusage(cmd.ProcessState)
+	m.stop(&s, cpu)
+	s.MaxRSS = rss
 	s.Phases = readPhases(b.pg.serverLog(), off)
 	if s.Bytes, err = parquetBytes(dir); err != nil {
 		return s, err
@@ -266,9 +272,10 @@ func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample,
 		return sample{}, err
 	}
 	off := fileSize(b.pg.serverLog())
-	pg0, c0, t0 := pgCPU(b.pg.cl.Dir), selfCPU(), time.Now()
+	m := startMeter(b.pg.cl.Dir)
 	rep, err := a.Analytics(ctx, spec, archive.Options{})
-	s := sample{Wall: time.Since(t0), ClientCPU: selfCPU() - c0, PGCPU: pgCPU(b.pg.cl.Dir) - pg0, Rows: rep.Rows(), Bytes: rep.Bytes()}
+	s := sample{Rows: rep.Rows(), Bytes: rep.Bytes()}
+	m.stop(&s, -1)
 	pprof.StopCPUProfile()
 	s.Phases, s.Upload = readPhases(b.pg.serverLog(), off), ts.put
 	if err != nil {
