@@ -20,7 +20,7 @@ const (
 	ProblemSize       = "size"       // stored size differs from the catalog
 	ProblemChecksum   = "checksum"   // content hash differs from the catalog (deep)
 	ProblemRows       = "rows"       // Parquet row count differs from the catalog (deep)
-	ProblemUnreadable = "unreadable" // not a readable Parquet file (deep)
+	ProblemUnreadable = "unreadable" // present but cannot be stat'ed or read (e.g. damaged on disk), or not a readable Parquet file (deep)
 	ProblemUnexpected = "unexpected" // in storage, unknown to the catalog
 	ProblemOrphan     = "orphan"     // uploaded by a run that never committed
 )
@@ -97,7 +97,9 @@ func (a *Archiver) checkObject(ctx context.Context, o catalog.Object, deep bool)
 		return &Problem{ProblemMissing, o.Key, fmt.Sprintf("committed object (%d rows) is not in storage", o.Rows)}
 	}
 	if err != nil {
-		return &Problem{ProblemMissing, o.Key, "cannot stat: " + err.Error()}
+		// Not "missing": the object may well be there (the file backend
+		// refuses to stat a file whose size disagrees with its sidecar).
+		return &Problem{ProblemUnreadable, o.Key, "cannot stat: " + err.Error()}
 	}
 	if info.Size != o.Bytes {
 		return &Problem{ProblemSize, o.Key, fmt.Sprintf("size %d, catalog says %d", info.Size, o.Bytes)}
