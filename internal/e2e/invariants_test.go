@@ -204,7 +204,7 @@ func (w *world) figure(order, scenario string, o outcome, retries int, start tim
 	return figure{
 		Order:    fmt.Sprintf("%s/%d", order, slices.Index(backends, w.backend)),
 		Scenario: scenario, Backend: w.backend, Runs: w.archiveRuns, Rows: o.Rows,
-		Lost: o.Lost, Duplicated: o.Dup + o.Overlap,
+		Lost: fmt.Sprint(o.Lost), Duplicated: fmt.Sprint(o.Dup + o.Overlap),
 		Checksum: fmt.Sprint(o.Checksum),
 		Orphans:  fmt.Sprintf("%d found, %d cleaned", o.Orphans, o.Repaired),
 		Retries:  retries, Wall: time.Since(start),

@@ -24,8 +24,9 @@ type figure struct {
 	Runs int
 	// Rows is the size of the reference copy of the table.
 	Rows int64
-	// Lost and Duplicated are the invariant checks' counts.
-	Lost, Duplicated int64
+	// Lost and Duplicated are the invariant checks' counts ("-" where the
+	// scenario destroys archive objects on purpose).
+	Lost, Duplicated string
 	// Checksum is what verify --deep found: mismatches (and, where damage
 	// was injected on purpose, how many were injected).
 	Checksum string
@@ -58,7 +59,7 @@ const figureHeader = "| scenario | backend | runs | rows | lost | duplicated | c
 	"| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |\n"
 
 func (f figure) markdown() string {
-	return fmt.Sprintf("| %s | %s | %d | %d | %d | %d | %s | %s | %d | %.1f s |",
+	return fmt.Sprintf("| %s | %s | %d | %d | %s | %s | %s | %s | %d | %.1f s |",
 		f.Scenario, f.Backend, f.Runs, f.Rows, f.Lost, f.Duplicated, f.Checksum, f.Orphans, f.Retries, f.Wall.Seconds())
 }
 
@@ -74,3 +75,5 @@ func (ft *figureTable) write(path string) error {
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }
