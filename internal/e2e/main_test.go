@@ -23,12 +23,20 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	if strataBin, err = buildStrata(tmp); err != nil {
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	if strataBin, err = buildStrata(root, tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	code := m.Run()
 	if path := os.Getenv(envReport); path != "" {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, path) // relative to the repository, not this package
+		}
 		if err := figures.write(path); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: write reliability report:", err)
 			return 1
@@ -37,8 +45,8 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// buildStrata compiles ./cmd/strata of the module under test into dir.
-func buildStrata(dir string) (string, error) {
+// moduleRoot is the folder of the go.mod of the module under test.
+func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -47,9 +55,14 @@ func buildStrata(dir string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", fmt.Errorf("go env GOMOD: not inside the strata module")
 	}
+	return filepath.Dir(gomod), nil
+}
+
+// buildStrata compiles root's ./cmd/strata into dir.
+func buildStrata(root, dir string) (string, error) {
 	bin := filepath.Join(dir, "strata")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
-	cmd.Dir = filepath.Dir(gomod)
+	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/strata: %w\n%s", err, out)
 	}
