@@ -58,9 +58,15 @@ func (r *retrying) Put(ctx context.Context, key Key, body io.Reader, opts PutOpt
 		var err error
 		info, err = r.b.Put(ctx, key, body, opts)
 		if ambiguous && errors.Is(err, ErrExist) {
-			if st, serr := r.b.Stat(ctx, key); serr == nil && st.Size == opts.Size && st.SHA256 == opts.SHA256 {
+			st, serr := r.b.Stat(ctx, key)
+			switch {
+			case serr == nil && st.Size == opts.Size && st.SHA256 == opts.SHA256:
 				info = st
 				return nil
+			case IsRetryable(serr):
+				// Whether the object is ours is still unknown: ask again
+				// rather than report ErrExist for our own upload.
+				return serr
 			}
 		}
 		ambiguous = ambiguous || IsRetryable(err)
