@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,45 +39,62 @@ func (w *world) archiveInProcess(store storage.Backend) (archive.Report, error) 
 }
 
 // fastRetries is the production retry layer with short waits, counting retries.
-func fastRetries(b storage.Backend, retries *atomic.Int64) storage.Backend {
+func fastRetries(t *testing.T, b storage.Backend, retries *atomic.Int64) storage.Backend {
 	return storage.WithRetry(b, storage.RetryPolicy{
 		MaxAttempts: 12, InitialBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		OnRetry: func(string, storage.Key, int, time.Duration, error) { retries.Add(1) },
+		OnRetry: func(op string, key storage.Key, attempt int, _ time.Duration, err error) {
+			retries.Add(1)
+			t.Logf("retry %s %s (attempt %d): %v", op, key, attempt, err)
+		},
 	})
 }
 
 // TestRetryableStorageFaultsAreRetriedAway fails 30% of the archive's Put and
-// Stat calls with a retryable error, half of the failed Puts after the
-// upload really happened (a lost response): the run completes through the
-// retry layer and the invariants hold.
+// Stat calls with a retryable error, in one variant after the call really
+// happened (a lost response: the upload landed): the run completes through
+// the retry layer and the invariants hold.
 func TestRetryableStorageFaultsAreRetriedAway(t *testing.T) {
 	for i, backend := range backends {
-		t.Run(backend, func(t *testing.T) {
-			start := time.Now()
-			rng := rand.New(rand.NewPCG(seed(t), 1))
-			w := newWorld(t, backend)
-			w.createOrders(100, 500)
-			w.takeReference()
-			var retries atomic.Int64
-			f := faulty.Wrap(w.store, faulty.Options{
-				Ops: []faulty.Op{faulty.OpPut, faulty.OpStat}, FailRate: 0.3, Rand: rng.Float64,
-				AfterCall: rng.IntN(2) == 0, RetryAfter: time.Millisecond,
+		for j, lost := range []bool{false, true} {
+			name := backend + "/before the call"
+			if lost {
+				name = backend + "/response lost after the call"
+			}
+			t.Run(name, func(t *testing.T) {
+				retryableFaults(t, backend, lost, fmt.Sprintf("4-0-%d-%d", j, i))
 			})
-			rep, err := w.archiveInProcess(fastRetries(f, &retries))
-			if err != nil {
-				t.Fatalf("archive through retryable faults: %v", err)
-			}
-			if f.Injected() == 0 || retries.Load() < int64(f.Injected()) {
-				t.Errorf("injected %d faults, the retry layer retried %d calls", f.Injected(), retries.Load())
-			}
-			if len(rep.Days) != 9 {
-				t.Errorf("archived %d days, want 9", len(rep.Days))
-			}
-			t.Logf("%d Put and %d Stat calls, %d failed, %d retried", f.Calls(faulty.OpPut), f.Calls(faulty.OpStat), f.Injected(), retries.Load())
-			o := w.checkInvariants()
-			figures.add(t, w.figure("4-0-"+strconv.Itoa(i), "30% of Put/Stat fail, retryable", o, int(retries.Load()), start))
-		})
+		}
 	}
+}
+
+func retryableFaults(t *testing.T, backend string, lostResponse bool, order string) {
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(seed(t), 1))
+	w := newWorld(t, backend)
+	w.createOrders(100, 500)
+	w.takeReference()
+	var retries atomic.Int64
+	f := faulty.Wrap(w.store, faulty.Options{
+		Ops: []faulty.Op{faulty.OpPut, faulty.OpStat}, FailRate: 0.3, Rand: rng.Float64,
+		AfterCall: lostResponse, RetryAfter: time.Millisecond,
+	})
+	rep, err := w.archiveInProcess(fastRetries(t, f, &retries))
+	if err != nil {
+		t.Fatalf("archive through retryable faults: %v", err)
+	}
+	if f.Injected() == 0 || retries.Load() < int64(f.Injected()) {
+		t.Errorf("injected %d faults, the retry layer retried %d calls", f.Injected(), retries.Load())
+	}
+	if len(rep.Days) != 9 {
+		t.Errorf("archived %d days, want 9", len(rep.Days))
+	}
+	t.Logf("%d Put and %d Stat calls, %d failed, %d retried", f.Calls(faulty.OpPut), f.Calls(faulty.OpStat), f.Injected(), retries.Load())
+	o := w.checkInvariants()
+	scenario := "30% of Put/Stat fail (retryable)"
+	if lostResponse {
+		scenario = "30% of Put/Stat fail after the call (response lost)"
+	}
+	figures.add(t, w.figure(order, scenario, o, int(retries.Load()), start))
 }
 
 // TestPermanentStorageFailureDeletesNothingUnarchived makes the third upload
@@ -94,7 +110,7 @@ func TestPermanentStorageFailureDeletesNothingUnarchived(t *testing.T) {
 	f := faulty.Wrap(w.store, faulty.Options{Ops: []faulty.Op{faulty.OpPut}, FailNth: []int{3},
 		Err: func(op faulty.Op, n int) error { return fmt.Errorf("%w: %s %d: %w", faulty.ErrInjected, op, n, denied) }})
 	var retries atomic.Int64
-	rep, err := w.archiveInProcess(fastRetries(f, &retries))
+	rep, err := w.archiveInProcess(fastRetries(t, f, &retries))
 	if !errors.Is(err, denied) {
 		t.Fatalf("want the run to fail with the permanent error, got %v", err)
 	}
