@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,9 +61,7 @@ func concurrentArchivers(t *testing.T, backend, order string) {
 				got += n
 			}
 		}
-		if r := w.waitFor(repair); r.code != 0 {
-			t.Errorf("round %d: verify --repair beside the archivers: %s", round, r)
-		}
+		w.checkRepairBesideArchivers(round, w.waitFor(repair))
 		if got != want {
 			t.Errorf("round %d: %d processes together archived %d rows, want %d (each eligible row once)", round, processes, got, want)
 		}
@@ -71,4 +70,28 @@ func concurrentArchivers(t *testing.T, backend, order string) {
 	o := w.checkInvariants()
 	f := w.figure(order, "3 archivers at once, "+strconv.Itoa(rounds)+" rounds ("+strconv.Itoa(skipped)+" skipped)", o, 0, start)
 	figures.add(t, f)
+}
+
+// checkRepairBesideArchivers checks the outcome of a verify --repair that ran
+// while archivers were busy. It may report an object as unexpected when an
+// archiver recorded its intent after verify read the catalog and uploaded it
+// before verify listed the storage; such an object must end up committed.
+// Anything else is an error.
+func (w *world) checkRepairBesideArchivers(round int, r result) {
+	w.t.Helper()
+	if r.code == 0 {
+		return
+	}
+	committed := w.committedKeys()
+	for _, l := range problemLines(r.stdout) {
+		f := strings.Fields(l)
+		if r.code == 3 && len(f) > 1 && f[0] == "unexpected" && slices.Contains(committed, f[1]) {
+			w.t.Logf("round %d: verify beside a live archiver called an upload in flight unexpected (now committed): %s", round, l)
+			continue
+		}
+		w.t.Errorf("round %d: verify --repair beside the archivers: %s", round, l)
+	}
+	if r.code != 3 {
+		w.t.Errorf("round %d: verify --repair beside the archivers: %s", round, r)
+	}
 }

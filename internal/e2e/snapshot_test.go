@@ -64,14 +64,17 @@ func TestWritesDuringArchiveAreNeverLost(t *testing.T) {
 }
 
 // waitForSnapshotHeld waits until strata has read a day and sleeps at the
-// after-extract failpoint, holding its snapshot transaction open.
+// after-extract failpoint, holding its snapshot transaction open: a strata
+// session idle in a transaction that has taken its snapshot (backend_xmin
+// set), for longer than the gaps between the statements of a job.
 func (w *world) waitForSnapshotHeld(p *proc) {
 	w.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if w.count(`SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND application_name = 'strata'
-			  AND state = 'idle in transaction' AND state_change < clock_timestamp() - interval '300 milliseconds'`) > 0 {
+			  AND state = 'idle in transaction' AND backend_xmin IS NOT NULL
+			  AND state_change < clock_timestamp() - interval '300 milliseconds'`) > 0 {
 			return
 		}
 		if p.cmd.ProcessState != nil {
