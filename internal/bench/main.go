@@ -107,7 +107,17 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return err
 	}
 	b.report(ctx, res)
-	return nil
+	return b.cleanup(ctx)
+}
+
+// cleanup drops what the next run rebuilds anyway (the archived table and
+// the archives, a few GB at the default size), keeping the template and the
+// logs.
+func (b *bench) cleanup(ctx context.Context) error {
+	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table); err != nil {
+		return err
+	}
+	return removeAll(filepath.Join(b.state, "archive"))
 }
 
 func (b *bench) step(format string, args ...any) {
