@@ -125,7 +125,11 @@ func (b *bench) reportTargets(r *results, ceiling float64) {
 				100*float64(m.Bytes)/float64(b.size.DayDB), float64(m.Bytes)/float64(m.Rows), 100*float64(m.Bytes)/float64(b.size.DayHeap))
 		}
 	}
-	b.printColumnBytes(b.out, "snappy-1", "zstd-1")
+	runs := []string{"snappy-1"}
+	if len(r.zstd) > 0 {
+		runs = append(runs, "zstd-1")
+	}
+	b.printColumnBytes(b.out, runs...)
 	fmt.Fprintf(b.out, "\ntargets (issue 2; strata archive, snappy, %s rows):\n", thousands(float64(b.size.DayRows)))
 	tw := tabwriter.NewWriter(b.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  throughput\tend to end >= 0.5x the COPY ceiling\t%.2fx\t%s\n", ratio, pass(ratio >= targetRatio))
