@@ -10,16 +10,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 )
 
 func newArchiveCmd(env Env, g *globalFlags) *cobra.Command {
 	var dataset, typ string
-	var dryRun bool
+	var dryRun, flush bool
 	cmd := &cobra.Command{
-		Use:   "archive [--dataset N] [--type analytics] [--dry-run]",
-		Short: "Move Layer 2 rows past retention into Parquet objects, exactly once",
-		Long: `Archive moves every whole UTC day of a dataset's analytics table whose rows
+		Use:   "archive [--dataset N] [--type source|analytics] [--dry-run] [--flush]",
+		Short: "Archive Layer 3 rows not yet archived, and Layer 2 rows past retention, exactly once",
+		Long: `Archive does both halves of the archive (both unless --type says which).
+
+--type source archives the rows of each dataset's Layer 3 table that are not
+yet in a committed source batch, whoever wrote them, into
+
+  {prefix}/source/{dataset}/{YYYY}/{MM}/{DD}/source_batch_{id}.parquet
+
+by ingestion day, claiming rows with FOR UPDATE SKIP LOCKED so several strata
+processes share the work. With a transform, each batch is also transformed
+into Layer 2 and marked processed in the same transaction. To avoid a flood of
+small objects, rows wait until a batch is full (source.batch_max_rows or
+source.batch_max_bytes) or the oldest has waited source.batch_max_wait;
+--flush archives them now.
+
+--type analytics moves every whole UTC day of a dataset's analytics table whose rows
 are all older than analytics.retention into
 
   {prefix}/analytics/{dataset}/{YYYY}/{MM}/{DD}/chunk_{id}.parquet
@@ -33,28 +48,38 @@ deleted row by row. Another strata process archiving the same dataset makes
 this one skip it.`,
 		Example: `  strata archive --dry-run            # what would move, changing nothing
   strata archive --dataset customers  # one dataset
-  strata archive                      # every dataset`,
+  strata archive --type source --flush
+  strata archive                      # every dataset, both types`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if typ != "" && typ != "analytics" {
-				return usageErr("--type %q: only analytics archiving is available in this version (source archiving comes with 'strata ingest')", typ)
+			if typ != "" && typ != catalog.TypeAnalytics && typ != catalog.TypeSource {
+				return usageErr("--type %q: use source or analytics", typ)
 			}
 			a, err := openApp(c.Context(), env, g)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			return runArchive(c.Context(), a, dataset, dryRun)
+			if typ != catalog.TypeAnalytics {
+				if err := runSourceArchive(c.Context(), a, dataset, typ != "", archive.SourceOptions{DryRun: dryRun, Flush: flush}); err != nil {
+					return err
+				}
+			}
+			if typ == catalog.TypeSource {
+				return nil
+			}
+			return runArchive(c.Context(), a, dataset, dryRun, typ != "")
 		},
 	}
 	cmd.Flags().StringVarP(&dataset, "dataset", "d", "", "archive only this dataset (default: all with an analytics table)")
-	cmd.Flags().StringVarP(&typ, "type", "t", "", "archive type: analytics")
+	cmd.Flags().StringVarP(&typ, "type", "t", "", "archive type: source or analytics (default: both)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (days, rows, estimated bytes) and change nothing")
+	cmd.Flags().BoolVar(&flush, "flush", false, "source: archive every waiting row now, even a small batch")
 	return cmd
 }
 
-func runArchive(ctx context.Context, a *app, dataset string, dryRun bool) error {
-	specs, err := analyticsSpecs(a.cfg, dataset)
+func runArchive(ctx context.Context, a *app, dataset string, dryRun, strict bool) error {
+	specs, err := analyticsSpecs(a.cfg, dataset, strict)
 	if err != nil {
 		return err
 	}
@@ -92,24 +117,79 @@ func (a *app) archiver() (*archive.Archiver, error) {
 }
 
 // analyticsSpecs maps the configured datasets (or the one named) to archive specs.
-func analyticsSpecs(cfg *config.Config, only string) ([]archive.AnalyticsSpec, error) {
+// With strict, a named dataset without an analytics table is an error.
+func analyticsSpecs(cfg *config.Config, only string, strict bool) ([]archive.AnalyticsSpec, error) {
 	var out []archive.AnalyticsSpec
+	found := false
 	for _, ds := range cfg.Datasets {
 		if only != "" && ds.Name != only {
 			continue
 		}
+		found = true
 		if ds.Analytics == nil {
-			if only != "" {
+			if only != "" && strict {
 				return nil, usageErr("dataset %q has no analytics table (datasets[].analytics in the config)", only)
 			}
 			continue
 		}
 		out = append(out, analyticsSpec(ds))
 	}
-	if only != "" && len(out) == 0 {
+	if only != "" && !found {
 		return nil, usageErr("no dataset %q in the config (datasets: %s)", only, datasetNames(cfg))
 	}
 	return out, nil
+}
+
+// runSourceArchive archives the waiting Layer 3 rows of every dataset with a
+// source table (or the one named).
+func runSourceArchive(ctx context.Context, a *app, dataset string, strict bool, opts archive.SourceOptions) error {
+	var dss []*config.Dataset
+	var err error
+	if dataset == "" || strict {
+		dss, err = sourceDatasets(a.cfg, dataset)
+	} else if ds, ok := a.cfg.Dataset(dataset); ok && ds.Source != nil {
+		dss = []*config.Dataset{ds}
+	}
+	if err != nil {
+		return err
+	}
+	arch, err := a.archiver()
+	if err != nil {
+		return err
+	}
+	var failed error
+	for _, ds := range dss {
+		spec, err := sourceSpec(a.cfg, ds)
+		if err != nil {
+			return err
+		}
+		rep, err := arch.Source(ctx, spec, opts)
+		printSourceReport(a.env.Stdout, rep, opts.DryRun)
+		if err != nil {
+			fmt.Fprintf(a.env.Stderr, "strata: %v\n", err)
+			failed = fmt.Errorf("source archiving failed for at least one dataset (see above); rerun to resume: nothing was lost")
+		}
+	}
+	return failed
+}
+
+func printSourceReport(w io.Writer, rep archive.Report, dryRun bool) {
+	switch {
+	case dryRun && len(rep.Days) > 0:
+		fmt.Fprintf(w, "%s: source: %d rows wait to be archived (about %s of Parquet)", rep.Dataset, rep.Rows(), humanBytes(rep.Bytes()))
+		if rep.Skipped != "" {
+			fmt.Fprintf(w, "; %s", rep.Skipped)
+		}
+		fmt.Fprintln(w)
+		return
+	case rep.Skipped != "":
+		fmt.Fprintf(w, "%s: source: %s\n", rep.Dataset, rep.Skipped)
+		return
+	}
+	fmt.Fprintf(w, "%s: source: archived %d rows in %d object(s), %s\n", rep.Dataset, rep.Rows(), len(rep.Days), humanBytes(rep.Bytes()))
+	for _, d := range rep.Days {
+		fmt.Fprintf(w, "  %s  %d rows  %s  %s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes), d.Key)
+	}
 }
 
 func analyticsSpec(ds config.Dataset) archive.AnalyticsSpec {

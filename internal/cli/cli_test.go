@@ -75,7 +75,7 @@ func TestBadUsageExitsTwoWithAMessageThatSaysWhatToDo(t *testing.T) {
 		{"a malformed time", []string{"retrieve", "-d", "orders", "--from", "yesterday", "--to", "2024-01-01"}, "RFC 3339"},
 		{"SQL in columns", []string{"retrieve", "-d", "orders", "--from", "2024-01-01", "--to", "2024-01-02", "--columns", "x; DROP TABLE y; --"}, "--columns"},
 		{"an unknown format", []string{"retrieve", "-d", "orders", "--from", "2024-01-01", "--to", "2024-01-02", "--format", "xml"}, "--format"},
-		{"source archiving not yet available", []string{"archive", "--type", "source"}, "source"},
+		{"an unknown archive type", []string{"archive", "--type", "sources"}, "--type"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

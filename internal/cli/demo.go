@@ -193,7 +193,7 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 	if err != nil {
 		return err
 	}
-	specs, err := analyticsSpecs(a.cfg, "")
+	specs, err := analyticsSpecs(a.cfg, "", false)
 	if err != nil {
 		return err
 	}

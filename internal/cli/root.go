@@ -118,6 +118,8 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newVerifyCmd,
 	newCatalogCmd,
 	newRetrieveCmd,
+	newIngestCmd,
+	newPurgeCmd,
 }
 
 func isFlagError(err error) bool {

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newPurgeCmd(env Env, g *globalFlags) *cobra.Command {
+	var dataset string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "purge [--dataset N] [--dry-run]",
+		Short: "Delete archived Layer 3 rows past source.retention, and expired archive objects",
+		Long: `Purge deletes the Layer 3 rows older than source.retention (7d by default)
+that are in a committed source batch and, for a dataset with a transform,
+processed. A row that is not archived is never purged, whatever its age.
+
+It also expires archive objects whose archive.retention (7y by default) has
+ended on the database clock: the catalog marks them expired, then the object
+is deleted from storage (storage under its own retention lock keeps it).
+
+--dry-run says how many rows and objects would go, and why old rows stay.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			a, err := openApp(c.Context(), env, g)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			dss, err := sourceDatasets(a.cfg, dataset)
+			if err != nil {
+				return err
+			}
+			arch, err := a.archiver()
+			if err != nil {
+				return err
+			}
+			verb := "purged"
+			if dryRun {
+				verb = "would purge"
+			}
+			for _, ds := range dss {
+				spec, err := sourceSpec(a.cfg, ds)
+				if err != nil {
+					return err
+				}
+				rep, err := arch.Purge(c.Context(), spec, ds.Source.Retention.Duration(), spec.Transform != nil, dryRun)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "%s: %s %d Layer 3 rows older than %s", ds.Name, verb, rep.Purged, rep.Cutoff.Format(time.RFC3339))
+				if rep.NotArchived+rep.NotProcessed > 0 {
+					fmt.Fprintf(env.Stdout, "; staying: %d not yet archived, %d archived but not processed", rep.NotArchived, rep.NotProcessed)
+				}
+				fmt.Fprintln(env.Stdout)
+			}
+			exp, err := arch.Expire(c.Context(), dataset, dryRun)
+			for _, k := range exp.Expired {
+				fmt.Fprintf(env.Stdout, "expired %s\n", k)
+			}
+			for _, k := range exp.Locked {
+				fmt.Fprintf(env.Stdout, "expired in the catalog, kept by the storage's retention lock: %s\n", k)
+			}
+			fmt.Fprintf(env.Stdout, "archive: %d object(s) past archive.retention %s\n", len(exp.Expired), map[bool]string{true: "(dry run)", false: "expired"}[dryRun])
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&dataset, "dataset", "d", "", "only this dataset")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be purged and why other rows stay; change nothing")
+	return cmd
+}
