@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build demo test test-unit services-up services-down bench fuzz vet clean
+.PHONY: all build demo test services-up services-down bench reliability vet clean
 
 all: build
 
@@ -30,6 +30,14 @@ services-down:
 
 bench: build
 	scripts/bench.sh
+
+# The reliability scenarios (kill -9 at every step, random kills, concurrency,
+# storage faults, corruption) with their figures table; services must be up.
+reliability: build
+	@scripts/services.sh start
+	@set -a; source .state/test.env; set +a; \
+	  STRATA_RELIABILITY_REPORT=.state/reliability.md $(GO) test -count=1 -timeout 10m -v ./internal/e2e/ > .state/reliability.log; status=$$?; \
+	  scripts/services.sh stop; tail -3 .state/reliability.log; cat .state/reliability.md; exit $$status
 
 vet:
 	$(GO) vet ./...
