@@ -160,6 +160,13 @@ func (a *Archiver) findUnexpected(ctx context.Context, dataset string, known map
 		}
 		err = a.Store.List(ctx, prefix, func(info storage.ObjectInfo) error {
 			state, ok := known[info.Key.String()]
+			if !ok {
+				// A run may have recorded and uploaded it after the catalog
+				// was read: ask again before calling it unexpected.
+				if state, ok, err = a.Catalog.UploadState(ctx, info.Key.String()); err != nil {
+					return err
+				}
+			}
 			switch {
 			case !ok:
 				rep.Problems = append(rep.Problems, Problem{ProblemUnexpected, info.Key.String(),

@@ -277,6 +277,19 @@ func scanUpload(row pgx.Row) (Upload, error) {
 	return u, err
 }
 
+// UploadState returns the state of the upload with this key, if any.
+func (c *Catalog) UploadState(ctx context.Context, key string) (string, bool, error) {
+	var state string
+	err := c.pool.QueryRow(ctx, `SELECT state FROM strata.uploads WHERE key = $1`, key).Scan(&state)
+	if err == pgx.ErrNoRows {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("catalog: upload %s: %w", key, err)
+	}
+	return state, true, nil
+}
+
 // Uploads returns the uploads of dataset ("" for all) in the given states.
 func (c *Catalog) Uploads(ctx context.Context, dataset string, states ...string) ([]Upload, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+uploadCols+` FROM strata.uploads
