@@ -2,6 +2,9 @@ package archive_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"strings"
 	"sync"
@@ -78,9 +81,20 @@ func TestIngestStoresArchivesTransformsAndMarksProcessedKeepingTheBytes(t *testi
 	if n := count(t, f.pool, `SELECT count(*) FROM source_events WHERE processed`); n != 3 {
 		t.Fatalf("%d records marked processed, want 3", n)
 	}
-	got := retrieveSourceCSV(t, f)
+	got := retrieveSource(t, f, "csv")
 	if !strings.Contains(got, `"`+strings.ReplaceAll(odd, `"`, `""`)+`"`) {
-		t.Fatalf("retrieve --type source does not return the record byte for byte:\n%s", got)
+		t.Fatalf("retrieve --type source --format csv does not return the record byte for byte:\n%s", got)
+	}
+	first := strings.SplitN(retrieveSource(t, f, "jsonl"), "\n", 2)[0]
+	var row struct {
+		RawData   string `json:"raw_data"`
+		RawSHA256 string `json:"raw_sha256"`
+	}
+	if err := json.Unmarshal([]byte(first), &row); err != nil || row.RawData != odd {
+		t.Fatalf("jsonl raw_data = %q (err %v), want the record as a string, byte for byte: %q", row.RawData, err, odd)
+	}
+	if sum := sha256.Sum256([]byte(odd)); row.RawSHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("raw_sha256 %s is not the SHA-256 of the record as received", row.RawSHA256)
 	}
 }
 
@@ -190,17 +204,17 @@ func TestAJSONBPayloadIsRefusedBecauseItLosesTheBytes(t *testing.T) {
 	}
 }
 
-func retrieveSourceCSV(t *testing.T, f *sourceFixture) string {
+func retrieveSource(t *testing.T, f *sourceFixture, format string) string {
 	t.Helper()
 	r := &retrieve.Retriever{Catalog: f.cat, Store: f.arch.Store, SpoolDir: t.TempDir()}
 	rows, err := r.Query(context.Background(), retrieve.Request{Dataset: "events", Type: catalog.TypeSource,
-		From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), TimeColumn: "ingested_at"})
+		From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), TimeColumn: "ingested_at", RawColumns: []string{"raw_data"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var b strings.Builder
-	if _, err := retrieve.Write(&b, rows, "csv"); err != nil {
+	if _, err := retrieve.Write(&b, rows, format); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

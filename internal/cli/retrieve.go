@@ -31,7 +31,8 @@ SHA-256 before any of its rows are returned: a damaged archive makes the
 command fail, never return wrong rows.
 
 Formats: jsonl (one JSON object per line; exact numerics, NaN and Infinity as
-strings, json columns embedded), csv (header line, PostgreSQL text form,
+strings, json columns embedded, except a source archive's raw payload, which is
+a JSON string holding the record byte for byte as received), csv (header line, PostgreSQL text form,
 NULL as an empty unquoted field, so COPY ... FROM ... CSV HEADER reads it back)
 and parquet (one snappy Parquet file with the columns typed as archived, for
 DuckDB, Spark or pandas; redirect it to a file).`,
@@ -72,6 +73,9 @@ func runRetrieve(ctx context.Context, env Env, g *globalFlags, f retrieveFlags) 
 	}
 	if req.TimeColumn, err = timeColumn(ds, req.Type); err != nil {
 		return err
+	}
+	if req.Type == catalog.TypeSource {
+		req.RawColumns = []string{ds.Source.PayloadColumn}
 	}
 	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, SpoolDir: spoolDir()}
 	rows, err := r.Query(ctx, req)

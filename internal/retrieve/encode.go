@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/stratahq/strata/internal/parquetio"
 )
@@ -61,9 +62,11 @@ func writeParquet(w io.Writer, rs *Rows) (int64, error) {
 func writeJSONL(w io.Writer, rs *Rows) (int64, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	keys := make([][]byte, len(rs.cols))
+	raw := make([]bool, len(rs.cols))
 	for i, c := range rs.cols {
 		k, _ := json.Marshal(c)
 		keys[i] = k
+		raw[i] = slices.Contains(rs.req.RawColumns, c)
 	}
 	var line []byte
 	for rs.Next() {
@@ -74,7 +77,11 @@ func writeJSONL(w io.Writer, rs *Rows) (int64, error) {
 			}
 			line = append(line, keys[i]...)
 			line = append(line, ':')
-			line = v.AppendJSON(line)
+			if raw[i] && !v.IsNull() && v.Kind() != parquetio.KindBytea {
+				line = appendJSONString(line, v.Bytes())
+			} else {
+				line = v.AppendJSON(line)
+			}
 		}
 		line = append(line, '}', '\n')
 		if _, err := bw.Write(line); err != nil {
@@ -129,4 +136,29 @@ func writeCSVField(w *bufio.Writer, b []byte) {
 		w.WriteByte(c)
 	}
 	w.WriteByte('"')
+}
+
+// appendJSONString appends b as a JSON string that decodes to exactly b
+// (valid UTF-8 is kept as is; only quotes, backslashes and control
+// characters are escaped, so <, > and & stay readable).
+func appendJSONString(dst, b []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range b {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }

@@ -40,6 +40,9 @@ type Request struct {
 	Columns []string
 	// TimeColumn is the column the archive is partitioned by.
 	TimeColumn string
+	// RawColumns are rendered in JSON output as strings holding their bytes
+	// exactly (the source archive's raw payload), not as embedded JSON.
+	RawColumns []string
 }
 
 // Retriever reads from a catalog and its storage.
