@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/pglocal"
 	"github.com/stratahq/strata/internal/retrieve"
+	"github.com/stratahq/strata/transforms"
 )
 
 const (
@@ -112,9 +115,12 @@ func runDemo(ctx context.Context, env Env, g *globalFlags, state string, keep bo
 		return err
 	}
 	defer a.close()
-	step("creating customers, scor_metrics and orders with %d days of Layer 2 rows", demoDays)
+	step("creating customers, scor_metrics and orders with %d days of Layer 2 rows, and their empty Layer 3 tables", demoDays)
 	for _, ds := range demo.Datasets {
 		if err := demo.Create(ctx, a.pool, ds, demoDays); err != nil {
+			return err
+		}
+		if err := demo.CreateSource(ctx, a.pool, ds); err != nil {
 			return err
 		}
 	}
@@ -138,18 +144,28 @@ func prepareDemo(ctx context.Context, cl *pglocal.Cluster, state string) (string
 	if err := removeAll(archiveDir); err != nil {
 		return "", err
 	}
+	if err := writeTransforms(filepath.Join(state, "transforms")); err != nil {
+		return "", err
+	}
 	var ds strings.Builder
 	for _, d := range demo.Datasets {
 		fmt.Fprintf(&ds, `  - name: %s
+    source:
+      table: %s
+      id_column: raw_id
+      time_column: ingested_at
+      payload_column: raw_data
+      retention: 7d
     analytics:
       table: %s
       key: [%s]
       time_column: %s
       retention: 90d
+    transform: transforms/%s.sql
     archive:
       compression: snappy
       retention: 7y
-`, d.Name, d.Table, d.Key, d.TimeColumn)
+`, d.Name, demo.SourceTable(d), d.Table, d.Key, d.TimeColumn, d.Name)
 	}
 	u := strings.Replace(cl.URL("strata_demo"), "/strata_demo?", "/strata_demo?", 1)
 	yaml := fmt.Sprintf(`# Written by 'strata demo'. Point database.url and storage.url at your own
@@ -166,6 +182,27 @@ datasets:
 		return "", err
 	}
 	return path, nil
+}
+
+// writeTransforms copies the example transforms next to the demo's config.
+func writeTransforms(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files, err := fs.Glob(transforms.FS, "*.sql")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := transforms.FS.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeAll deletes a folder whose files the local backend made read-only.
@@ -216,6 +253,9 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 	}
 	printDemoTable(out, specs, reports, before, after, elapsed)
 	if err := demoRetrieve(ctx, a, reports["scor_metrics"]); err != nil {
+		return err
+	}
+	if err := demoIngest(ctx, a, arch); err != nil {
 		return err
 	}
 	vrep, err := arch.Verify(ctx, archive.VerifyOptions{Deep: true})
@@ -283,6 +323,7 @@ func demoRetrieve(ctx context.Context, a *app, rep archive.Report) error {
 }
 
 func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
+	today := time.Now().UTC().Format(time.DateOnly)
 	rel := func(p string) string {
 		if wd, err := os.Getwd(); err == nil {
 			if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
@@ -299,9 +340,88 @@ func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
 	fmt.Fprintf(out, `  export STRATA_CONFIG=%s
   bin/strata catalog list
   bin/strata retrieve --dataset orders --type analytics --from %s --to %s --format csv | head
+  bin/strata retrieve --dataset customers --type source --from %s --to %s | head -3
+  bin/strata ingest --dataset orders %s   # one raw JSON record per line
   bin/strata archive --dry-run                # nothing left to archive
   bin/strata verify --deep
   ls -R %s | head
   bin/strata demo down --state %s            # stop the demo database
-`, cfg, day, day, rel(filepath.Join(state, "archive")), rel(state))
+`, cfg, day, day, today, today, rel(filepath.Join(state, "sample-orders.jsonl")), rel(filepath.Join(state, "archive")), rel(state))
+}
+
+const demoRecords = 2000
+
+// demoIngest runs raw records through strata ingest's path for each dataset
+// and shows the source archive they went to.
+func demoIngest(ctx context.Context, a *app, arch *archive.Archiver) error {
+	out := a.env.Stdout
+	fmt.Fprintf(out, "\n==> ingesting %d raw JSON records per dataset: Layer 3 + source archive + transform into Layer 2, one transaction per batch\n", demoRecords)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "DATASET\tRECORDS\tSOURCE OBJECTS\tARCHIVE BYTES\tLAYER 2 ROWS UPSERTED\tPROCESSED\t")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var first string
+	for _, d := range demo.Datasets {
+		ds, _ := a.cfg.Dataset(d.Name)
+		spec, err := sourceSpec(a.cfg, ds)
+		if err != nil {
+			return err
+		}
+		recs := demo.Records(d, 10_000_000, demoRecords, time.Now(), rng)
+		i := 0
+		rep, err := arch.Ingest(ctx, spec, func() ([]byte, error) {
+			if i == len(recs) {
+				return nil, io.EOF
+			}
+			i++
+			return recs[i-1], nil
+		})
+		if err != nil {
+			return err
+		}
+		var bytes int64
+		for _, o := range rep.Objects {
+			bytes += o.Bytes
+		}
+		if first == "" && len(rep.Objects) > 0 {
+			first = rep.Objects[0].Key
+		}
+		var upserted, processed int64
+		if err := a.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+d.Table+` WHERE `+d.Key+` >= 10000000),
+			(SELECT count(*) FROM `+demo.SourceTable(d)+` WHERE processed)`).Scan(&upserted, &processed); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t\n", d.Name, rep.Records, len(rep.Objects), humanBytes(bytes), upserted, processed)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "(every 25th record repeats an earlier key: the latest received wins in Layer 2; objects such as %s)\n", first)
+	sample := demo.Records(demo.Datasets[2], 20_000_000, 10, time.Now(), rng)
+	var b []byte
+	for _, r := range sample {
+		b = append(append(b, r...), '\n')
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(a.cfg.File), "sample-orders.jsonl"), b, 0o644); err != nil {
+		return err
+	}
+	return demoRetrieveSource(ctx, a)
+}
+
+func demoRetrieveSource(ctx context.Context, a *app) error {
+	now := time.Now().UTC()
+	fmt.Fprintln(a.env.Stdout, "\n==> sample retrieval of the source archive: the first 2 customers records, byte for byte as received, with their SHA-256")
+	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, SpoolDir: spoolDir()}
+	rows, err := r.Query(ctx, retrieve.Request{Dataset: "customers", Type: "source", From: now.Add(-24 * time.Hour), To: now.Add(time.Hour),
+		Columns: []string{"raw_id", "raw_data", "raw_sha256"}, TimeColumn: "ingested_at", RawColumns: []string{"raw_data"}})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var b strings.Builder
+	if _, err := retrieve.Write(&b, rows, "jsonl"); err != nil {
+		return err
+	}
+	lines := strings.SplitN(b.String(), "\n", 3)
+	for _, l := range lines[:min(2, len(lines))] {
+		fmt.Fprintln(a.env.Stdout, l)
+	}
+	return nil
 }
