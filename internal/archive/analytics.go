@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-
 	"fmt"
 	"time"
 
@@ -102,6 +101,74 @@ func countDays(ctx context.Context, q pgsource.Querier, rel pgsource.Relation, t
 		return nil, fmt.Errorf("count rows per day in %s: %w", rel, err)
 	}
 	return days, nil
+}
+
+// listDays returns the days before cutoff that have rows in rel, oldest
+// first, without counting their rows (a run needs only the days; the rows
+// it archives are counted as they are written). When timeCol leads a btree
+// index of rel, it makes one index probe per day (a loose index scan:
+// the first time at or after the previous day's end); otherwise it falls
+// back to countDays' pass over the rows before cutoff.
+func listDays(ctx context.Context, q pgsource.Querier, rel pgsource.Relation, timeCol string, cutoff time.Time) ([]time.Time, error) {
+	indexed, err := leadsBtreeIndex(ctx, q, rel, timeCol)
+	if err != nil {
+		return nil, err
+	}
+	if !indexed {
+		counts, err := countDays(ctx, q, rel, timeCol, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		days := make([]time.Time, len(counts))
+		for i, c := range counts {
+			days[i] = c.Day
+		}
+		return days, nil
+	}
+	// The same days as countDays: a row at t belongs to the UTC day of
+	// t::timestamptz, and t >= d + 24 hours (a UTC day is always 24 hours)
+	// exactly when that day is after d. Each probe is an ORDER BY ... LIMIT 1
+	// on the index.
+	col := pgx.Identifier{timeCol}.Sanitize()
+	first := `SELECT date_trunc('day', ` + col + `::timestamptz, 'UTC') FROM ` + rel.Ident() + ` WHERE `
+	rows, err := q.Query(ctx, `WITH RECURSIVE days(d) AS (
+			SELECT (`+first+col+` < $1 ORDER BY `+col+` LIMIT 1)
+			UNION ALL
+			SELECT (`+first+col+` >= days.d + interval '24 hours' AND `+col+` < $1 ORDER BY `+col+` LIMIT 1)
+			FROM days WHERE days.d IS NOT NULL)
+		SELECT d FROM days WHERE d IS NOT NULL`, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("list days in %s: %w", rel, err)
+	}
+	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (time.Time, error) {
+		var d time.Time
+		err := r.Scan(&d)
+		return d.UTC(), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list days in %s: %w", rel, err)
+	}
+	return days, nil
+}
+
+// leadsBtreeIndex reports whether timeCol is the leading column of a valid,
+// non-partial btree index of rel with the type's default operator class,
+// which the planner uses for ORDER BY timeCol LIMIT 1. (For a partitioned
+// table the index is valid only when every partition has it.)
+func leadsBtreeIndex(ctx context.Context, q pgsource.Querier, rel pgsource.Relation, timeCol string) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
+		JOIN pg_class ic ON ic.oid = i.indexrelid
+		JOIN pg_am am ON am.oid = ic.relam
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+		WHERE i.indrelid = $1 AND a.attname = $2 AND am.amname = 'btree'
+		  AND i.indisvalid AND i.indisready AND i.indpred IS NULL
+		  AND opc.opcdefault AND opc.opcintype = a.atttypid)`, rel.OID, timeCol).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look for an index on %s(%s): %w", rel, timeCol, err)
+	}
+	return ok, nil
 }
 
 // plan fills rep with what a run would archive, changing nothing.

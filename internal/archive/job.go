@@ -38,13 +38,13 @@ func (a *Archiver) jobs(ctx context.Context, spec AnalyticsSpec, rel pgsource.Re
 	for i := range parts {
 		jobs = append(jobs, job{parent: rel, rel: parts[i].Rel, part: &parts[i]})
 	}
-	days, err := countDays(ctx, a.Pool, rel, spec.TimeColumn, cutoff)
+	days, err := listDays(ctx, a.Pool, rel, spec.TimeColumn, cutoff)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range days {
-		if !coveredByParts(d.Day, parts) {
-			jobs = append(jobs, job{parent: rel, rel: rel, day: d.Day})
+		if !coveredByParts(d, parts) {
+			jobs = append(jobs, job{parent: rel, rel: rel, day: d})
 		}
 	}
 	return jobs, nil
@@ -109,13 +109,8 @@ func (a *Archiver) runJob(ctx context.Context, spec AnalyticsSpec, j job, runID 
 	}
 	days := []time.Time{j.day}
 	if j.part != nil {
-		counts, err := countDays(ctx, tx, j.rel, spec.TimeColumn, j.part.Upto)
-		if err != nil {
+		if days, err = listDays(ctx, tx, j.rel, spec.TimeColumn, j.part.Upto); err != nil {
 			return nil, err
-		}
-		days = days[:0]
-		for _, c := range counts {
-			days = append(days, c.Day)
 		}
 	}
 	for _, day := range days {

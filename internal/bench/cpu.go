@@ -130,7 +130,7 @@ func selfCPU() time.Duration {
 // phases is where a `strata archive` run's time went, from the durations
 // PostgreSQL logged for its statements (log_min_duration_statement).
 type phases struct {
-	CountDays time.Duration // the plan: rows per day before the cutoff
+	CountDays time.Duration // the plan: the days before the cutoff (counted, or probed on the index)
 	Select    time.Duration // the day's SELECT, streamed while Parquet is written
 	Delete    time.Duration // the DELETE of the archived rows
 	Commit    time.Duration
@@ -160,7 +160,7 @@ func readPhases(path string, offset int64) phases {
 		ms, _ := strconv.ParseFloat(m[1], 64)
 		d := time.Duration(ms * float64(time.Millisecond))
 		switch q := strings.TrimSpace(m[2]); {
-		case strings.HasPrefix(q, "SELECT date_trunc('day'"):
+		case strings.HasPrefix(q, "SELECT date_trunc('day'"), strings.HasPrefix(q, "WITH RECURSIVE days"):
 			p.CountDays += d
 		case strings.HasPrefix(q, `SELECT "id"`):
 			p.Select += d

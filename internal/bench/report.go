@@ -100,7 +100,7 @@ func (b *bench) reportPhases(r *results, ceiling float64) {
 		if m.Upload > 0 {
 			upload = fmt.Sprintf(" + upload %.2fs", m.Upload.Seconds())
 		}
-		fmt.Fprintf(b.out, "  %-6s  total %5.2fs = count days %.2fs + SELECT while writing Parquet %.2fs (%s rows/s, %.2fx COPY) + DELETE %.2fs + COMMIT %.2fs + other SQL %.2fs%s + rest %.2fs\n",
+		fmt.Fprintf(b.out, "  %-6s  total %5.2fs = find days %.2fs + SELECT while writing Parquet %.2fs (%s rows/s, %.2fx COPY) + DELETE %.2fs + COMMIT %.2fs + other SQL %.2fs%s + rest %.2fs\n",
 			c.name, m.Wall.Seconds(), p.CountDays.Seconds(), p.Select.Seconds(), thousands(rate(m.Rows, p.Select)), rate(m.Rows, p.Select)/ceiling,
 			p.Delete.Seconds(), p.Commit.Seconds(), p.Other.Seconds(), upload, rest.Seconds())
 	}
