@@ -125,6 +125,14 @@ const (
 // FormatVersion is the value of KeyFormatVersion in files written here.
 const FormatVersion = "1"
 
+// CreatedBy is the footer's created_by. It is fixed, not taken from the
+// build (parquet-go's default names its own module version), so that a
+// retry by another build of Strata writes the same bytes for the same rows
+// and adopts the object an interrupted run uploaded instead of writing a
+// second one. It names no parquet-go version: readers apply workarounds for
+// known writers' bugs by this string, and none apply to this one.
+const CreatedBy = "strata parquetio version " + FormatVersion
+
 // TimeLayout is how KeyMinTime and KeyMaxTime are written.
 const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 

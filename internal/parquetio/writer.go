@@ -95,7 +95,7 @@ func NewWriter(w io.Writer, s *Schema, opts WriterOptions) (*Writer, error) {
 			return nil, err
 		}
 	}
-	tw.pw = parquet.NewWriter(w, s.pq, parquet.Compression(codec),
+	tw.pw = parquet.NewWriter(w, s.pq, &parquet.WriterConfig{CreatedBy: CreatedBy}, parquet.Compression(codec),
 		parquet.PageBufferSize(512*1024), parquet.WriteBufferSize(256*1024))
 	tw.enc = startEncoder(tw.pw, len(s.cols))
 	tw.cur = tw.enc.get()
