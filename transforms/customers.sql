@@ -11,23 +11,26 @@
 -- customer_id, the latest received wins.
 --
 -- raw_data is the source.payload_column, of type json here; were it text,
--- write r.raw_data::json->>'...' (bytea: convert_from(r.raw_data, 'UTF8')::json).
+-- write json_to_record(r.raw_data::json) (bytea: convert_from(r.raw_data, 'UTF8')::json).
+-- json_to_record parses each record once; r.raw_data->>'field' for every
+-- field would parse it once per field, several times slower on large records.
 SELECT
-    (r.raw_data->>'customer_id')::bigint                              AS customer_id,
-    r.raw_data->>'name'                                               AS name,
-    nullif(r.raw_data->>'email', '')                                  AS email,
-    upper(nullif(r.raw_data->>'country', ''))::char(2)                AS country,
-    nullif(r.raw_data->>'segment', '')                                AS segment,
-    nullif(r.raw_data->>'lifetime_value', '')::numeric(12,2)          AS lifetime_value,
-    CASE WHEN json_typeof(r.raw_data->'tags') = 'array'
-         THEN ARRAY(SELECT json_array_elements_text(r.raw_data->'tags'))
+    x.customer_id::bigint                                             AS customer_id,
+    x.name                                                            AS name,
+    nullif(x.email, '')                                               AS email,
+    upper(nullif(x.country, ''))::char(2)                             AS country,
+    nullif(x.segment, '')                                             AS segment,
+    nullif(x.lifetime_value, '')::numeric(12,2)                       AS lifetime_value,
+    CASE WHEN json_typeof(x.tags) = 'array'
+         THEN ARRAY(SELECT json_array_elements_text(x.tags))
     END                                                               AS tags,
-    CASE WHEN json_typeof(r.raw_data->'attributes') = 'object'
-         THEN (r.raw_data->'attributes')::jsonb
+    CASE WHEN json_typeof(x.attributes) = 'object'
+         THEN x.attributes::jsonb
     END                                                               AS attributes,
-    nullif(r.raw_data->>'active', '')::boolean                        AS active,
-    coalesce(nullif(r.raw_data->>'created_at', '')::timestamptz,
-             r.ingested_at)                                           AS created_at,
-    coalesce(nullif(r.raw_data->>'updated_at', '')::timestamptz,
-             r.ingested_at)                                           AS updated_at
-FROM {{source}} AS r
+    nullif(x.active, '')::boolean                                     AS active,
+    coalesce(nullif(x.created_at, '')::timestamptz, r.ingested_at)    AS created_at,
+    coalesce(nullif(x.updated_at, '')::timestamptz, r.ingested_at)    AS updated_at
+FROM {{source}} AS r,
+     json_to_record(r.raw_data) AS x(customer_id text, name text, email text, country text, segment text,
+                                     lifetime_value text, tags json, attributes json, active text,
+                                     created_at text, updated_at text)

@@ -12,15 +12,18 @@
 -- status changes), the latest received wins.
 --
 -- raw_data is the source.payload_column, of type json here; were it text,
--- write r.raw_data::json->>'...' (bytea: convert_from(r.raw_data, 'UTF8')::json).
+-- write json_to_record(r.raw_data::json) (bytea: convert_from(r.raw_data, 'UTF8')::json).
+-- json_to_record parses each record once; r.raw_data->>'field' for every
+-- field would parse it once per field, several times slower on large records.
 SELECT
-    (r.raw_data->>'order_id')::bigint                                 AS order_id,
-    (r.raw_data->>'customer_id')::bigint                              AS customer_id,
-    lower(r.raw_data->>'status')                                      AS status,
-    nullif(r.raw_data->>'total', '')::numeric(12,2)                   AS total,
-    upper(r.raw_data->>'currency')::char(3)                           AS currency,
-    nullif(r.raw_data->>'items', '')::integer                         AS items,
-    coalesce(nullif(r.raw_data->>'ordered_at', '')::timestamptz,
-             r.ingested_at)                                           AS ordered_at,
-    nullif(r.raw_data->>'shipped_on', '')::date                       AS shipped_on
-FROM {{source}} AS r
+    x.order_id::bigint                                                AS order_id,
+    x.customer_id::bigint                                             AS customer_id,
+    lower(x.status)                                                   AS status,
+    nullif(x.total, '')::numeric(12,2)                                AS total,
+    upper(x.currency)::char(3)                                        AS currency,
+    nullif(x.items, '')::integer                                      AS items,
+    coalesce(nullif(x.ordered_at, '')::timestamptz, r.ingested_at)    AS ordered_at,
+    nullif(x.shipped_on, '')::date                                    AS shipped_on
+FROM {{source}} AS r,
+     json_to_record(r.raw_data) AS x(order_id text, customer_id text, status text, total text,
+                                     currency text, items text, ordered_at text, shipped_on text)

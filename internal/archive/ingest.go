@@ -108,6 +108,14 @@ func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]by
 	if err != nil {
 		return nil, fmt.Errorf("number records: %w", err)
 	}
+	// With a transform, the rows are transformed and committed in this same
+	// transaction, so they are stored already marked processed: the same
+	// outcome as the spec's final UPDATE, without writing every row twice.
+	cols := []string{spec.IDColumn, spec.PayloadColumn, spec.TimeColumn}
+	processed := st.upsertSQL != ""
+	if processed {
+		cols = append(cols, spec.ProcessedColumn)
+	}
 	src := make([][]any, len(recs))
 	for i, r := range recs {
 		var payload any = string(r)
@@ -115,10 +123,12 @@ func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]by
 			payload = r
 		}
 		src[i] = []any{ids[i], payload, now}
+		if processed {
+			src[i] = append(src[i], true)
+		}
 	}
-	cols := []string{spec.IDColumn, spec.PayloadColumn, spec.TimeColumn}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{st.rel.Schema, st.rel.Name}, cols, pgx.CopyFromRows(src)); err != nil {
 		return nil, fmt.Errorf("store records in %s: %w", st.rel, err)
 	}
-	return a.archiveBatch(ctx, tx, st, ids, runID)
+	return a.archiveBatch(ctx, tx, st, ids, runID, true)
 }

@@ -324,8 +324,9 @@ func (st *sourceTable) describe(s *staged, day time.Time) {
 }
 
 // commitBatch marks the rows archived, transforms them into Layer 2 and
-// marks them processed, and commits the objects, all in tx.
-func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, objs []batchObject, ids []int64) error {
+// marks them processed (unless this transaction inserted them, processed),
+// and commits the objects, all in tx.
+func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, objs []batchObject, ids []int64, inserted bool) error {
 	if err := a.Failpoints.Hit("in-commit-before-delete"); err != nil {
 		return err
 	}
@@ -344,8 +345,10 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 			return fmt.Errorf("transform %s into %s: %w", st.spec.Dataset, st.spec.Transform.Table, err)
 		}
 		pc, idc := pgx.Identifier{st.spec.ProcessedColumn}.Sanitize(), pgx.Identifier{st.spec.IDColumn}.Sanitize()
-		if _, err := tx.Exec(ctx, `UPDATE `+st.rel.Ident()+` SET `+pc+` = true WHERE `+idc+` = ANY($1) AND NOT `+pc, ids); err != nil {
-			return fmt.Errorf("mark rows processed: %w", err)
+		if !inserted { // rows inserted by this transaction are stored processed already
+			if _, err := tx.Exec(ctx, `UPDATE `+st.rel.Ident()+` SET `+pc+` = true WHERE `+idc+` = ANY($1) AND NOT `+pc, ids); err != nil {
+				return fmt.Errorf("mark rows processed: %w", err)
+			}
 		}
 	}
 	staged := make([]*staged, len(objs))

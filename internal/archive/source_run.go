@@ -136,7 +136,7 @@ func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64)
 	if err := a.Failpoints.Hit("after-plan"); err != nil {
 		return nil, len(ids), err
 	}
-	days, err := a.archiveBatch(ctx, tx, st, ids, runID)
+	days, err := a.archiveBatch(ctx, tx, st, ids, runID, false)
 	return days, len(ids), err
 }
 
@@ -176,7 +176,7 @@ func (a *Archiver) beginSource(ctx context.Context, spec SourceSpec) (pgx.Tx, *s
 
 // archiveBatch writes, stages and commits the rows with ids, which tx has
 // locked or inserted. Nothing is committed unless everything is.
-func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64) ([]DayReport, error) {
+func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64, inserted bool) ([]DayReport, error) {
 	objs, err := a.writeBatch(ctx, tx, st, ids)
 	var staged []*staged
 	defer func() {
@@ -194,7 +194,7 @@ func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable,
 		}
 		staged = append(staged, o.staged)
 	}
-	if err := a.commitBatch(ctx, tx, st, objs, ids); err != nil {
+	if err := a.commitBatch(ctx, tx, st, objs, ids, inserted); err != nil {
 		a.orphan(context.WithoutCancel(ctx), staged)
 		return nil, err
 	}
