@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -130,6 +131,9 @@ func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64)
 	}
 	defer release()
 	ids, err := claim(ctx, tx, st)
+	if errors.Is(err, errRaced) {
+		return nil, st.spec.BatchMaxRows, nil // claim again: more rows may wait
+	}
 	if err != nil || len(ids) == 0 {
 		return nil, len(ids), err
 	}
@@ -140,6 +144,11 @@ func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64)
 	return days, len(ids), err
 }
 
+// claim locks up to BatchMaxRows pending rows, skipping rows another
+// process holds. A row another process committed between this statement's
+// snapshot and its lock can still be returned, so the claim is checked again
+// with a fresh snapshot (a new statement, in READ COMMITTED) and such rows
+// are dropped: they are archived already.
 func claim(ctx context.Context, tx pgx.Tx, st *sourceTable) ([]int64, error) {
 	idc := pgx.Identifier{st.spec.IDColumn}.Sanitize()
 	rows, err := tx.Query(ctx, `SELECT s.`+idc+`::bigint FROM `+st.rel.Ident()+` s`+pendingWhere(st.spec)+
@@ -147,8 +156,25 @@ func claim(ctx context.Context, tx pgx.Tx, st *sourceTable) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim rows of %s: %w", st.rel, err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(ids) == 0 {
+		return ids, err
+	}
+	rows, err = tx.Query(ctx, `SELECT c.id FROM unnest($2::bigint[]) AS c(id)
+		WHERE NOT EXISTS (SELECT 1 FROM strata.source_archived a WHERE a.dataset = $1 AND a.id = c.id) ORDER BY c.id`,
+		st.spec.Dataset, ids)
+	if err != nil {
+		return nil, fmt.Errorf("re-check claimed rows of %s: %w", st.rel, err)
+	}
+	fresh, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err == nil && len(fresh) == 0 {
+		return nil, errRaced
+	}
+	return fresh, err
 }
+
+// errRaced: every claimed row had just been archived by another process.
+var errRaced = errors.New("claimed rows were archived by another process meanwhile")
 
 // beginSource opens a READ COMMITTED transaction on its own connection and
 // reads the table's shape in it. release rolls back unless committed.
