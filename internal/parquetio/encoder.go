@@ -23,9 +23,15 @@ type encoder struct {
 	full chan *batch
 	done chan struct{}
 	err  error // set before done is closed
+	// dict are the dictionary-encoded columns, whose pages are cut every
+	// dictPageRows rows (counted in pending) so that parquet-go checks
+	// their dictionary's size.
+	dict    []int
+	pending int
 }
 
-func startEncoder(pw *parquet.Writer, ncols int) *encoder {
+// startEncoder starts the encoding goroutine with first as its first batch.
+func startEncoder(pw *parquet.Writer, dict []bool, first *batch) *encoder {
 	e := &encoder{
 		pw:   pw,
 		cws:  pw.ColumnWriters(),
@@ -33,15 +39,25 @@ func startEncoder(pw *parquet.Writer, ncols int) *encoder {
 		full: make(chan *batch, batchesInFlight),
 		done: make(chan struct{}),
 	}
-	for range batchesInFlight {
-		b := &batch{cols: make([][]parquet.Value, ncols), arena: make([]byte, 0, 64*batchRows)}
-		for i := range b.cols {
-			b.cols[i] = make([]parquet.Value, 0, batchRows)
+	for i, d := range dict {
+		if d {
+			e.dict = append(e.dict, i)
 		}
-		e.free <- b
 	}
+	for range batchesInFlight - 1 {
+		e.free <- newBatch(len(dict))
+	}
+	e.full <- first
 	go e.run()
 	return e
+}
+
+func newBatch(ncols int) *batch {
+	b := &batch{cols: make([][]parquet.Value, ncols), arena: make([]byte, 0, 64*batchRows)}
+	for i := range b.cols {
+		b.cols[i] = make([]parquet.Value, 0, batchRows)
+	}
+	return b
 }
 
 func (e *encoder) run() {
@@ -66,7 +82,16 @@ func (e *encoder) write(b *batch) error {
 		}
 	}
 	if b.endGroup {
+		e.pending = 0
 		return e.pw.Flush()
+	}
+	if e.pending += b.n; e.pending >= dictPageRows {
+		e.pending = 0
+		for _, i := range e.dict {
+			if err := e.cws[i].Flush(); err != nil {
+				return fmt.Errorf("column %d: %w", i, err)
+			}
+		}
 	}
 	return nil
 }

@@ -70,7 +70,6 @@ func NewSchema(cols []Column) (*Schema, error) {
 	}
 	s := &Schema{cols: append([]Column(nil), cols...), index: make(map[string]int, len(cols))}
 	names := make([]string, len(cols))
-	nodes := make([]parquet.Node, len(cols))
 	for i, c := range cols {
 		if _, dup := s.index[c.Name]; dup || c.Name == "" {
 			return nil, fmt.Errorf("parquet schema: column %q is empty or appears twice", c.Name)
@@ -81,11 +80,26 @@ func NewSchema(cols []Column) (*Schema, error) {
 		}
 		s.index[c.Name] = i
 		s.types = append(s.types, t)
-		names[i], nodes[i] = c.Name, nodeFor(t)
+		names[i] = c.Name
 	}
-	s.pq = parquet.NewSchema("strata", newOrderedGroup(names, nodes))
+	dict := make([]bool, len(cols))
+	for i, t := range s.types {
+		dict[i] = dictModeOf(t.kind) != dictNever
+	}
+	s.pq = s.parquetSchema(dict)
 	s.fingerprint = fingerprint(cols)
 	return s, nil
+}
+
+// parquetSchema is the Parquet schema with the columns dict[i] dictionary
+// encoded (see dictModeOf); a Writer picks them per file.
+func (s *Schema) parquetSchema(dict []bool) *parquet.Schema {
+	names := make([]string, len(s.cols))
+	nodes := make([]parquet.Node, len(s.cols))
+	for i, c := range s.cols {
+		names[i], nodes[i] = c.Name, nodeFor(s.types[i], dict[i])
+	}
+	return parquet.NewSchema("strata", newOrderedGroup(names, nodes))
 }
 
 // resolveType maps one column, resolving domains and arrays.
@@ -168,7 +182,9 @@ func (s *Schema) ResultFormats() []int16 {
 // reordered or retyped.
 func (s *Schema) Fingerprint() string { return s.fingerprint }
 
-// ParquetSchema is the Parquet schema files are written with.
+// ParquetSchema is the Parquet schema of the files, with every column that
+// may be dictionary encoded marked so; a Writer decides per file which are
+// (the types are the same either way).
 func (s *Schema) ParquetSchema() *parquet.Schema { return s.pq }
 
 // MarshalJSON describes the schema for the catalog and the file metadata:

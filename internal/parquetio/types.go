@@ -109,7 +109,8 @@ func newColType(k Kind, array, notNull bool) colType {
 }
 
 // leafNode is the Parquet type of a value of kind k. Sorted-ish, repetitive
-// integer and time columns get delta encoding; enums a dictionary.
+// integer and time columns get delta encoding (encodingFor); dictionaries
+// are chosen per file (dictModeOf).
 func leafNode(k Kind) parquet.Node {
 	switch k {
 	case KindBool:
@@ -127,7 +128,7 @@ func leafNode(k Kind) parquet.Node {
 	case KindNumeric, KindText, KindInterval:
 		return parquet.String()
 	case KindEnum:
-		return parquet.Encoded(parquet.Enum(), &parquet.RLEDictionary)
+		return parquet.Enum()
 	case KindBytea:
 		return parquet.Leaf(parquet.ByteArrayType)
 	case KindJSON, KindJSONB:
@@ -155,10 +156,49 @@ func encodingFor(k Kind) encoding.Encoding {
 	return nil
 }
 
-// nodeFor is the Parquet node of a whole column.
-func nodeFor(t colType) parquet.Node {
+// Dictionary encoding. A column of a low-cardinality kind (status,
+// country, category, prices, scores, small integers) costs a few bits per
+// value with a dictionary instead of its bytes. parquet-go switches a
+// column from dictionary to PLAIN for the rest of the row group once its
+// dictionary outgrows dictionaryMaxBytes, checked when a page is cut; the
+// encoder cuts the pages of dictionary columns every dictPageRows rows so
+// that the check happens (with 512 KiB page buffers and 4-byte indexes a
+// page would otherwise hold a whole row group).
+const (
+	dictionaryMaxBytes = 256 << 10
+	dictPageRows       = 8192
+)
+
+// dictMode is how a kind's columns choose dictionary encoding.
+type dictMode uint8
+
+const (
+	dictNever  dictMode = iota
+	dictAlways          // enums: a handful of labels by definition
+	// dictSampled: when the file's first rows show few distinct values
+	// (wantDictionary). Keys, random measures and free text keep their
+	// encoding: for them a dictionary would cost the indexes of every page
+	// until the fallback, and for byte arrays the fallback (PLAIN) is
+	// larger than their own DELTA_LENGTH_BYTE_ARRAY.
+	dictSampled
+)
+
+func dictModeOf(k Kind) dictMode {
+	switch k {
+	case KindEnum:
+		return dictAlways
+	case KindText, KindNumeric, KindInt16, KindInt32, KindFloat32, KindFloat64:
+		return dictSampled
+	}
+	return dictNever
+}
+
+// nodeFor is the Parquet node of a whole column, dictionary encoded or not.
+func nodeFor(t colType, dict bool) parquet.Node {
 	n := leafNode(t.kind)
-	if enc := encodingFor(t.kind); enc != nil && !t.array {
+	if dict {
+		n = parquet.Encoded(n, &parquet.RLEDictionary)
+	} else if enc := encodingFor(t.kind); enc != nil && !t.array {
 		n = parquet.Encoded(n, enc)
 	}
 	if t.array {

@@ -21,6 +21,16 @@ const DefaultRowGroupRows = 128 * 1024
 // encoding goroutine; small enough that pages stay near their target size.
 const batchRows = 512
 
+// The first batch of a file is larger, up to sampleRows rows (fewer for
+// wide rows: sampleValues values or sampleBytes bytes of text), and is the
+// sample from which the Writer chooses the dictionary-encoded columns
+// before anything is encoded.
+const (
+	sampleRows   = 4096
+	sampleValues = 1 << 19
+	sampleBytes  = 16 << 20
+)
+
 // WriterOptions configures a Writer.
 type WriterOptions struct {
 	// Compression is "snappy" (default when empty), "zstd", "gzip" or "none".
@@ -50,7 +60,9 @@ type Stats struct {
 type Writer struct {
 	s       *Schema
 	opts    WriterOptions
-	pw      *parquet.Writer
+	out     io.Writer
+	codec   compress.Codec
+	pw      *parquet.Writer // nil until the first batch is sent (start)
 	cur     *batch
 	enc     *encoder
 	rows    int64
@@ -89,17 +101,95 @@ func NewWriter(w io.Writer, s *Schema, opts WriterOptions) (*Writer, error) {
 	if opts.RowGroupRows <= 0 {
 		opts.RowGroupRows = DefaultRowGroupRows
 	}
-	tw := &Writer{s: s, opts: opts, timeCol: -1, minT: math.MaxInt64, maxT: math.MinInt64}
+	tw := &Writer{s: s, opts: opts, out: w, codec: codec, timeCol: -1, minT: math.MaxInt64, maxT: math.MinInt64}
 	if opts.TimeColumn != "" {
 		if tw.timeCol, err = timeColumnIndex(s, opts.TimeColumn); err != nil {
 			return nil, err
 		}
 	}
-	tw.pw = parquet.NewWriter(w, s.pq, &parquet.WriterConfig{CreatedBy: CreatedBy}, parquet.Compression(codec),
-		parquet.PageBufferSize(512*1024), parquet.WriteBufferSize(256*1024))
-	tw.enc = startEncoder(tw.pw, len(s.cols))
-	tw.cur = tw.enc.get()
+	tw.cur = newBatch(len(s.cols))
 	return tw, nil
+}
+
+// sampled reports whether the first batch (the sample) is complete.
+func (w *Writer) sampled(b *batch) bool {
+	return b.n >= sampleRows || b.n*len(w.s.cols) >= sampleValues || len(b.arena) >= sampleBytes
+}
+
+// start chooses the dictionary-encoded columns from the first batch and
+// starts the parquet-go writer and the encoder. The choice depends only on
+// the rows, so the same rows give the same bytes.
+func (w *Writer) start(first *batch) {
+	dict := make([]bool, len(w.s.cols))
+	for i, t := range w.s.types {
+		dict[i] = wantDictionary(t, first.cols[i], w.opts.RowGroupRows)
+	}
+	w.pw = parquet.NewWriter(w.out, w.s.parquetSchema(dict), &parquet.WriterConfig{CreatedBy: CreatedBy},
+		parquet.Compression(w.codec), parquet.PageBufferSize(512*1024), parquet.WriteBufferSize(256*1024),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes))
+	w.enc = startEncoder(w.pw, dict, first)
+}
+
+// wantDictionary decides whether a column is dictionary encoded in this
+// file (see dictModeOf). From the sample it estimates the number of
+// distinct values a row group will hold (Chao1: seen + f1²/2f2, f1 and f2
+// the values seen once and twice) and takes a dictionary when that is at
+// most a quarter of the row group's rows (so indexes are at least 2 bits
+// narrower than a row count's) and the dictionary's bytes fit in
+// dictionaryMaxBytes (so the fallback to PLAIN stays the exception).
+func wantDictionary(t colType, sample []parquet.Value, groupRows int) bool {
+	switch dictModeOf(t.kind) {
+	case dictAlways:
+		return true
+	case dictNever:
+		return false
+	}
+	var n, size int
+	var f1, f2 float64
+	var seen int
+	if leafNode(t.kind).Type().Kind() == parquet.ByteArray {
+		counts := make(map[string]int32)
+		for _, v := range sample {
+			if !v.IsNull() {
+				counts[string(v.ByteArray())]++
+				n, size = n+1, size+len(v.ByteArray())
+			}
+		}
+		seen, f1, f2 = frequencies(counts)
+	} else {
+		width := 4 // INT32, FLOAT
+		if t.kind == KindFloat64 {
+			width = 8
+		}
+		counts := make(map[uint64]int32)
+		for _, v := range sample {
+			if !v.IsNull() {
+				counts[v.Uint64()]++
+				n, size = n+1, size+width
+			}
+		}
+		seen, f1, f2 = frequencies(counts)
+	}
+	if n == 0 {
+		return true // no value seen: a dictionary is the cheapest for NULLs, and falls back if values come
+	}
+	distinct := float64(seen) + f1*(f1-1)/(2*(f2+1))
+	width := float64(size) / float64(n)
+	return distinct <= float64(groupRows)/4 && distinct*width <= float64(dictionaryMaxBytes)
+}
+
+// frequencies returns the number of distinct values and of those seen once
+// and twice.
+func frequencies[K comparable](counts map[K]int32) (distinct int, f1, f2 float64) {
+	for _, c := range counts {
+		switch c {
+		case 1:
+			f1++
+		case 2:
+			f2++
+		}
+	}
+	return len(counts), f1, f2
 }
 
 func codecFor(name string) (compress.Codec, error) {
@@ -160,7 +250,7 @@ func (w *Writer) endRow(b *batch) error {
 	if w.inGroup >= w.opts.RowGroupRows {
 		b.endGroup, w.inGroup = true, 0
 	}
-	if b.n >= batchRows || b.endGroup {
+	if b.endGroup || (w.enc == nil && w.sampled(b)) || (w.enc != nil && b.n >= batchRows) {
 		return w.send()
 	}
 	return nil
@@ -168,7 +258,9 @@ func (w *Writer) endRow(b *batch) error {
 
 // send hands the current batch to the encoder and takes an empty one.
 func (w *Writer) send() error {
-	if err := w.enc.put(w.cur); err != nil {
+	if w.enc == nil {
+		w.start(w.cur)
+	} else if err := w.enc.put(w.cur); err != nil {
 		w.err = err
 		return err
 	}
@@ -259,8 +351,11 @@ func (w *Writer) trackTime(v parquet.Value) {
 // file's Stats. It does not close the underlying io.Writer. Close after an
 // error returns that error.
 func (w *Writer) Close() (Stats, error) {
-	if w.err == nil && w.cur != nil && w.cur.n > 0 {
+	if w.err == nil && w.cur != nil && (w.cur.n > 0 || w.enc == nil) {
 		_ = w.send()
+	}
+	if w.enc == nil { // failed before the first batch was sent
+		return Stats{}, w.err
 	}
 	encErr := w.enc.close()
 	if w.err == nil {

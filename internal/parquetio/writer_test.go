@@ -95,6 +95,20 @@ func TestAnEmptyFileHasMetadataAndNoRows(t *testing.T) {
 	}
 }
 
+func TestCloseAfterAnErrorInTheFirstRowsReturnsTheError(t *testing.T) {
+	s, _ := parquetio.NewSchema([]parquetio.Column{{Name: "i", TypeOID: 23, TypeName: "integer", NotNull: true}})
+	w, err := parquetio.NewWriter(&bytes.Buffer{}, s, parquetio.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteRaw([][]byte{nil}); err == nil {
+		t.Fatal("NULL in a NOT NULL column was accepted")
+	}
+	if _, err := w.Close(); err == nil || !strings.Contains(err.Error(), "NOT NULL") {
+		t.Fatalf("Close: %v, want the write's error", err)
+	}
+}
+
 func TestWriterOptionsAreChecked(t *testing.T) {
 	s, _ := parquetio.NewSchema(fuzzColumns)
 	for _, tc := range []struct {

@@ -1,0 +1,170 @@
+package parquetio_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/stratahq/strata/internal/parquetio"
+)
+
+// encodingColumns are one repetitive and one distinct column of each kind
+// that may be dictionary encoded, and a column that repeats in the file's
+// first rows only.
+var encodingColumns = []parquetio.Column{
+	{Name: "status", TypeOID: 25, TypeName: "text"}, {Name: "note", TypeOID: 25, TypeName: "text"},
+	{Name: "qty", TypeOID: 23, TypeName: "integer"}, {Name: "id", TypeOID: 23, TypeName: "integer"},
+	{Name: "score", TypeOID: 701, TypeName: "double precision"}, {Name: "measure", TypeOID: 701, TypeName: "double precision"},
+	{Name: "price", TypeOID: 1700, TypeName: "numeric"}, {Name: "late", TypeOID: 25, TypeName: "text"},
+}
+
+// encodingRow is row i of encodingColumns in PostgreSQL's binary format.
+// Every 7th status is NULL.
+func encodingRow(i int) [][]byte {
+	be32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	be64 := func(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+	var status []byte
+	if i%7 != 0 {
+		status = []byte([]string{"new", "paid", "shipped", "delivered", "cancelled"}[i*i%5])
+	}
+	late := []byte("same")
+	if i >= 5000 {
+		late = fmt.Appendf(nil, "%0100d", i) // distinct, 100 bytes: outgrows the dictionary cap
+	}
+	// numeric 12.50 * (1 + i%37): ndigits, weight, sign, dscale, digits (base 10000)
+	cents := 1250 * (1 + i%37)
+	price := binary.BigEndian.AppendUint16(nil, 2)
+	price = binary.BigEndian.AppendUint16(price, 0)
+	price = binary.BigEndian.AppendUint16(price, 0)
+	price = binary.BigEndian.AppendUint16(price, 2)
+	price = binary.BigEndian.AppendUint16(price, uint16(cents/100))
+	price = binary.BigEndian.AppendUint16(price, uint16(cents%100*100))
+	return [][]byte{
+		status,
+		fmt.Appendf(nil, "order %d for customer %d", i, i*7919%100003),
+		be32(uint32(1 + i%20)),
+		be32(uint32(i)),
+		be64(math.Float64bits(float64(i*31%1000) / 10)),
+		be64(math.Float64bits(math.Sqrt(float64(i) + 0.5))),
+		price,
+		late,
+	}
+}
+
+func writeEncodingFile(t *testing.T, rows int, opts parquetio.WriterOptions) []byte {
+	t.Helper()
+	s, err := parquetio.NewSchema(encodingColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := parquetio.NewWriter(&buf, s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := w.WriteRaw(encodingRow(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// encodings returns each column's data page encodings in row group g.
+func encodings(t *testing.T, file []byte, g int) map[string][]format.Encoding {
+	t.Helper()
+	f, err := parquet.OpenFile(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]format.Encoding{}
+	for _, c := range f.Metadata().RowGroups[g].Columns {
+		for _, es := range c.MetaData.EncodingStats {
+			if es.PageType == format.DataPage || es.PageType == format.DataPageV2 {
+				out[c.MetaData.PathInSchema[0]] = append(out[c.MetaData.PathInSchema[0]], es.Encoding)
+			}
+		}
+	}
+	return out
+}
+
+func TestOnlyRepetitiveColumnsGetADictionary(t *testing.T) {
+	const rows = 40000
+	file := writeEncodingFile(t, rows, parquetio.WriterOptions{RowGroupRows: 30000})
+	for g := range 2 {
+		encs := encodings(t, file, g)
+		for _, c := range []string{"status", "qty", "score", "price"} {
+			if !slices.Equal(encs[c], []format.Encoding{format.RLEDictionary}) {
+				t.Errorf("row group %d: %s (few distinct values) has data pages %v, want only RLE_DICTIONARY", g, c, encs[c])
+			}
+		}
+		for _, c := range []string{"note", "id", "measure"} {
+			if slices.Contains(encs[c], format.RLEDictionary) {
+				t.Errorf("row group %d: %s (every value distinct) has data pages %v, want no dictionary", g, c, encs[c])
+			}
+		}
+		// late repeats in the first rows (the sample), then every value is
+		// distinct: its dictionary outgrows the cap and the column falls
+		// back to PLAIN within the first row group; the next starts again.
+		if !slices.Contains(encs["late"], format.RLEDictionary) || !slices.Contains(encs["late"], format.Plain) {
+			t.Errorf("row group %d: late has data pages %v, want RLE_DICTIONARY then PLAIN", g, encs["late"])
+		}
+	}
+	checkEncodingRows(t, file, rows)
+}
+
+// checkEncodingRows reads the file back and compares every value with the
+// row written (numeric by its text form).
+func checkEncodingRows(t *testing.T, file []byte, rows int) {
+	t.Helper()
+	r, err := parquetio.Open(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := r.Rows(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for ; it.Next(); n++ {
+		row := it.Row()
+		want := encodingRow(n)
+		for c, v := range row {
+			var got []byte
+			switch c {
+			case 2, 3:
+				got = binary.BigEndian.AppendUint32(nil, uint32(v.Int64()))
+			case 4, 5:
+				got = binary.BigEndian.AppendUint64(nil, math.Float64bits(v.Float64()))
+			case 6:
+				cents := 1250 * (1 + n%37)
+				want[c] = fmt.Appendf(nil, "%d.%02d", cents/100, cents%100)
+				got = v.AppendText(nil)
+			default:
+				if !v.IsNull() {
+					got = v.AppendText(nil)
+				}
+			}
+			if !bytes.Equal(got, want[c]) {
+				t.Fatalf("row %d column %s: read %q, wrote %q", n, encodingColumns[c].Name, got, want[c])
+			}
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != rows {
+		t.Fatalf("read %d rows, wrote %d", n, rows)
+	}
+}
