@@ -130,5 +130,8 @@ func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]by
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{st.rel.Schema, st.rel.Name}, cols, pgx.CopyFromRows(src)); err != nil {
 		return nil, fmt.Errorf("store records in %s: %w", st.rel, err)
 	}
+	if err := a.Failpoints.Hit("after-plan"); err != nil {
+		return nil, err
+	}
 	return a.archiveBatch(ctx, tx, st, ids, runID, true)
 }

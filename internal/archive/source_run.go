@@ -197,6 +197,17 @@ func (a *Archiver) beginSource(ctx context.Context, spec SourceSpec) (pgx.Tx, *s
 		release()
 		return nil, nil, nil, err
 	}
+	if spec.Transform != nil {
+		// Batches that transform commit one at a time per dataset, and take
+		// their rows (numbered or claimed, lowest ids first) under this lock,
+		// so a later record for a key always lands in Layer 2 after an
+		// earlier one, whichever process handles them.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+			"strata:transform:"+spec.Dataset); err != nil {
+			release()
+			return nil, nil, nil, fmt.Errorf("wait for the transform lock of %s: %w", spec.Dataset, err)
+		}
+	}
 	return tx, st, release, nil
 }
 
