@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,22 +13,6 @@ import (
 
 	"github.com/stratahq/strata/internal/failpoint"
 )
-
-// envStrict makes the known bugs below fail their tests instead of being
-// logged, so that they stay visible without failing every CI run until
-// they are fixed: STRATA_E2E_STRICT=1 go test ./internal/e2e/ -run Source.
-const envStrict = "STRATA_E2E_STRICT"
-
-// knownBug reports a bug the tests found and that is not fixed yet: an
-// error under STRATA_E2E_STRICT=1, a log line otherwise.
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(envStrict) != "" {
-		t.Errorf("known bug: "+format, args...)
-		return
-	}
-	t.Logf("known bug (%s=1 fails the test): "+format, append([]any{envStrict}, args...)...)
-}
 
 // TestSourceCheckerFindsViolations ingests a file cleanly, checks that every
 // source invariant holds, then damages Layer 3, the catalog and Layer 2 one
@@ -112,14 +95,6 @@ func ingestKillAtStep(t *testing.T, backend, step, order string) {
 		t.Fatalf("first 400 records: %s", r)
 	}
 	r := w.ingest([]string{"STRATA_FAILPOINTS=" + step + "=kill"}, w.writeFile("rest.jsonl", recs[400:]))
-	if !r.killed && step == "after-plan" && r.code == 0 {
-		// Known gap: ingestBatch (internal/archive/ingest.go) never calls
-		// Failpoints.Hit("after-plan"), so the window between storing a
-		// batch in Layer 3 and writing its object has no failpoint. This
-		// subtest checks that window by itself once ingest hits the step.
-		knownBug(t, "strata ingest does not hit the after-plan failpoint (it ran to the end): %s", r)
-		t.SkipNow()
-	}
 	if !r.killed {
 		t.Fatalf("want strata ingest killed by SIGKILL at %s: %s", step, r)
 	}
@@ -301,15 +276,14 @@ const conflictMsg = "another strata process archived some of these rows at the s
 // TestSourceConcurrentArchivers starts three strata archive --type source
 // --flush at once on 5000 rows others wrote: all must succeed, together they
 // must archive each row exactly once, and a final run must find nothing
-// left. Layer 2 must hold the latest record of each key: that fails in
-// about one run in four (batches commit out of id order and the older
-// batch's upsert wins), a known bug reported by knownBug.
+// left, and Layer 2 must hold the latest record of each key (before
+// e3d145b, batches committed out of id order and an older batch's upsert
+// could win).
 func TestSourceConcurrentArchivers(t *testing.T) {
 	const processes, rows = 3, 5000
 	start := time.Now()
 	w := newSourceWorld(t, backendLocal, 200)
 	w.insertByOthers(w.makeRecords(rows))
-	w.layer2Race = true
 	var ps []*proc
 	for range processes {
 		w.runs++
@@ -393,4 +367,34 @@ func TestSourceBadInputStoresNothing(t *testing.T) {
 			t.Errorf("%s: storage holds %v, want nothing", c.name, keys)
 		}
 	}
+}
+
+// TestSourceOlderBatchCommittedLastDoesNotWin makes the race of concurrent
+// archivers happen on purpose: process A claims the older records and
+// pauses before its commit (in-commit-before-delete=sleep); meanwhile
+// process B archives the newer records of the same keys. Layer 2 must end
+// with the newer records, however the two commits are ordered.
+func TestSourceOlderBatchCommittedLastDoesNotWin(t *testing.T) {
+	start := time.Now()
+	w := newSourceWorld(t, backendLocal, 200)
+	w.keys = 50 // each key has records in both batches
+	w.insertByOthers(w.makeRecords(400))
+	w.runs++
+	a := w.startStrata([]string{"STRATA_FAILPOINTS=in-commit-before-delete=sleep:3s"}, "archive", "--type", "source", "--flush")
+	// B starts once A has claimed its batch and uploaded it.
+	deadline := time.Now().Add(30 * time.Second)
+	for !w.catalogExists() || w.count(`SELECT count(*) FROM strata.uploads WHERE state = 'uploaded'`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("process A never uploaded its batch")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := w.archiveSource(nil)
+	ra := w.waitFor(a)
+	if ra.code != 0 || b.code != 0 {
+		t.Fatalf("both must succeed:\n%s\n%s", ra, b)
+	}
+	// Before e3d145b all 50 keys held A's older records here.
+	o := w.checkConsistent("after both runs", true, false)
+	figures.add(t, w.sourceFigure("8-1", "source: an older batch commits after a newer one (2 archivers)", o, 0, start))
 }

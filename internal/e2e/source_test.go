@@ -36,10 +36,6 @@ type sourceWorld struct {
 	runs      int   // strata ingest and archive processes started
 	nextRec   int64 // rec of the next record made
 	keys      int64 // distinct order_ids the records cycle through
-	// layer2Race: concurrent archivers ran, so Layer 2 may hold an older
-	// record than the latest of its key (a known bug, see
-	// TestSourceConcurrentArchivers): report it with knownBug.
-	layer2Race bool
 }
 
 // newSourceWorld makes a world whose strata.yaml configures orders with
@@ -308,11 +304,6 @@ func (w *sourceWorld) checkConsistent(when string, final, ingestOnly bool) sourc
 	w.t.Helper()
 	o, bad := w.sourceViolations(final, ingestOnly)
 	for _, b := range bad {
-		if w.layer2Race && strings.Contains(b, "Layer 2") {
-			knownBug(w.t, "%s: %s: the transform's upsert (ON CONFLICT DO UPDATE, internal/archive/source.go upsertSQL) "+
-				"lets a batch of older records that commits after a batch of newer ones overwrite them", when, b)
-			continue
-		}
 		w.t.Errorf("%s: %s", when, b)
 	}
 	return o
