@@ -118,11 +118,9 @@ func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]by
 	}
 	src := make([][]any, len(recs))
 	for i, r := range recs {
-		var payload any = string(r)
-		if st.payloadType == 17 {
-			payload = r
-		}
-		src[i] = []any{ids[i], payload, now}
+		// []byte goes to json, text and bytea columns as is, without a
+		// copy: json and text take the bytes as their text.
+		src[i] = []any{ids[i], r, now}
 		if processed {
 			src[i] = append(src[i], true)
 		}

@@ -219,3 +219,25 @@ func retrieveSource(t *testing.T, f *sourceFixture, format string) string {
 	}
 	return b.String()
 }
+
+func TestTextAndByteaPayloadsKeepTheBytesToo(t *testing.T) {
+	for _, typ := range []string{"text", "bytea"} {
+		t.Run(typ, func(t *testing.T) {
+			f := newSourceFixture(t, false)
+			exec(t, f.pool, `ALTER TABLE source_events ALTER COLUMN raw_data TYPE `+typ+` USING raw_data::text::`+typ)
+			rec := `{"z":1,  "a":"\u00e9 é"}`
+			if _, err := f.arch.Ingest(context.Background(), f.spec, records(rec)); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			if err := f.pool.QueryRow(context.Background(), `SELECT convert_to(raw_data::text, 'UTF8') FROM source_events`).Scan(&got); typ == "text" && (err != nil || string(got) != rec) {
+				t.Fatalf("text payload stored as %q (err %v), want %q", got, err, rec)
+			}
+			if typ == "bytea" {
+				if err := f.pool.QueryRow(context.Background(), `SELECT raw_data FROM source_events`).Scan(&got); err != nil || string(got) != rec {
+					t.Fatalf("bytea payload stored as %q (err %v), want %q", got, err, rec)
+				}
+			}
+		})
+	}
+}

@@ -18,7 +18,9 @@
 //   - `strata archive` end to end (the real binary, file:// archive),
 //     rebuilding the table from the template before each run (not timed),
 //     with its peak RSS (wait4 rusage) and, from PostgreSQL's statement log,
-//     how long its SELECT and DELETE took.
+//     how long its SELECT and DELETE took;
+//   - `strata ingest` of -ingest-records 1 KB raw JSON records of the orders
+//     example (Layer 3 + source archive + transform + Layer 2), end to end.
 //
 // It prints the figures and PASS/FAIL against the targets of issue 2. With
 // -profile it also runs archive.Archiver in this process under the CPU
@@ -46,6 +48,8 @@ type options struct {
 	strata  string
 	zstd    bool
 	profile string
+	// ingestRecords is how many 1 KB records strata ingest takes (0: skip).
+	ingestRecords int
 }
 
 func main() {
@@ -56,6 +60,7 @@ func main() {
 	flag.StringVar(&o.strata, "strata", "bin/strata", "the strata binary to run")
 	flag.BoolVar(&o.zstd, "zstd", true, "also run strata archive with zstd")
 	flag.StringVar(&o.profile, "profile", "", "also archive in-process under the CPU profiler, writing the profile here")
+	flag.IntVar(&o.ingestRecords, "ingest-records", 200_000, "1 KB records for the strata ingest measurement (0 skips it)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -167,6 +172,7 @@ type results struct {
 	copyStream            int64 // bytes of the binary COPY stream
 	copy, read, encode    []sample
 	snappy, zstd, profile []sample
+	ingest                []sample
 }
 
 func (b *bench) measure(ctx context.Context) (*results, error) {
@@ -198,6 +204,11 @@ func (b *bench) measure(ctx context.Context) (*results, error) {
 	}
 	if b.zstd {
 		if r.zstd, err = b.archiveRuns(ctx, "zstd"); err != nil {
+			return nil, err
+		}
+	}
+	if b.ingestRecords > 0 {
+		if r.ingest, err = b.ingestRuns(ctx); err != nil {
 			return nil, err
 		}
 	}

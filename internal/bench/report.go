@@ -81,6 +81,7 @@ func (b *bench) report(ctx context.Context, r *results) {
 	tw.Flush()
 	b.reportPhases(r, ceiling)
 	b.reportTargets(r, ceiling)
+	b.reportIngest(r)
 }
 
 // reportPhases splits the fastest strata runs by what PostgreSQL logged.

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stratahq/strata/internal/demo"
+)
+
+// targetIngest is issue 3's figure: records/s through strata ingest, end to
+// end (Layer 3 + source archive + transform + Layer 2), for 1 KB records.
+const targetIngest = 20_000
+
+// ingestRuns measures `strata ingest` of -ingest-records raw 1 KB JSON
+// records of the orders example dataset (its transform in transforms/),
+// -reps times, each into fresh Layer 3 and Layer 2 tables.
+func (b *bench) ingestRuns(ctx context.Context) ([]sample, error) {
+	file := filepath.Join(b.state, "ingest-1k.jsonl")
+	size, err := writeRecords(file, b.ingestRecords)
+	if err != nil {
+		return nil, err
+	}
+	b.step("ingest input: %s records, %s (%.0f bytes each on average)", thousands(float64(b.ingestRecords)), mb(size), float64(size)/float64(b.ingestRecords))
+	i := 0
+	return b.repeat("strata ingest (1 KB records)", func() (sample, error) {
+		i++
+		return b.ingestOnce(ctx, file, i)
+	})
+}
+
+// writeRecords writes n orders records padded to about 1 KB with a note
+// field, as a JSON-lines file, and returns its size.
+func writeRecords(path string, n int) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := strings.Fields("order paid shipped customer mobile app web checkout fraud check passed gift wrap express delivery warehouse return pending")
+	var size int64
+	const batch = 10_000
+	for done := 0; done < n; done += batch {
+		recs := demo.Records(demo.Datasets[2], int64(done), min(batch, n-done), time.Now(), rng)
+		for _, r := range recs {
+			var note strings.Builder
+			for note.Len() < 760 {
+				note.WriteString(words[rng.IntN(len(words))])
+				note.WriteByte(' ')
+			}
+			line := fmt.Sprintf(`%s, "note": %q}`, strings.TrimSuffix(strings.TrimSpace(string(r)), "}"), note.String())
+			k, _ := w.WriteString(line + "\n")
+			size += int64(k)
+		}
+	}
+	return size, w.Flush()
+}
+
+func (b *bench) ingestOnce(ctx context.Context, file string, n int) (sample, error) {
+	if err := b.freshIngestTables(ctx); err != nil {
+		return sample{}, err
+	}
+	dir := filepath.Join(b.state, "archive", fmt.Sprintf("ingest-%d", n))
+	if err := removeAll(dir); err != nil {
+		return sample{}, err
+	}
+	cfg, err := b.writeIngestConfig(n, dir)
+	if err != nil {
+		return sample{}, err
+	}
+	logf, err := os.Create(filepath.Join(b.state, fmt.Sprintf("ingest-%d.log", n)))
+	if err != nil {
+		return sample{}, err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, b.strata, "ingest", "--config", cfg, "--dataset", "orders", file)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	m := startMeter(b.pg.cl.Dir)
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("%s ingest (output in %s): %w", b.strata, logf.Name(), err)
+	}
+	s := sample{Rows: int64(b.ingestRecords)}
+	cpu, rss := rusage(cmd.ProcessState)
+	m.stop(&s, cpu)
+	s.MaxRSS = rss
+	if s.Bytes, err = parquetBytes(dir); err != nil {
+		return s, err
+	}
+	var processed int64
+	if err := b.pg.pool.QueryRow(ctx, `SELECT count(*) FROM source_orders WHERE processed`).Scan(&processed); err != nil {
+		return s, err
+	}
+	if processed != int64(b.ingestRecords) {
+		return s, fmt.Errorf("after strata ingest %d records are processed, want %d", processed, b.ingestRecords)
+	}
+	return s, nil
+}
+
+// freshIngestTables (re)creates the orders example's Layer 3 and Layer 2
+// tables, empty.
+func (b *bench) freshIngestTables(ctx context.Context) error {
+	ds := demo.Datasets[2]
+	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS orders, source_orders; DROP SCHEMA IF EXISTS strata CASCADE`); err != nil {
+		return err
+	}
+	if err := demo.Create(ctx, b.pg.pool, ds, 0); err != nil {
+		return err
+	}
+	if err := demo.CreateSource(ctx, b.pg.pool, ds); err != nil {
+		return err
+	}
+	_, err := b.pg.pool.Exec(ctx, `CHECKPOINT`)
+	return err
+}
+
+func (b *bench) writeIngestConfig(n int, dir string) (string, error) {
+	tr, err := filepath.Abs("transforms/orders.sql")
+	if err != nil {
+		return "", err
+	}
+	yaml := fmt.Sprintf(`# written by internal/bench for one ingest run
+database:
+  url: %s
+storage:
+  url: file://%s
+  prefix: bench
+log:
+  level: warn
+datasets:
+  - name: orders
+    source:
+      table: source_orders
+      id_column: raw_id
+      time_column: ingested_at
+      payload_column: raw_data
+    analytics:
+      table: orders
+      key: [order_id]
+      time_column: ordered_at
+    transform: %s
+`, b.pg.cl.URL(dbName), dir, tr)
+	path := filepath.Join(b.state, fmt.Sprintf("strata-ingest-%d.yaml", n))
+	return path, os.WriteFile(path, []byte(yaml), 0o644)
+}
+
+func (b *bench) reportIngest(r *results) {
+	if len(r.ingest) == 0 {
+		return
+	}
+	m, lo, hi := best(r.ingest)
+	got := rate(m.Rows, m.Wall)
+	fmt.Fprintf(b.out, "\ningest (issue 3): strata ingest of %s 1 KB records, end to end (Layer 3 + source archive + transform + Layer 2), fastest of %d:\n",
+		thousands(float64(m.Rows)), len(r.ingest))
+	fmt.Fprintf(b.out, "  %s records/s (%.2fs; runs %.2f-%.2fs), strata CPU %.2fs, PostgreSQL CPU %.2fs, other CPU %.2fs, peak RSS %s, source archive %s\n",
+		thousands(got), m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.ClientCPU.Seconds(), m.PGCPU.Seconds(), m.OtherCPU.Seconds(), mib(m.MaxRSS), mb(m.Bytes))
+	tw := tabwriter.NewWriter(b.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  ingest\t>= %s records/s for 1 KB records\t%s\t%s\n", thousands(targetIngest), thousands(got), pass(got >= targetIngest))
+	tw.Flush()
+}
