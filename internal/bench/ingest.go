@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/stratahq/strata/internal/storage/local"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -70,7 +72,7 @@ func (b *bench) ingestOnce(ctx context.Context, file string, n int) (sample, err
 		return sample{}, err
 	}
 	dir := filepath.Join(b.state, "archive", fmt.Sprintf("ingest-%d", n))
-	if err := removeAll(dir); err != nil {
+	if err := local.RemoveArchive(dir); err != nil {
 		return sample{}, err
 	}
 	cfg, err := b.writeIngestConfig(n, dir)

@@ -28,6 +28,8 @@
 package main
 
 import (
+	"github.com/stratahq/strata/internal/storage/local"
+
 	"context"
 	"flag"
 	"fmt"
@@ -122,7 +124,7 @@ func (b *bench) cleanup(ctx context.Context) error {
 	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table); err != nil {
 		return err
 	}
-	return removeAll(filepath.Join(b.state, "archive"))
+	return local.RemoveArchive(filepath.Join(b.state, "archive"))
 }
 
 func (b *bench) step(format string, args ...any) {

@@ -149,7 +149,7 @@ func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return le
 func (b *bench) archiveOnce(ctx context.Context, codec string, n int) (sample, error) {
 	name := fmt.Sprintf("%s-%d", codec, n)
 	dir := filepath.Join(b.state, "archive", name)
-	if err := removeAll(dir); err != nil {
+	if err := local.RemoveArchive(dir); err != nil {
 		return sample{}, err
 	}
 	cfg, err := b.writeConfig(name, dir, codec)
@@ -229,23 +229,11 @@ func parquetBytes(dir string) (int64, error) {
 	return n, err
 }
 
-// removeAll deletes an archive folder whose files the local backend made
-// read-only.
-func removeAll(dir string) error {
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
-}
-
 // profileArchive runs archive.Archiver in this process, as `strata archive`
 // does, under the CPU profiler, writing the profile to path.
 func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample, error) {
 	dir := filepath.Join(b.state, "archive", "profile")
-	if err := removeAll(dir); err != nil {
+	if err := local.RemoveArchive(dir); err != nil {
 		return sample{}, err
 	}
 	cat, err := catalog.Open(ctx, b.pg.pool)

@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/pglocal"
 	"github.com/stratahq/strata/internal/retrieve"
+	"github.com/stratahq/strata/internal/storage/local"
 	"github.com/stratahq/strata/transforms"
 )
 
@@ -141,7 +142,7 @@ func prepareDemo(ctx context.Context, cl *pglocal.Cluster, state string) (string
 		}
 	}
 	archiveDir := filepath.Join(state, "archive")
-	if err := removeAll(archiveDir); err != nil {
+	if err := local.RemoveArchive(archiveDir); err != nil {
 		return "", err
 	}
 	if err := writeTransforms(filepath.Join(state, "transforms")); err != nil {
@@ -167,7 +168,7 @@ func prepareDemo(ctx context.Context, cl *pglocal.Cluster, state string) (string
       retention: 7y
 `, d.Name, demo.SourceTable(d), d.Table, d.Key, d.TimeColumn, d.Name)
 	}
-	u := strings.Replace(cl.URL("strata_demo"), "/strata_demo?", "/strata_demo?", 1)
+	u := cl.URL(demoDB)
 	yaml := fmt.Sprintf(`# Written by 'strata demo'. Point database.url and storage.url at your own
 # database and storage to use Strata for real; strata.example.yaml shows every key.
 database:
@@ -201,20 +202,6 @@ func writeTransforms(dir string) error {
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// removeAll deletes a folder whose files the local backend made read-only.
-func removeAll(dir string) error {
-	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && info.IsDir() {
-			_ = os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("clear %s: %w", dir, err)
 	}
 	return nil
 }

@@ -183,7 +183,11 @@ func (w *sourceWorld) killedAtRandom(rng *rand.Rand, rows int, args ...string) r
 	k, jitter := int64(rng.IntN(batches)), time.Duration(rng.Int64N(int64(100*time.Millisecond)))
 	before := w.committedObjects()
 	w.runs++
-	p := w.startStrata(nil, args...)
+	// Each batch waits 150 ms just before its commit, longer than the kill's
+	// jitter, so a kill 0-100 ms after the k-th commit lands inside batch
+	// k+1 (anywhere from its start to before its commit) however fast this
+	// machine is, instead of after the run has finished.
+	p := w.startStrata([]string{"STRATA_FAILPOINTS=after-verify=sleep:150ms"}, args...)
 	done := make(chan result, 1)
 	go func() { done <- w.waitFor(p) }()
 	deadline := time.Now().Add(time.Minute)

@@ -89,9 +89,9 @@ type colType struct {
 	kind    Kind
 	array   bool // a 1-D PostgreSQL array stored as a Parquet LIST
 	notNull bool
-	// Definition levels: a NULL value, an empty array, a NULL element and a
-	// present value (for scalars only null and value are used).
-	defNull, defEmpty, defNullElem, defValue int
+	// Definition levels of an empty array, a NULL element and a present
+	// value (a NULL value is always level 0; scalars use only defValue).
+	defEmpty, defNullElem, defValue int
 }
 
 func newColType(k Kind, array, notNull bool) colType {

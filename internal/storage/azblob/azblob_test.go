@@ -144,12 +144,6 @@ func (r *recorder) puts() []recorded {
 	return out
 }
 
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.reqs = nil
-	r.mu.Unlock()
-}
-
 func content(n int) ([]byte, storage.PutOptions) {
 	p := make([]byte, n)
 	for i := range p {

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -154,4 +155,20 @@ func (b *Backend) removeStaleTemps(now time.Time) {
 			_ = b.root.Remove(filepath.Join(tmpDir, e.Name()))
 		}
 	}
+}
+
+// RemoveArchive deletes a whole archive folder, such as a demo's or a
+// benchmark's, whose folders and files this backend wrote: it makes the
+// folders writable first, since the backend leaves objects read-only.
+func RemoveArchive(dir string) error {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove archive folder %s: %w", dir, err)
+	}
+	return nil
 }
