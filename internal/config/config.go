@@ -47,6 +47,36 @@ type Storage struct {
 type Server struct {
 	// Listen is the HTTP address, host:port. Default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// Scheduler is on (default) or off: whether serve runs each dataset's
+	// lifecycle jobs on their Schedule.
+	Scheduler string `yaml:"scheduler"`
+	// MaxBodyBytes bounds a request body (an ingest). Default 64 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxResultRows bounds the rows one retrieval returns over HTTP.
+	// Default 10000000.
+	MaxResultRows int64 `yaml:"max_result_rows"`
+	// MaxSpan bounds the time range of one retrieval. Default 3660d.
+	MaxSpan Duration `yaml:"max_span"`
+	// RequestTimeout bounds how long one request may run. Default 15m.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// ShutdownTimeout is how long serve waits on SIGTERM for requests and
+	// jobs in flight before it abandons them. Default 60s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Schedule says how often serve runs a dataset's lifecycle jobs. Each
+// job takes the same per-dataset locks and row claims as the commands, so
+// several serve processes share the work without doing anything twice.
+type Schedule struct {
+	// SourceArchive is how often rows written to Layer 3 by other programs
+	// are archived (and transformed). Default 1m.
+	SourceArchive Duration `yaml:"source_archive"`
+	// AnalyticsArchive is how often Layer 2 rows past retention are
+	// archived and removed. Default 1h.
+	AnalyticsArchive Duration `yaml:"analytics_archive"`
+	// Purge is how often archived Layer 3 rows past retention are purged
+	// and expired archive objects removed. Default 1h.
+	Purge Duration `yaml:"purge"`
 }
 
 // Log configures structured logging (log/slog).
@@ -70,6 +100,7 @@ type Dataset struct {
 	// analytics rows), relative to Config.Dir; see Config.TransformPath.
 	Transform string      `yaml:"transform,omitempty"`
 	Archive   ArchiveSpec `yaml:"archive"`
+	Schedule  Schedule    `yaml:"schedule"`
 }
 
 // SourceSpec is Layer 3: the staging table of raw records as received.
@@ -147,6 +178,15 @@ const (
 // Defaults applied to keys left out (or left empty) in strata.yaml.
 const (
 	DefaultListen           = "127.0.0.1:8080"
+	DefaultScheduler        = "on"
+	DefaultMaxBodyBytes     = 64 << 20
+	DefaultMaxResultRows    = 10_000_000
+	DefaultMaxSpan          = 3660 * Day
+	DefaultRequestTimeout   = 15 * time.Minute
+	DefaultShutdownTimeout  = time.Minute
+	DefaultSourceSchedule   = time.Minute
+	DefaultAnalyticsSched   = time.Hour
+	DefaultPurgeSchedule    = time.Hour
 	DefaultLogLevel         = "info"
 	DefaultLogFormat        = "auto"
 	DefaultFormat           = "parquet"
@@ -168,7 +208,15 @@ const (
 // it does not pass Validate on its own.
 func Default() Config {
 	return Config{
-		Server: Server{Listen: DefaultListen},
+		Server: Server{
+			Listen:          DefaultListen,
+			Scheduler:       DefaultScheduler,
+			MaxBodyBytes:    DefaultMaxBodyBytes,
+			MaxResultRows:   DefaultMaxResultRows,
+			MaxSpan:         DurationOf(DefaultMaxSpan),
+			RequestTimeout:  DurationOf(DefaultRequestTimeout),
+			ShutdownTimeout: DurationOf(DefaultShutdownTimeout),
+		},
 		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 }
@@ -177,6 +225,12 @@ func Default() Config {
 func (c *Config) applyDefaults() {
 	d := Default()
 	setDefault(&c.Server.Listen, d.Server.Listen)
+	setDefault(&c.Server.Scheduler, d.Server.Scheduler)
+	setDefault(&c.Server.MaxBodyBytes, d.Server.MaxBodyBytes)
+	setDefault(&c.Server.MaxResultRows, d.Server.MaxResultRows)
+	setDefault(&c.Server.MaxSpan, d.Server.MaxSpan)
+	setDefault(&c.Server.RequestTimeout, d.Server.RequestTimeout)
+	setDefault(&c.Server.ShutdownTimeout, d.Server.ShutdownTimeout)
 	setDefault(&c.Log.Level, d.Log.Level)
 	setDefault(&c.Log.Format, d.Log.Format)
 	for i := range c.Datasets {
@@ -202,6 +256,9 @@ func (ds *Dataset) applyDefaults() {
 	setDefault(&ds.Archive.Compression, DefaultCompression)
 	setDefault(&ds.Archive.Retention, DurationOf(DefaultArchiveRetention))
 	setDefault(&ds.Archive.RowGroupRows, DefaultRowGroupRows)
+	setDefault(&ds.Schedule.SourceArchive, DurationOf(DefaultSourceSchedule))
+	setDefault(&ds.Schedule.AnalyticsArchive, DurationOf(DefaultAnalyticsSched))
+	setDefault(&ds.Schedule.Purge, DurationOf(DefaultPurgeSchedule))
 }
 
 func setDefault[T comparable](p *T, def T) {

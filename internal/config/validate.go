@@ -186,6 +186,20 @@ func (c *Config) validateServerAndLog(p *problems) {
 	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
 		p.add("server.listen", "%q has an invalid port (use a number from 0 to 65535)", c.Server.Listen)
 	}
+	switch c.Server.Scheduler {
+	case "on", "off":
+	default:
+		p.add("server.scheduler", "%q is not on or off", c.Server.Scheduler)
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		p.add("server.max_body_bytes", "%d is too small (use at least 1024 bytes)", c.Server.MaxBodyBytes)
+	}
+	if c.Server.MaxResultRows < 1 {
+		p.add("server.max_result_rows", "%d is not a positive number of rows", c.Server.MaxResultRows)
+	}
+	checkDuration(p, "server.max_span", c.Server.MaxSpan, false)
+	checkDuration(p, "server.request_timeout", c.Server.RequestTimeout, false)
+	checkDuration(p, "server.shutdown_timeout", c.Server.ShutdownTimeout, false)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
