@@ -138,7 +138,7 @@ func (st *sourceTable) pickColumns(cols []parquetio.Column) error {
 		return err
 	}
 	keep = append(keep, parquetio.Column{Name: ShaColumn, TypeOID: 25, TypeName: "text", TypType: 'b'})
-	exprs = append(exprs, shaExpr(spec.PayloadColumn, st.payloadType)+" AS "+ShaColumn)
+	exprs = append(exprs, ShaExpr(spec.PayloadColumn, st.payloadType)+" AS "+ShaColumn)
 	var err error
 	if st.schema, err = parquetio.NewSchema(keep); err != nil {
 		return err
@@ -152,7 +152,9 @@ func (st *sourceTable) pickColumns(cols []parquetio.Column) error {
 	return nil
 }
 
-func shaExpr(col string, typ uint32) string {
+// ShaExpr is the SQL that computes ShaColumn from the payload column col
+// of type OID typ (bytea, json or text).
+func ShaExpr(col string, typ uint32) string {
 	c := pgx.Identifier{col}.Sanitize()
 	switch typ {
 	case 17:

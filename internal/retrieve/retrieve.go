@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/storage"
@@ -29,6 +31,9 @@ var ErrBadRequest = errors.New("bad request")
 
 // ErrCorrupt is returned when an object does not match its catalog checksum.
 var ErrCorrupt = errors.New("archive object is corrupt")
+
+// ErrTooManyRows ends a stream that reached Request.MaxRows.
+var ErrTooManyRows = errors.New("the result has more rows than allowed")
 
 // Request selects archived rows.
 type Request struct {
@@ -43,12 +48,46 @@ type Request struct {
 	// RawColumns are rendered in JSON output as strings holding their bytes
 	// exactly (the source archive's raw payload), not as embedded JSON.
 	RawColumns []string
+	// Where is a filter expression (package filter); empty means none.
+	Where string
+	// Table is the dataset's table in the database, as config.TableName
+	// prints it; its columns type-check the filter and, with Live, its
+	// rows not yet archived join the result.
+	Table string
+	// Live, when set, adds the table's rows in range that are not archived,
+	// read in one snapshot with the catalog.
+	Live *Live
+	// MaxRows, when positive, ends the stream with ErrTooManyRows after
+	// that many rows.
+	MaxRows int64
+}
+
+// Live says how to read the rows of Request.Table that are not archived yet.
+type Live struct {
+	// ArchivedIDColumn, for a Layer 3 table, names the id column: rows
+	// whose id is in strata.source_archived for the dataset are in the
+	// archive already and are skipped. Empty for a Layer 2 table, whose
+	// archived rows are deleted in the transaction that commits them.
+	ArchivedIDColumn string
+	// Computed adds columns that the archive has and the table lacks,
+	// computed in SQL from the table's columns (the source archive's
+	// raw_sha256).
+	Computed func(cols []parquetio.Column) []Computed
+}
+
+// Computed is a column computed in SQL for live rows.
+type Computed struct {
+	Column parquetio.Column
+	SQL    string
 }
 
 // Retriever reads from a catalog and its storage.
 type Retriever struct {
 	Catalog *catalog.Catalog
 	Store   storage.Backend
+	// Pool reads the table's schema and live rows; may be nil when no
+	// request sets Table.
+	Pool *pgxpool.Pool
 	// SpoolDir holds each object while it is verified and read.
 	SpoolDir string
 }

@@ -78,6 +78,16 @@ func (rs *Rows) inRange(v parquetio.Value) bool {
 // and the values' bytes are valid until the next call to Next.
 func (rs *Rows) Values() []parquetio.Value { return rs.out }
 
+// ArchivedRowsAtMost is the sum of the rows of the objects the query reads:
+// an upper bound of the archived rows it can return.
+func (rs *Rows) ArchivedRowsAtMost() int64 {
+	var n int64
+	for _, o := range rs.objs {
+		n += o.Rows
+	}
+	return n
+}
+
 // Count returns the rows returned so far.
 func (rs *Rows) Count() int64 { return rs.n }
 

@@ -1,0 +1,69 @@
+package strata
+
+import (
+	"context"
+
+	"github.com/stratahq/strata/internal/archive"
+)
+
+// ArchiveSource archives the dataset's Layer 3 rows that are not yet in a
+// committed source batch (rows written by other programs; ingested rows are
+// archived as they arrive), transforming them into Layer 2 when the dataset
+// has a transform. Several processes may run it at once: rows are claimed,
+// never archived twice.
+func (s *Service) ArchiveSource(ctx context.Context, dataset string, opts archive.SourceOptions) (archive.Report, error) {
+	ds, err := s.Dataset(dataset)
+	if err != nil {
+		return archive.Report{}, err
+	}
+	spec, err := s.SourceSpec(ds)
+	if err != nil {
+		return archive.Report{}, err
+	}
+	return s.Archiver().Source(ctx, spec, opts)
+}
+
+// ArchiveAnalytics moves the dataset's Layer 2 rows older than its
+// retention to the analytics archive, whole UTC days at a time. When another
+// process is archiving the dataset the run is skipped (Report.Skipped).
+func (s *Service) ArchiveAnalytics(ctx context.Context, dataset string, opts archive.Options) (archive.Report, error) {
+	ds, err := s.Dataset(dataset)
+	if err != nil {
+		return archive.Report{}, err
+	}
+	spec, err := s.AnalyticsSpec(ds)
+	if err != nil {
+		return archive.Report{}, err
+	}
+	return s.Archiver().Analytics(ctx, spec, opts)
+}
+
+// PurgeReport is the outcome of Purge.
+type PurgeReport struct {
+	Layer3 archive.PurgeReport
+	Expiry archive.ExpiryReport
+}
+
+// Purge deletes the dataset's archived Layer 3 rows older than
+// source.retention (never a row that is not archived, nor, with a
+// transform, one not processed) and expires its archive objects past
+// archive.retention. A dataset without a source table only expires objects.
+func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (PurgeReport, error) {
+	var rep PurgeReport
+	ds, err := s.Dataset(dataset)
+	if err != nil {
+		return rep, err
+	}
+	arch := s.Archiver()
+	if ds.Source != nil {
+		spec, err := s.SourceSpec(ds)
+		if err != nil {
+			return rep, err
+		}
+		if rep.Layer3, err = arch.Purge(ctx, spec, ds.Source.Retention.Duration(), spec.Transform != nil, dryRun); err != nil {
+			return rep, err
+		}
+	}
+	rep.Expiry, err = arch.Expire(ctx, dataset, dryRun)
+	return rep, err
+}

@@ -1,0 +1,239 @@
+// Package strata is Strata's Go API: everything the strata command does, for
+// Go programs. Open a Service from a configuration (strata.yaml), then
+// retrieve archived rows (RetrieveArchivedData mirrors the spec's
+// archival_service.retrieve_archived_data), ingest raw records, run the
+// lifecycle jobs and read the catalog.
+//
+//	svc, err := strata.Open(ctx, strata.Options{ConfigFile: "strata.yaml"})
+//	if err != nil { ... }
+//	defer svc.Close()
+//	rows, err := svc.RetrieveArchivedData(ctx, strata.RetrieveRequest{
+//		Table: "scor_metrics", DataType: "analytics",
+//		Start: from, End: to, Columns: []string{"metric_id", "value", "timestamp"},
+//	})
+//	if err != nil { ... }
+//	defer rows.Close()
+//	for row, err := range rows.All() { ... }
+//
+// Errors caused by the request (an unknown dataset or column, a bad filter,
+// a reversed range, bad records) match ErrInvalid or ErrNotFound with
+// errors.Is; anything else is a failure of the database or the storage.
+package strata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/failpoint"
+	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/storage/azblob"
+	"github.com/stratahq/strata/internal/storage/local"
+)
+
+// ErrInvalid matches every error caused by bad input: an unknown column, a
+// bad filter or time range, malformed records, a bad configuration.
+var ErrInvalid = errors.New("invalid request")
+
+// ErrNotFound matches a request for a dataset (or a layer of it) that the
+// configuration does not have.
+var ErrNotFound = errors.New("not found")
+
+// invalid wraps err (or a message) as ErrInvalid.
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrInvalid, fmt.Errorf(format, args...))
+}
+
+// Options say how to open a Service.
+type Options struct {
+	// ConfigFile is the strata.yaml to load. Ignored when Config is set.
+	ConfigFile string
+	// Config is an already loaded and validated configuration.
+	Config *config.Config
+	// Getenv reads environment overrides and storage credentials;
+	// os.Getenv when nil.
+	Getenv func(string) string
+	// Logger receives structured logs; nothing is logged when nil.
+	Logger *slog.Logger
+	// Failpoints are STRATA_FAILPOINTS-style crash points, for tests.
+	Failpoints string
+	// SpoolDir holds Parquet files while they are written, uploaded and
+	// read; a folder in the system temporary directory when empty.
+	SpoolDir string
+}
+
+// Service is an open connection to one Strata deployment: its database
+// (Layers 2 and 3 and the catalog) and its archive storage. It is safe for
+// concurrent use.
+type Service struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	pool   *pgxpool.Pool
+	cat    *catalog.Catalog
+	store  storage.Backend
+	prefix storage.Key
+	fp     failpoint.Set
+	spool  string
+}
+
+// Open loads the configuration, connects to the database (applying catalog
+// migrations) and opens the storage.
+func Open(ctx context.Context, opts Options) (*Service, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Load(opts.ConfigFile, getenv); err != nil {
+			if errors.Is(err, config.ErrInvalid) || errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+			return nil, err
+		}
+	}
+	s := &Service{cfg: cfg, log: opts.Logger, spool: opts.SpoolDir}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.spool == "" {
+		s.spool = filepath.Join(os.TempDir(), "strata-spool")
+	}
+	var err error
+	if s.fp, err = failpoint.Parse(opts.Failpoints); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if s.prefix, err = storage.ParseKey(strings.Trim(cfg.Storage.Prefix, "/")); err != nil {
+		return nil, invalid("storage.prefix %q: %v", cfg.Storage.Prefix, err)
+	}
+	if s.pool, err = openPool(ctx, cfg.Database.URL); err != nil {
+		return nil, err
+	}
+	if s.cat, err = catalog.Open(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if s.store, err = openStore(ctx, cfg.Storage.URL, getenv); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the database connections.
+func (s *Service) Close() { s.pool.Close() }
+
+// Config is the configuration the Service runs with.
+func (s *Service) Config() *config.Config { return s.cfg }
+
+// Pool is the database pool (for Strata's own commands).
+func (s *Service) Pool() *pgxpool.Pool { return s.pool }
+
+// Catalog is the archive catalog (for Strata's own commands).
+func (s *Service) Catalog() *catalog.Catalog { return s.cat }
+
+// Store is the archive storage (for Strata's own commands).
+func (s *Service) Store() storage.Backend { return s.store }
+
+// Logger is the Service's logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// Archiver returns an archiver wired to the Service (for Strata's own
+// commands); set its Progress before use if wanted.
+func (s *Service) Archiver() *archive.Archiver {
+	return &archive.Archiver{Pool: s.pool, Catalog: s.cat, Store: s.store, Prefix: s.prefix,
+		Log: s.log, Failpoints: s.fp, SpoolDir: s.spool}
+}
+
+// Health checks that the database answers and the storage can be listed.
+func (s *Service) Health(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var errs []error
+	if err := s.pool.Ping(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("database: %w", err))
+	}
+	if err := s.storageReachable(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("storage: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// storageReachable asks the storage about a key that never exists: a
+// "not found" answer proves it is reachable and the credentials work.
+func (s *Service) storageReachable(ctx context.Context) error {
+	k, err := s.prefix.Join("strata-healthcheck")
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Stat(ctx, k); err != nil && !errors.Is(err, storage.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// openPool connects with the session time zone set to UTC, so days are UTC
+// days and timestamp columns compare as UTC.
+func openPool(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, invalid("database.url %s: %v", config.RedactURL(dbURL), err)
+	}
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pc.ConnConfig.RuntimeParams["application_name"] = "strata"
+	if pc.MaxConns < 8 {
+		pc.MaxConns = 8
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(cctx, pc)
+	if err == nil {
+		err = pool.Ping(cctx)
+	}
+	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		return nil, fmt.Errorf("connect to database %s: %w (check database.url / STRATA_DATABASE_URL and that PostgreSQL is running)",
+			config.RedactURL(dbURL), err)
+	}
+	return pool, nil
+}
+
+// openStore opens the backend named by a storage URL, behind the one retry layer.
+func openStore(ctx context.Context, raw string, getenv func(string) string) (storage.Backend, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, invalid("storage.url: %v", err)
+	}
+	var b storage.Backend
+	switch u.Scheme {
+	case "file":
+		b, err = local.FromURL(u)
+	case "azblob":
+		b, err = azblob.FromURL(ctx, u, getenv)
+	default:
+		return nil, invalid("storage.url %s: scheme %q is not supported here (use file:// or azblob://)", config.RedactURL(raw), u.Scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open storage %s: %w", config.RedactURL(raw), err)
+	}
+	return storage.WithRetry(b, storage.RetryPolicy{}), nil
+}
+
+// notFound wraps a message as ErrNotFound.
+func notFound(format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrNotFound, fmt.Errorf(format, args...))
+}
