@@ -76,6 +76,7 @@ func (s *Service) RetrieveArchivedData(ctx context.Context, req RetrieveRequest)
 		r.RawColumns = []string{ds.Source.PayloadColumn}
 		if r.Live != nil {
 			r.Live.ArchivedIDColumn = ds.Source.IDColumn
+			r.Live.Exclude = []string{ds.Source.ProcessedColumn}
 			r.Live.Computed = shaColumn(ds.Source.PayloadColumn)
 		}
 	}
@@ -83,7 +84,7 @@ func (s *Service) RetrieveArchivedData(ctx context.Context, req RetrieveRequest)
 	rs, err := rt.Query(ctx, r)
 	if err != nil {
 		if errors.Is(err, retrieve.ErrBadRequest) {
-			return nil, errors.Join(ErrInvalid, err)
+			return nil, asInvalid(err)
 		}
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func (r *Rows) All() iter.Seq2[map[string]any, error] {
 func (r *Rows) Write(w io.Writer, format string) (int64, error) {
 	n, err := retrieve.Write(w, r.rs, format)
 	if errors.Is(err, retrieve.ErrBadRequest) {
-		err = errors.Join(ErrInvalid, err)
+		err = asInvalid(err)
 	}
 	return n, err
 }

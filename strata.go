@@ -50,10 +50,22 @@ var ErrInvalid = errors.New("invalid request")
 // configuration does not have.
 var ErrNotFound = errors.New("not found")
 
-// invalid wraps err (or a message) as ErrInvalid.
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %w", ErrInvalid, fmt.Errorf(format, args...))
+// kindError marks an error as ErrInvalid or ErrNotFound without changing
+// its message, which is written for the user.
+type kindError struct {
+	kind, err error
 }
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// invalid returns a message as an error matching ErrInvalid.
+func invalid(format string, args ...any) error {
+	return &kindError{ErrInvalid, fmt.Errorf(format, args...)}
+}
+
+// asInvalid marks err as ErrInvalid.
+func asInvalid(err error) error { return &kindError{ErrInvalid, err} }
 
 // Options say how to open a Service.
 type Options struct {
@@ -99,7 +111,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		var err error
 		if cfg, err = config.Load(opts.ConfigFile, getenv); err != nil {
 			if errors.Is(err, config.ErrInvalid) || errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+				return nil, asInvalid(err)
 			}
 			return nil, err
 		}
@@ -233,7 +245,7 @@ func openStore(ctx context.Context, raw string, getenv func(string) string) (sto
 	return storage.WithRetry(b, storage.RetryPolicy{}), nil
 }
 
-// notFound wraps a message as ErrNotFound.
+// notFound returns a message as an error matching ErrNotFound.
 func notFound(format string, args ...any) error {
-	return fmt.Errorf("%w: %w", ErrNotFound, fmt.Errorf(format, args...))
+	return &kindError{ErrNotFound, fmt.Errorf(format, args...)}
 }

@@ -311,11 +311,18 @@ type Filter struct {
 
 // List returns the objects matching f, ordered by dataset, type, day, id.
 func (c *Catalog) List(ctx context.Context, f Filter) ([]Object, error) {
+	return ListObjects(ctx, c.pool, f)
+}
+
+// ListObjects is List through db: a transaction's snapshot decides which
+// objects are committed, so rows read in the same transaction from a table
+// are exactly the ones not yet archived.
+func ListObjects(ctx context.Context, db DB, f Filter) ([]Object, error) {
 	states := f.States
 	if len(states) == 0 {
 		states = []string{StateCommitted}
 	}
-	rows, err := c.pool.Query(ctx, `SELECT `+objectCols+` FROM strata.objects
+	rows, err := db.Query(ctx, `SELECT `+objectCols+` FROM strata.objects
 		WHERE ($1 = '' OR dataset = $1) AND ($2 = '' OR archive_type = $2) AND state = ANY($3)
 		  AND superseded_by IS NULL
 		  AND ($4::date IS NULL OR day >= $4::date) AND ($5::date IS NULL OR day <= $5::date)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
@@ -79,7 +80,7 @@ this one skip it.`,
 }
 
 func runArchive(ctx context.Context, a *app, dataset string, dryRun, strict bool) error {
-	specs, err := analyticsSpecs(a.cfg, dataset, strict)
+	specs, err := analyticsSpecs(a.svc, dataset, strict)
 	if err != nil {
 		return err
 	}
@@ -107,18 +108,12 @@ func runArchive(ctx context.Context, a *app, dataset string, dryRun, strict bool
 	return failed
 }
 
-func (a *app) archiver() (*archive.Archiver, error) {
-	prefix, err := a.prefix()
-	if err != nil {
-		return nil, err
-	}
-	return &archive.Archiver{Pool: a.pool, Catalog: a.cat, Store: a.store, Prefix: prefix,
-		Log: a.log, Failpoints: a.fp, SpoolDir: spoolDir()}, nil
-}
+func (a *app) archiver() (*archive.Archiver, error) { return a.svc.Archiver(), nil }
 
 // analyticsSpecs maps the configured datasets (or the one named) to archive specs.
 // With strict, a named dataset without an analytics table is an error.
-func analyticsSpecs(cfg *config.Config, only string, strict bool) ([]archive.AnalyticsSpec, error) {
+func analyticsSpecs(svc *strata.Service, only string, strict bool) ([]archive.AnalyticsSpec, error) {
+	cfg := svc.Config()
 	var out []archive.AnalyticsSpec
 	found := false
 	for _, ds := range cfg.Datasets {
@@ -132,7 +127,11 @@ func analyticsSpecs(cfg *config.Config, only string, strict bool) ([]archive.Ana
 			}
 			continue
 		}
-		out = append(out, analyticsSpec(ds))
+		spec, err := svc.AnalyticsSpec(&ds)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, spec)
 	}
 	if only != "" && !found {
 		return nil, usageErr("no dataset %q in the config (datasets: %s)", only, datasetNames(cfg))
@@ -159,7 +158,7 @@ func runSourceArchive(ctx context.Context, a *app, dataset string, strict bool, 
 	}
 	var failed error
 	for _, ds := range dss {
-		spec, err := sourceSpec(a.cfg, ds)
+		spec, err := a.svc.SourceSpec(ds)
 		if err != nil {
 			return err
 		}
@@ -189,19 +188,6 @@ func printSourceReport(w io.Writer, rep archive.Report, dryRun bool) {
 	fmt.Fprintf(w, "%s: source: archived %d rows in %d object(s), %s\n", rep.Dataset, rep.Rows(), len(rep.Days), humanBytes(rep.Bytes()))
 	for _, d := range rep.Days {
 		fmt.Fprintf(w, "  %s  %d rows  %s  %s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes), d.Key)
-	}
-}
-
-func analyticsSpec(ds config.Dataset) archive.AnalyticsSpec {
-	return archive.AnalyticsSpec{
-		Dataset:          ds.Name,
-		Table:            ds.Analytics.Table.String(),
-		TimeColumn:       ds.Analytics.TimeColumn,
-		Key:              ds.Analytics.Key,
-		Retention:        ds.Analytics.Retention.Duration(),
-		ArchiveRetention: ds.Archive.Retention.Duration(),
-		Compression:      string(ds.Archive.Compression),
-		RowGroupRows:     ds.Archive.RowGroupRows,
 	}
 }
 

@@ -217,7 +217,7 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 	if err != nil {
 		return err
 	}
-	specs, err := analyticsSpecs(a.cfg, "", false)
+	specs, err := analyticsSpecs(a.svc, "", false)
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func demoIngest(ctx context.Context, a *app, arch *archive.Archiver) error {
 	var first string
 	for _, d := range demo.Datasets {
 		ds, _ := a.cfg.Dataset(d.Name)
-		spec, err := sourceSpec(a.cfg, ds)
+		spec, err := a.svc.SourceSpec(ds)
 		if err != nil {
 			return err
 		}

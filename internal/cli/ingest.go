@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratahq/strata/internal/ingest"
+	"github.com/stratahq/strata"
 )
 
 func newIngestCmd(env Env, g *globalFlags) *cobra.Command {
@@ -54,92 +53,37 @@ bytes; if a batch fails, the batches before it stay stored (each is whole).`,
 }
 
 func runIngest(ctx context.Context, env Env, g *globalFlags, dataset, in string) error {
-	cfg, err := loadConfig(env, g)
-	if err != nil {
-		return err
-	}
-	dss, err := sourceDatasets(cfg, dataset)
-	if err != nil {
-		return err
-	}
-	ds := dss[0]
-	spool, n, err := spoolInput(env, in, ds.Source.MaxRecordBytes)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(spool.Name())
-	defer spool.Close()
-	spec, err := sourceSpec(cfg, ds)
-	if err != nil {
-		return err
+	var r io.Reader = env.Stdin
+	if in != "-" {
+		f, err := os.Open(in)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		defer f.Close()
+		r = f
 	}
 	a, err := openApp(ctx, env, g)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	arch, err := a.archiver()
-	if err != nil {
+	if _, err := sourceDatasets(a.cfg, dataset); err != nil {
 		return err
 	}
-	r := bufio.NewReaderSize(spool, 1<<20)
-	next := func() ([]byte, error) {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 0 {
-			return line[:len(line)-1], nil
-		}
-		return nil, err
-	}
 	start := time.Now()
-	rep, err := arch.Ingest(ctx, spec, next)
+	rep, err := a.svc.Ingest(ctx, dataset, r)
+	if rep.Received == 0 && err != nil {
+		if errors.Is(err, strata.ErrInvalid) {
+			return usageErr("%s: %v", in, err)
+		}
+		return err
+	}
 	el := time.Since(start)
 	fmt.Fprintf(env.Stdout, "%s: ingested %d of %d records in %d batch(es), %s, %d source object(s), %s (%.0f records/s)\n",
-		ds.Name, rep.Records, n, rep.Batches, humanBytes(rep.Bytes), len(rep.Objects), el.Round(time.Millisecond),
+		dataset, rep.Records, rep.Received, rep.Batches, humanBytes(rep.Bytes), len(rep.Objects), el.Round(time.Millisecond),
 		float64(rep.Records)/el.Seconds())
 	for _, o := range rep.Objects {
 		fmt.Fprintf(env.Stdout, "  %s  %d records  %s  %s\n", o.Day.Format(time.DateOnly), o.Rows, humanBytes(o.Bytes), o.Key)
 	}
 	return err
-}
-
-// spoolInput checks the whole input and copies its records, one per line,
-// to an unlinked temporary file, so that nothing is stored when any record
-// is bad. It returns the file, rewound, and the record count.
-func spoolInput(env Env, in string, maxRecord int64) (*os.File, int64, error) {
-	var r io.Reader = env.Stdin
-	if in != "-" {
-		f, err := os.Open(in)
-		if err != nil {
-			return nil, 0, usageErr("%v", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	spool, err := os.CreateTemp("", "strata-ingest-*")
-	if err != nil {
-		return nil, 0, err
-	}
-	w := bufio.NewWriterSize(spool, 1<<20)
-	var n int64
-	err = ingest.ScanAuto(bufio.NewReaderSize(r, 1<<20), maxRecord, func(_ int, rec []byte) error {
-		n++
-		w.Write(rec)
-		return w.WriteByte('\n')
-	})
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		_, err = spool.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		spool.Close()
-		os.Remove(spool.Name())
-		var ie *ingest.InputError
-		if errors.As(err, &ie) {
-			return nil, 0, usageErr("%s: %v; nothing was stored", in, err)
-		}
-		return nil, 0, err
-	}
-	return spool, n, nil
 }

@@ -42,7 +42,7 @@ is deleted from storage (storage under its own retention lock keeps it).
 				verb = "would purge"
 			}
 			for _, ds := range dss {
-				spec, err := sourceSpec(a.cfg, ds)
+				spec, err := a.svc.SourceSpec(ds)
 				if err != nil {
 					return err
 				}

@@ -8,22 +8,39 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/retrieve"
 )
 
 type retrieveFlags struct {
-	dataset, typ, from, to, columns, format string
+	dataset, typ, from, to, columns, format, where string
+	includeLive                                    bool
 }
 
 func newRetrieveCmd(env Env, g *globalFlags) *cobra.Command {
 	var f retrieveFlags
 	cmd := &cobra.Command{
-		Use:   "retrieve --dataset N --type analytics --from T --to T [--columns a,b] [--format jsonl|csv|parquet]",
+		Use:   "retrieve --dataset N --type analytics|source --from T --to T [--columns a,b] [--where EXPR] [--format jsonl|csv|parquet] [--include-live]",
 		Short: "Stream archived rows of a time range to standard output",
 		Long: `Retrieve streams exactly the archived rows of a dataset whose time column
 lies in [--from, --to], with only the columns asked for, to standard output.
+--type analytics reads the analytics archive (Layer 2 rows, by their time
+column); --type source reads the source archive (raw records as received,
+by ingestion time).
+
+--where keeps only the rows that match a filter over the dataset's columns:
+  =  !=  <  <=  >  >=   IN (...)   IS [NOT] NULL   AND  OR  NOT  ( )
+with 'single-quoted' strings, numbers, TRUE/FALSE, and times as strings
+('2024-11-01T06:00:00Z' or '2024-11-01'). Unknown columns and wrong types
+are refused (exit 2) naming the column. Row groups whose statistics rule
+the filter out are not read. See docs/FILTERS.md.
+
+--include-live adds the rows of the range still in the database (Layer 2
+rows not yet archived, Layer 3 records not yet in a source batch), read in
+the same snapshot as the catalog, so each row comes once whichever layer
+holds it, even while an archive runs. Archived rows come first, then live
+rows.
 
 Times are RFC 3339 (2024-11-01T06:00:00Z) or dates (2024-11-01); a date as
 --to includes that whole UTC day. Each object is checked against its catalog
@@ -38,6 +55,10 @@ and parquet (one snappy Parquet file with the columns typed as archived, for
 DuckDB, Spark or pandas; redirect it to a file).`,
 		Example: `  strata retrieve --dataset scor_metrics --type analytics --from 2024-01-01 --to 2024-01-31 \
       --columns metric_id,value,timestamp,process_id
+  strata retrieve -d orders --from 2024-03-01 --to 2024-03-31 \
+      --where "status = 'shipped' AND amount >= 100" --include-live
+  strata retrieve -d scor_metrics --type source --from 2024-11-01 --to 2024-11-08 \
+      --columns raw_id,raw_data,ingested_at
   strata retrieve -d orders -t analytics --from 2024-03-15 --to 2024-03-15 --format csv > orders.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -51,6 +72,8 @@ DuckDB, Spark or pandas; redirect it to a file).`,
 	fl.StringVar(&f.to, "to", "", "end of the range, inclusive (required)")
 	fl.StringVar(&f.columns, "columns", "", "comma-separated columns to return (default: all)")
 	fl.StringVarP(&f.format, "format", "f", "jsonl", "output format: jsonl, csv or parquet")
+	fl.StringVarP(&f.where, "where", "w", "", "filter expression, e.g. \"status = 'shipped' AND amount >= 100\" (see docs/FILTERS.md)")
+	fl.BoolVar(&f.includeLive, "include-live", false, "also return the range's rows still in the database (not yet archived)")
 	return cmd
 }
 
@@ -67,42 +90,32 @@ func runRetrieve(ctx context.Context, env Env, g *globalFlags, f retrieveFlags) 
 		return err
 	}
 	defer a.close()
-	ds, ok := a.cfg.Dataset(req.Dataset)
-	if !ok {
-		return usageErr("no dataset %q in the config (datasets: %s)", req.Dataset, datasetNames(a.cfg))
-	}
-	if req.TimeColumn, err = timeColumn(ds, req.Type); err != nil {
-		return err
-	}
-	if req.Type == catalog.TypeSource {
-		req.RawColumns = []string{ds.Source.PayloadColumn}
-	}
-	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, SpoolDir: spoolDir()}
-	rows, err := r.Query(ctx, req)
+	rows, err := a.svc.RetrieveArchivedData(ctx, req)
 	if err != nil {
 		return retrieveErr(err)
 	}
 	defer rows.Close()
-	n, err := retrieve.Write(env.Stdout, rows, f.format)
+	n, err := rows.Write(env.Stdout, f.format)
 	if err != nil {
 		return retrieveErr(err)
 	}
-	a.log.Info("retrieved", "dataset", req.Dataset, "type", req.Type, "rows", n, "objects", rows.Objects())
+	a.log.Info("retrieved", "dataset", req.Table, "type", req.DataType, "rows", n, "objects", rows.Objects())
 	return nil
 }
 
-func retrieveRequest(f retrieveFlags) (retrieve.Request, error) {
+func retrieveRequest(f retrieveFlags) (strata.RetrieveRequest, error) {
 	if f.dataset == "" {
-		return retrieve.Request{}, usageErr("--dataset is required")
+		return strata.RetrieveRequest{}, usageErr("--dataset is required")
 	}
 	if f.typ != catalog.TypeAnalytics && f.typ != catalog.TypeSource {
-		return retrieve.Request{}, usageErr("--type %q: use analytics or source", f.typ)
+		return strata.RetrieveRequest{}, usageErr("--type %q: use analytics or source", f.typ)
 	}
 	from, to, err := parseRange(f.from, f.to)
 	if err != nil {
-		return retrieve.Request{}, err
+		return strata.RetrieveRequest{}, err
 	}
-	req := retrieve.Request{Dataset: f.dataset, Type: f.typ, From: from, To: to}
+	req := strata.RetrieveRequest{Table: f.dataset, DataType: f.typ, Start: from, End: to,
+		Where: f.where, IncludeLive: f.includeLive}
 	if f.columns != "" {
 		for _, c := range strings.Split(f.columns, ",") {
 			c = strings.TrimSpace(c)
@@ -115,18 +128,8 @@ func retrieveRequest(f retrieveFlags) (retrieve.Request, error) {
 	return req, nil
 }
 
-func timeColumn(ds *config.Dataset, typ string) (string, error) {
-	switch {
-	case typ == catalog.TypeAnalytics && ds.Analytics != nil:
-		return ds.Analytics.TimeColumn, nil
-	case typ == catalog.TypeSource && ds.Source != nil:
-		return ds.Source.TimeColumn, nil
-	}
-	return "", usageErr("dataset %q has no %s table in the config", ds.Name, typ)
-}
-
 func retrieveErr(err error) error {
-	if errors.Is(err, retrieve.ErrBadRequest) {
+	if errors.Is(err, strata.ErrInvalid) || errors.Is(err, strata.ErrNotFound) {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	return fmt.Errorf("retrieve: %w", err)

@@ -11,6 +11,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stratahq/strata"
 )
 
 // Exit codes shared by every command.
@@ -65,7 +67,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ee.Code
 	}
 	fmt.Fprintf(env.Stderr, "strata: %v\n", err)
-	if isFlagError(err) {
+	if isFlagError(err) || errors.Is(err, strata.ErrInvalid) || errors.Is(err, strata.ErrNotFound) {
 		return ExitUsage
 	}
 	return ExitFailure

@@ -69,6 +69,9 @@ type Live struct {
 	// archive already and are skipped. Empty for a Layer 2 table, whose
 	// archived rows are deleted in the transaction that commits them.
 	ArchivedIDColumn string
+	// Exclude lists table columns the archive does not keep (Layer 3's
+	// processed flag).
+	Exclude []string
 	// Computed adds columns that the archive has and the table lacks,
 	// computed in SQL from the table's columns (the source archive's
 	// raw_sha256).
