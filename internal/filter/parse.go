@@ -22,8 +22,8 @@ func Parse(src string) (Expr, error) {
 		return nil, err
 	}
 	if p.tok.kind != tokEOF {
-		return nil, errorf(p.tok.pos, "unexpected %s after a complete condition: join conditions with AND or OR",
-			p.tok.describe())
+		return nil, errorf(p.tok.pos, "expected AND, OR or the end after a complete condition, found %s: "+
+			"join conditions with AND or OR", p.tok.describe())
 	}
 	return e, nil
 }
