@@ -1,0 +1,127 @@
+package server
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	strata "github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/config"
+)
+
+//go:embed dashboard.html
+var dashboardHTML string
+
+// dashboardTmpl renders the dashboard; html/template escapes every value.
+var dashboardTmpl = template.Must(template.New("dashboard").Funcs(template.FuncMap{
+	"bytes": humanBytes,
+	"when":  when,
+}).Parse(dashboardHTML))
+
+// dashboard is what the dashboard shows.
+type dashboard struct {
+	Now        time.Time
+	Datasets   []dashDataset
+	CatalogErr string
+	Scheduler  bool
+	Jobs       []JobStatus
+	Metrics    bool
+}
+
+type dashDataset struct {
+	Name      string
+	Transform string
+	Layers    []dashLayer
+}
+
+// dashLayer sums a dataset's archive of one type.
+type dashLayer struct {
+	Type    string
+	Table   string
+	Objects int
+	Rows    int64
+	Bytes   int64
+	Newest  string
+}
+
+// handleDashboard serves a self-contained HTML page: the datasets and
+// their archives, the scheduler's jobs and links to /metrics and /healthz.
+func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
+	d := dashboard{Now: time.Now().UTC(), Scheduler: s.jobs != nil, Metrics: s.reg != nil}
+	objs, err := s.svc.ListCatalog(r.Context(), strata.CatalogFilter{})
+	if err != nil {
+		s.log.Warn("dashboard: catalog", "request_id", requestID(r.Context()), "err", err)
+		d.CatalogErr = "the catalog could not be read (see the server log)"
+	}
+	sums := map[[2]string]*dashLayer{}
+	for _, ds := range s.svc.Config().Datasets {
+		d.Datasets = append(d.Datasets, datasetOf(ds, sums))
+	}
+	for _, o := range objs {
+		if l := sums[[2]string{o.Dataset, o.Type}]; l != nil {
+			l.Objects++
+			l.Rows += o.Rows
+			l.Bytes += o.Bytes
+			if day := o.Day.UTC().Format(time.DateOnly); day > l.Newest {
+				l.Newest = day
+			}
+		}
+	}
+	if s.jobs != nil {
+		d.Jobs = s.jobs()
+	}
+	var buf bytes.Buffer
+	if err := dashboardTmpl.Execute(&buf, d); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}
+
+// datasetOf describes a configured dataset, registering its layers in sums
+// (filled in from the catalog afterwards).
+func datasetOf(ds config.Dataset, sums map[[2]string]*dashLayer) dashDataset {
+	out := dashDataset{Name: ds.Name, Transform: ds.Transform}
+	if ds.Source != nil {
+		out.Layers = append(out.Layers, dashLayer{Type: "source", Table: ds.Source.Table.String()})
+	}
+	if ds.Analytics != nil {
+		out.Layers = append(out.Layers, dashLayer{Type: "analytics", Table: ds.Analytics.Table.String()})
+	}
+	for i := range out.Layers {
+		sums[[2]string{ds.Name, out.Layers[i].Type}] = &out.Layers[i]
+	}
+	return out
+}
+
+// humanBytes prints a size in binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// when prints a time for the dashboard, or a dash when it is zero.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	strata "github.com/stratahq/strata"
+)
+
+// ingestAnswer is the JSON answer to an ingest.
+type ingestAnswer struct {
+	Dataset string `json:"dataset"`
+	// Records were stored, archived and transformed; Received were read.
+	Records  int64 `json:"records"`
+	Received int64 `json:"received"`
+	Batches  int   `json:"batches"`
+	// Bytes are the records' payload bytes.
+	Bytes   int64          `json:"bytes"`
+	Objects []ingestObject `json:"objects"`
+}
+
+// ingestObject is one source batch object written.
+type ingestObject struct {
+	Day   string `json:"day"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+	Key   string `json:"key"`
+}
+
+// handleIngest stores raw records: POST /v1/datasets/{dataset}/records with
+// a JSON array of objects or JSON lines as the body.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	ds := r.PathValue("dataset")
+	if err := checkDataset(ds); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := query(r.URL.RawQuery); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
+		s.fail(w, r, &apiError{code: http.StatusUnsupportedMediaType,
+			msg: "Content-Encoding " + quoteShort(ce) + " is not supported: send the records uncompressed"})
+		return
+	}
+	limit := s.limits.MaxBodyBytes
+	if r.ContentLength > limit {
+		s.fail(w, r, &http.MaxBytesError{Limit: limit})
+		return
+	}
+	rep, err := s.svc.Ingest(r.Context(), ds, http.MaxBytesReader(w, r.Body, limit))
+	if rep.Records > 0 {
+		s.metrics.Ingested(ds, rep.Records, rep.Bytes)
+	}
+	if err != nil {
+		e := s.classify(r, err)
+		if rep.Records > 0 { // whole batches before the failure stay stored
+			e = &apiError{code: e.code, msg: e.msg, detail: map[string]any{
+				"records_stored": rep.Records, "batches_stored": rep.Batches, "received": rep.Received}}
+		}
+		s.fail(w, r, withCause(e, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, answerOf(ds, rep))
+}
+
+// answerOf turns an ingest report into its JSON answer.
+func answerOf(ds string, rep strata.IngestReport) ingestAnswer {
+	a := ingestAnswer{Dataset: ds, Records: rep.Records, Received: rep.Received, Batches: rep.Batches,
+		Bytes: rep.Bytes, Objects: make([]ingestObject, len(rep.Objects))}
+	for i, o := range rep.Objects {
+		a.Objects[i] = ingestObject{Day: o.Day.UTC().Format(time.DateOnly), Rows: o.Rows, Bytes: o.Bytes, Key: o.Key}
+	}
+	return a
+}

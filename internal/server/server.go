@@ -1,0 +1,143 @@
+// Package server is Strata's HTTP API (docs/HTTP.md): ingest raw records,
+// retrieve archived rows, list the catalog, health, Prometheus metrics and a
+// small dashboard. It validates requests and maps errors to status codes;
+// everything else is done by the *strata.Service it is given, so the API
+// does exactly what the command line and the Go API do.
+//
+// Bad input always gets a 4xx answer with a JSON body
+// {"error": "...", "detail": ..., "request_id": "..."} and changes nothing.
+// The API has no authentication of its own: run it on 127.0.0.1 behind a
+// reverse proxy that does TLS and authentication.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	strata "github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/metrics"
+)
+
+// Options configure a Server. Every field may be left zero.
+type Options struct {
+	// Logger receives the access log and the errors behind 5xx answers;
+	// nothing is logged when nil.
+	Logger *slog.Logger
+	// Metrics are updated per request, ingest and retrieval; may be nil.
+	Metrics *metrics.Metrics
+	// Registry is served on /metrics; /metrics answers 404 when nil.
+	Registry prometheus.Gatherer
+	// Limits bound request bodies, results, spans and request time
+	// (config.Server; Listen and Scheduler are not used here). Zero fields
+	// take the configuration defaults.
+	Limits config.Server
+	// Jobs reports the scheduler's jobs for the dashboard; nil when serve
+	// runs without a scheduler.
+	Jobs func() []JobStatus
+}
+
+// JobStatus is one scheduled lifecycle job as the dashboard shows it.
+type JobStatus struct {
+	Dataset string
+	// Job names the job: source-archive, analytics-archive or purge.
+	Job   string
+	Every time.Duration
+	// Running is set while a run is in progress.
+	Running bool
+	// LastRun and LastSuccess are zero when the job has not run (or
+	// succeeded) yet; NextRun is zero when unknown.
+	LastRun, LastSuccess, NextRun time.Time
+	// LastOutcome is ok, error or skipped; LastError is the last error's
+	// message, empty after a success.
+	LastOutcome, LastError string
+}
+
+// Server answers Strata's HTTP API. Build one with New; it is safe for
+// concurrent use.
+type Server struct {
+	svc     *strata.Service
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	reg     prometheus.Gatherer
+	limits  config.Server
+	jobs    func() []JobStatus
+	mux     *http.ServeMux
+	track   *inflight
+}
+
+// New returns a Server answering for svc.
+func New(svc *strata.Service, opts Options) *Server {
+	s := &Server{svc: svc, log: opts.Logger, metrics: opts.Metrics, reg: opts.Registry,
+		limits: withDefaults(opts.Limits), jobs: opts.Jobs, mux: http.NewServeMux(), track: newInflight()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.routes()
+	return s
+}
+
+// withDefaults fills the zero limits with the configuration defaults.
+func withDefaults(l config.Server) config.Server {
+	d := config.Default().Server
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.MaxResultRows <= 0 {
+		l.MaxResultRows = d.MaxResultRows
+	}
+	if l.MaxSpan.Duration() <= 0 {
+		l.MaxSpan = d.MaxSpan
+	}
+	if l.RequestTimeout.Duration() <= 0 {
+		l.RequestTimeout = d.RequestTimeout
+	}
+	if l.ShutdownTimeout.Duration() <= 0 {
+		l.ShutdownTimeout = d.ShutdownTimeout
+	}
+	return l
+}
+
+// Route patterns; they are also the route label of the HTTP metrics.
+const (
+	routeIngest    = "POST /v1/datasets/{dataset}/records"
+	routeRetrieve  = "GET /v1/datasets/{dataset}/archive/{type}"
+	routeCatalog   = "GET /v1/catalog"
+	routeHealth    = "GET /healthz"
+	routeMetrics   = "GET /metrics"
+	routeDashboard = "GET /{$}"
+	// routeNone labels requests that match no route (404, 405).
+	routeNone = "unmatched"
+)
+
+func (s *Server) routes() {
+	s.mux.HandleFunc(routeIngest, s.handleIngest)
+	s.mux.HandleFunc(routeRetrieve, s.handleRetrieve)
+	s.mux.HandleFunc(routeCatalog, s.handleCatalog)
+	s.mux.HandleFunc(routeHealth, s.handleHealth)
+	s.mux.HandleFunc(routeDashboard, s.handleDashboard)
+	if s.reg != nil {
+		s.mux.Handle(routeMetrics, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError}))
+	}
+}
+
+// Handler returns the API with its middleware: request ids, the access
+// log, metrics, panic recovery, the request time limit and JSON answers for
+// unknown paths (404) and methods (405).
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+// Limits returns the limits the server applies, defaults filled in.
+func (s *Server) Limits() config.Server { return s.limits }
+
+// requestContext bounds a request by server.request_timeout.
+func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.limits.RequestTimeout.Duration())
+}
