@@ -122,6 +122,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newRetrieveCmd,
 	newIngestCmd,
 	newPurgeCmd,
+	newServeCmd,
 }
 
 func isFlagError(err error) bool {

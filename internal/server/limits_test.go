@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/scheduler"
 	"github.com/stratahq/strata/internal/server"
 )
 
@@ -99,8 +100,8 @@ func TestWhereFiltersAndIncludeLiveAddsRowsStillInTheDatabase(t *testing.T) {
 
 func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 	jobs := func() []server.JobStatus {
-		return []server.JobStatus{{Dataset: "orders", Job: "source-archive", Every: time.Minute, LastOutcome: "error",
-			LastRun: time.Now(), LastError: `<script>alert("x")</script>`}}
+		return []server.JobStatus{{Dataset: "orders", Job: "source_archive", Interval: time.Minute, LastOutcome: "error",
+			LastStart: time.Now(), LastEnd: time.Now(), Failures: 2, LastError: `<script>alert("x")</script>`}}
 	}
 	e := newEnv(t, envOptions{archivedDays: 2, perDay: 10, jobs: jobs})
 	r := e.get("/")
@@ -109,7 +110,7 @@ func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 		t.Fatalf("dashboard: %d %v", r.code, r.header)
 	}
 	for _, want := range []string{"source_orders", "<code>orders</code>", "customers", "orders.sql", `<td class="n">20</td>`,
-		"source-archive", "&lt;script&gt;", `href="/metrics"`, `href="/healthz"`} {
+		"source_archive", "&lt;script&gt;", `href="/metrics"`, `href="/healthz"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the dashboard lacks %q", want)
 		}
@@ -124,3 +125,6 @@ func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 		t.Errorf("/index.html: %d, want 404", r.code)
 	}
 }
+
+// The dashboard's JobStatus must stay convertible from the scheduler's.
+var _ = func(st scheduler.JobStatus) server.JobStatus { return server.JobStatus(st) }

@@ -42,20 +42,30 @@ type Options struct {
 	Jobs func() []JobStatus
 }
 
-// JobStatus is one scheduled lifecycle job as the dashboard shows it.
+// JobStatus is one scheduled lifecycle job as the dashboard shows it. Its
+// fields are those of scheduler.JobStatus, so a Go conversion
+// server.JobStatus(st) turns one into the other.
 type JobStatus struct {
 	Dataset string
-	// Job names the job: source-archive, analytics-archive or purge.
-	Job   string
-	Every time.Duration
-	// Running is set while a run is in progress.
+	// Job is source_archive, analytics_archive or purge.
+	Job      string
+	Interval time.Duration
+	// Running is true while a run is in flight (since LastStart).
 	Running bool
-	// LastRun and LastSuccess are zero when the job has not run (or
-	// succeeded) yet; NextRun is zero when unknown.
-	LastRun, LastSuccess, NextRun time.Time
-	// LastOutcome is ok, error or skipped; LastError is the last error's
-	// message, empty after a success.
-	LastOutcome, LastError string
+	// LastStart and LastEnd bound the last run; zero before the first.
+	LastStart, LastEnd time.Time
+	// LastOutcome is ok, error, skipped, cancelled, or "" before the first
+	// run ends; LastError is the last run's error.
+	LastOutcome string
+	LastError   string
+	// SkipReason says why the last run did nothing on purpose.
+	SkipReason string
+	// Failures counts the runs that failed in a row.
+	Failures int
+	// NextRun is when the next run starts; zero when unknown.
+	NextRun time.Time
+	// Rows and Bytes are the last run's totals.
+	Rows, Bytes int64
 }
 
 // Server answers Strata's HTTP API. Build one with New; it is safe for
