@@ -3,6 +3,7 @@ package filter
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -113,6 +114,8 @@ func (l *lexer) unexpected(at int) error {
 	switch {
 	case r == ';':
 		return errorf(at, `unexpected ";": a filter is one expression, not statements`)
+	case unicode.IsSpace(r):
+		return errorf(at, "unexpected character %U, a non-ASCII space: separate words with plain spaces", r)
 	case r >= utf8.RuneSelf:
 		return errorf(at, `unexpected character %q: write a column name with non-ASCII letters in double quotes, e.g. "%c"`, r, r)
 	}

@@ -139,6 +139,7 @@ func TestParseErrorsSayWhereAndHowToFix(t *testing.T) {
 		{"comments are refused", "a = 1 -- why", 6, `unexpected "--": a filter has no comments`},
 		{"a semicolon is refused", "a = 1;", 5, `unexpected ";"`},
 		{"a non-ASCII name must be quoted", "é = 1", 0, `write a column name with non-ASCII letters in double quotes, e.g. "é"`},
+		{"a non-ASCII space is named", "a =\u00a01", 3, "unexpected character U+00A0, a non-ASCII space"},
 		{"other characters are refused", "a = 1 & b = 2", 6, `unexpected character '&'`},
 		{"a NUL byte is refused", "a = 'x\x00'", 6, "NUL byte"},
 		{"invalid UTF-8 is refused", "a = '\xff'", 5, "invalid UTF-8 byte 0xff"},

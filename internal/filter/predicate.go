@@ -123,8 +123,12 @@ func (p *parser) parseIs(col ident) (Expr, error) {
 		}
 	}
 	if !p.isKeyword("NULL") {
-		return nil, errorf(p.tok.pos, "expected NULL after IS%s, found %s: IS only tests for NULL; compare values with = or <>",
-			map[bool]string{true: " NOT", false: ""}[e.not], p.tok.describe())
+		is := "IS"
+		if e.not {
+			is = "IS NOT"
+		}
+		return nil, errorf(p.tok.pos, "expected NULL after %s, found %s: IS only tests for NULL; compare values with = or <>",
+			is, p.tok.describe())
 	}
 	return e, p.advance()
 }

@@ -10,9 +10,9 @@ type group struct {
 
 // MayMatch reports whether a row of a row group with these statistics
 // (keyed by column name) and this many rows could make the filter TRUE. It
-// returns false only when no row can: a column without statistics, or
-// whose statistics have no minimum and maximum, may hold anything but what
-// its null count rules out. Minimum and maximum are used for integers,
+// returns false only when no row can (a group of no rows cannot): a column
+// without statistics may hold anything, and one whose statistics have no
+// minimum and maximum anything that its null count does not rule out. Minimum and maximum are used for integers,
 // booleans, text and enums (bytewise), uuid, date, time and timestamps;
 // not for real and double precision (Parquet writers order NaN
 // inconsistently), numeric, or character(n).

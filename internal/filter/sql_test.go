@@ -105,3 +105,40 @@ func TestHostileInputsAreCleanErrorsOrHarmless(t *testing.T) {
 		})
 	}
 }
+
+// The examples of the package comment and docs/FILTERS.md must stay true.
+func TestTheDocumentedExamplesHold(t *testing.T) {
+	cols := []parquetio.Column{
+		{Name: "id", TypeOID: 20, TypeName: "bigint"}, {Name: "status", TypeOID: 25, TypeName: "text"},
+		{Name: "amount", TypeOID: 1700, TypeName: "numeric"}, {Name: "region", TypeOID: 1043, TypeName: "character varying(8)"},
+		{Name: "updated_at", TypeOID: 1184, TypeName: "timestamp with time zone"}, {Name: "kind", TypeOID: 25, TypeName: "text"},
+		{Name: "Customer Id", TypeOID: 20, TypeName: "bigint"}, {Name: "CustomerId", TypeOID: 20, TypeName: "bigint"},
+	}
+	for _, src := range []string{
+		"status = 'shipped' AND amount >= 100", "region IN ('eu', 'us') OR region IS NULL",
+		"updated_at >= '2024-11-01T06:00:00Z'", `NOT (kind = 'test' OR "Customer Id" IS NULL)`,
+	} {
+		mustBind(t, src, cols)
+	}
+	sql, args := mustBind(t, "status = 'shipped' AND amount >= 100", cols).SQL(0)
+	if want := `(("status"::text COLLATE "C" = $1::text) AND ("amount" >= $2::numeric))`; sql != want ||
+		!reflect.DeepEqual(args, []any{"shipped", pgtype.Numeric{Int: big.NewInt(100), Valid: true}}) {
+		t.Errorf("SQL %s %#v, want %s", sql, args, want)
+	}
+	for src, want := range map[string]string{
+		"amount = )":       `where: at offset 9: expected a literal after "=", found ")": write a 'quoted string', a number such as -12, 3.5 or 1e3, TRUE or FALSE`,
+		"a = NULL":         "where: at offset 4: NULL is not a value to compare with (a comparison with NULL is never true): write a IS NULL",
+		"amout = 1":        "where: at offset 0: unknown column amout (the columns are id, status, amount, region, updated_at, kind, \"Customer Id\", \"CustomerId\")",
+		"CustomerId = 1":   `where: at offset 0: unknown column customerid; unquoted names are folded to lower case: write "CustomerId" in double quotes (the columns are`,
+		"amount = '100'":   `where: at offset 9: column amount is numeric: compare it with a number, e.g. amount > 1.5, or 'NaN', 'Infinity' or '-Infinity' (found the string '100')`,
+		"status IN (NULL)": "where: at offset 11: NULL cannot be listed in IN",
+	} {
+		e, err := Parse(src)
+		if err == nil {
+			_, err = Bind(e, cols)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %v\nwant %s", src, err, want)
+		}
+	}
+}
