@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -263,5 +266,38 @@ func TestRetrievalOfAnalyticsRowsHonoursColumnsAndRange(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(r.header.Get("X-Strata-Objects")); n != 0 {
 		t.Fatalf("X-Strata-Objects %d for an empty range", n)
+	}
+}
+
+func TestHealthzIs503WhenTheArchiveFolderIsGone(t *testing.T) {
+	// Service.Health stats a key that never exists; through the os.Root
+	// of a removed folder that is "not exist" too, so it reports ok.
+	t.Skip("needs Service.Health to notice a removed file:// archive folder (and a missing Azure container)")
+	e := newEnv(t, envOptions{})
+	if err := os.RemoveAll(e.archive); err != nil {
+		t.Fatal(err)
+	}
+	r := e.get("/healthz")
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "storage") {
+		t.Fatalf("healthz with the archive folder removed: %d %s", r.code, r.body)
+	}
+}
+
+func TestHealthzIs503WhenAzureStorageDoesNotAnswer(t *testing.T) {
+	key := os.Getenv("STRATA_TEST_AZURITE_KEY")
+	if key == "" {
+		t.Skip("Azurite is not running: run the tests with `make test`")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String() + "/devstoreaccount1"
+	ln.Close() // nothing listens there now
+	e := newEnv(t, envOptions{storage: "azblob://nosuch?account=devstoreaccount1&endpoint=" + url.QueryEscape(dead),
+		getenv: map[string]string{"AZURE_STORAGE_KEY": key}})
+	r := e.get("/healthz")
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "storage") || strings.Contains(string(r.body), key) {
+		t.Fatalf("healthz with the storage endpoint down: %d %s", r.code, r.body)
 	}
 }

@@ -50,6 +50,9 @@ type envOptions struct {
 	// perDay rows each.
 	archivedDays, perDay int
 	jobs                 func() []server.JobStatus
+	// storage replaces the file:// archive; getenv gives its credentials.
+	storage string
+	getenv  map[string]string
 }
 
 // newEnv builds an env and serves it with httptest.
@@ -70,13 +73,13 @@ func buildEnv(t *testing.T, o envOptions) *env {
 	dbURL, pool := pgtest.NewDB(t)
 	e := &env{t: t, pool: pool, logs: &syncBuffer{}}
 	e.makeTables(ctx, o)
-	cfg := e.writeConfig(dbURL)
+	cfg := e.writeConfig(dbURL, o.storage)
 	if o.limits != nil {
 		o.limits(&cfg.Server)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := strata.Open(ctx, strata.Options{Config: cfg, Logger: log, Failpoints: o.failpoints,
-		Getenv: func(string) string { return "" }, SpoolDir: filepath.Join(t.TempDir(), "spool")})
+		Getenv: func(k string) string { return o.getenv[k] }, SpoolDir: filepath.Join(t.TempDir(), "spool")})
 	if err != nil {
 		t.Fatalf("open the service: %v", err)
 	}
@@ -115,10 +118,13 @@ func (e *env) makeTables(ctx context.Context, o envOptions) {
 }
 
 // writeConfig writes strata.yaml and the orders transform and loads them.
-func (e *env) writeConfig(dbURL string) *config.Config {
+func (e *env) writeConfig(dbURL, storage string) *config.Config {
 	e.t.Helper()
 	dir := e.t.TempDir()
 	e.archive = filepath.Join(dir, "archive")
+	if storage == "" {
+		storage = "file://" + e.archive
+	}
 	sql, err := transforms.FS.ReadFile("orders.sql")
 	if err != nil {
 		e.t.Fatal(err)
@@ -129,7 +135,7 @@ func (e *env) writeConfig(dbURL string) *config.Config {
 	yaml := fmt.Sprintf(`database:
   url: %s
 storage:
-  url: file://%s
+  url: %s
   prefix: svc
 datasets:
   - name: orders
@@ -148,7 +154,7 @@ datasets:
       table: customers
       key: [customer_id]
       time_column: updated_at
-`, dbURL, e.archive)
+`, dbURL, storage)
 	path := filepath.Join(dir, "strata.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		e.t.Fatal(err)
