@@ -76,7 +76,7 @@ func (s *Server) classify(r *http.Request, err error) *apiError {
 		return &apiError{code: http.StatusNotFound, msg: clientMessage(err)}
 	case errors.Is(err, strata.ErrInvalid):
 		return &apiError{code: http.StatusBadRequest, msg: clientMessage(err)}
-	case r.Context().Err() != nil && errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		return &apiError{code: http.StatusServiceUnavailable,
 			msg: fmt.Sprintf("the request took longer than server.request_timeout (%s) and was stopped", s.limits.RequestTimeout)}
 	case r.Context().Err() != nil:

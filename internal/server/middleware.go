@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// writeGrace is how long after its deadline a request may still write:
+// time to send the error answer of a request that timed out.
+const writeGrace = 10 * time.Second
+
 // requestIDHeader carries the request id both ways.
 const requestIDHeader = "X-Request-Id"
 
@@ -53,11 +57,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	route := routeNone
 	defer func() { s.recovered(recover(), r, sw, route, start) }()
 	// The request's deadline also bounds blocked reads and writes of a
-	// slow client; streaming routes have no server-wide write timeout.
+	// slow client (streaming routes have no server-wide write timeout);
+	// writes get a grace period to send the answer saying it timed out.
 	rc := http.NewResponseController(sw)
 	deadline, _ := ctx.Deadline()
 	_ = rc.SetReadDeadline(deadline)
-	_ = rc.SetWriteDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline.Add(writeGrace))
 	if err := checkPath(r.URL.Path); err != nil {
 		writeError(sw, r, err)
 		return

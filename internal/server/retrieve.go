@@ -43,14 +43,7 @@ func (s *Server) handleRetrieve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", contentTypes[q.format])
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Strata-Objects", strconv.Itoa(rows.Objects()))
-	if q.format == "parquet" {
-		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.parquet"`, q.req.Table, q.req.DataType))
-	}
+	setRetrievalHeaders(w.Header(), q, rows.Objects())
 	cw := &countingWriter{w: w}
 	n, err := rows.Write(cw, q.format)
 	s.metrics.Retrieved(q.req.Table, q.req.DataType, n, time.Since(start))
@@ -68,6 +61,17 @@ func (s *Server) handleRetrieve(w http.ResponseWriter, r *http.Request) {
 		"dataset", q.req.Table, "type", q.req.DataType, "rows_sent", n, "bytes_sent", cw.n, "err", err)
 	s.metrics.Error("retrieve")
 	panic(http.ErrAbortHandler) // the client sees a broken body, never a short 200
+}
+
+// setRetrievalHeaders describes a retrieval's answer.
+func setRetrievalHeaders(h http.Header, q retrieval, objects int) {
+	h.Set("Content-Type", contentTypes[q.format])
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Strata-Objects", strconv.Itoa(objects))
+	if q.format == "parquet" {
+		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.parquet"`, q.req.Table, q.req.DataType))
+	}
 }
 
 // parseRetrieval validates the path and query of a retrieval.

@@ -110,3 +110,16 @@ func TestShutdownPastItsTimeoutAbandonsAnIngestWhole(t *testing.T) {
 		t.Fatalf("an abandoned ingest left %d Layer 3 rows, %d Layer 2 rows, %d committed objects; want all or nothing (nothing)", stored, l2, committed)
 	}
 }
+
+func TestAnIngestOverTheRequestTimeoutIs503AndStoresNothing(t *testing.T) {
+	e := newEnv(t, envOptions{failpoints: "after-plan=sleep:1s", limits: func(l *config.Server) {
+		l.RequestTimeout = config.DurationOf(300 * time.Millisecond)
+	}})
+	r := e.ingest("orders", jsonl(records(1, 20)))
+	if msg, _, _ := errorOf(t, r); r.code != http.StatusServiceUnavailable || !strings.Contains(msg, "server.request_timeout") {
+		t.Fatalf("an ingest past the request timeout: %d %q", r.code, msg)
+	}
+	if s := e.state(); !strings.HasPrefix(s, "source_orders=0 orders=0 customers=0 catalog=0") {
+		t.Fatalf("a timed-out ingest left %s", s)
+	}
+}
