@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -22,14 +23,14 @@ func Write(w io.Writer, rs *Rows, format string) (int64, error) {
 	case "parquet":
 		return writeParquet(w, rs)
 	}
-	return 0, fmt.Errorf("%w: format %q (use jsonl, csv or parquet)", ErrBadRequest, format)
+	return 0, badRequest(fmt.Errorf("format %q (use jsonl, csv or parquet)", format))
 }
 
 // writeParquet writes one Parquet file (snappy) with the output columns,
 // typed as in the archive, so a retrieval can feed DuckDB, Spark or pandas.
 func writeParquet(w io.Writer, rs *Rows) (int64, error) {
 	if len(rs.defs) == 0 {
-		return 0, fmt.Errorf("%w: no archived rows in the range, so no schema for a Parquet file (use jsonl or csv)", ErrBadRequest)
+		return 0, badRequest(errors.New("no archived rows in the range, so no schema for a Parquet file (use jsonl or csv)"))
 	}
 	s, err := parquetio.NewSchema(rs.defs)
 	if err != nil {

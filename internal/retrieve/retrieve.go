@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/catalog"
@@ -28,6 +29,15 @@ import (
 
 // ErrBadRequest wraps every error caused by the request rather than the archive.
 var ErrBadRequest = errors.New("bad request")
+
+// requestError marks an error as ErrBadRequest without changing its
+// message, which is written for the user.
+type requestError struct{ err error }
+
+func (e requestError) Error() string   { return e.err.Error() }
+func (e requestError) Unwrap() []error { return []error{ErrBadRequest, e.err} }
+
+func badRequest(err error) error { return requestError{err} }
 
 // ErrCorrupt is returned when an object does not match its catalog checksum.
 var ErrCorrupt = errors.New("archive object is corrupt")
@@ -95,14 +105,75 @@ type Retriever struct {
 	SpoolDir string
 }
 
-// Query plans req and returns a stream of its rows.
-func (r *Retriever) Query(ctx context.Context, req Request) (*Rows, error) {
+// Query plans req and returns a stream of its rows. With req.Live, the
+// catalog and the table are read in one REPEATABLE READ snapshot that the
+// stream holds until Close: an object committed after it is not read, and
+// its rows, deleted in that same commit, are still live in the snapshot, so
+// every row is returned exactly once whatever archives meanwhile.
+func (r *Retriever) Query(ctx context.Context, req Request) (rs *Rows, err error) {
 	if req.To.Before(req.From) {
-		return nil, fmt.Errorf("%w: --to %s is before --from %s", ErrBadRequest,
-			req.To.Format(time.RFC3339), req.From.Format(time.RFC3339))
+		return nil, badRequest(fmt.Errorf("--to %s is before --from %s", req.To.Format(time.RFC3339), req.From.Format(time.RFC3339)))
 	}
-	from, to := req.From.UTC().Truncate(24*time.Hour), req.To.UTC().Truncate(24*time.Hour)
-	objs, err := r.Catalog.List(ctx, catalog.Filter{Dataset: req.Dataset, Type: req.Type, From: &from, To: &to})
+	req.From, req.To = req.From.UTC(), req.To.UTC()
+	expr, err := parseWhere(req.Where)
+	if err != nil {
+		return nil, err
+	}
+	stream := &Rows{ctx: ctx, r: r, req: req}
+	defer func() {
+		if err != nil {
+			stream.Close() // ends the snapshot
+		}
+	}()
+	rs = stream
+	var db catalog.DB
+	if r.Pool != nil {
+		db = r.Pool
+	}
+	if req.Live != nil {
+		if r.Pool == nil {
+			return nil, fmt.Errorf("retrieve: live rows need a database pool")
+		}
+		if rs.tx, err = r.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}); err != nil {
+			return nil, fmt.Errorf("retrieve: begin snapshot: %w", err)
+		}
+		db = rs.tx
+	}
+	if rs.objs, err = r.objects(ctx, db, req); err != nil {
+		return nil, err
+	}
+	tableCols, err := r.tableColumns(ctx, db, req)
+	if err != nil {
+		return nil, err
+	}
+	var liveCols []parquetio.Column
+	if req.Live != nil {
+		liveCols = req.Live.columns(tableCols)
+	}
+	if rs.cols, rs.defs, err = outputColumns(rs.objs, liveCols, req.Columns); err != nil {
+		return nil, err
+	}
+	if rs.filter, err = bindWhere(expr, rs.objs, tableCols, liveCols); err != nil {
+		return nil, err
+	}
+	if req.Live != nil {
+		rs.live = &liveQuery{cols: liveCols, table: req.Table}
+	}
+	return rs, nil
+}
+
+// objects lists the committed objects whose day and min/max time overlap
+// the range.
+func (r *Retriever) objects(ctx context.Context, db catalog.DB, req Request) ([]catalog.Object, error) {
+	from, to := req.From.Truncate(24*time.Hour), req.To.Truncate(24*time.Hour)
+	f := catalog.Filter{Dataset: req.Dataset, Type: req.Type, From: &from, To: &to}
+	var objs []catalog.Object
+	var err error
+	if db == nil {
+		objs, err = r.Catalog.List(ctx, f)
+	} else {
+		objs, err = catalog.ListObjects(ctx, db, f)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -113,30 +184,17 @@ func (r *Retriever) Query(ctx context.Context, req Request) (*Rows, error) {
 		}
 		kept = append(kept, o)
 	}
-	cols, defs, err := outputColumns(kept, req.Columns)
-	if err != nil {
-		return nil, err
-	}
-	return &Rows{ctx: ctx, r: r, req: req, objs: kept, cols: cols, defs: defs}, nil
+	return kept, nil
 }
 
 // outputColumns resolves the requested columns against the objects'
-// schemas, or takes the union of them in first-seen order. It returns each
-// output column's definition, taken from the newest object that has it.
-func outputColumns(objs []catalog.Object, want []string) ([]string, []parquetio.Column, error) {
-	var all []string
-	defs := map[string]parquetio.Column{}
-	for _, o := range objs {
-		var cols []parquetio.Column
-		if err := json.Unmarshal(o.Schema, &cols); err != nil {
-			return nil, nil, fmt.Errorf("object %s: catalog schema: %w", o.Key, err)
-		}
-		for _, c := range cols {
-			if _, ok := defs[c.Name]; !ok {
-				all = append(all, c.Name)
-			}
-			defs[c.Name] = c
-		}
+// schemas and the live columns, or takes the union of them in first-seen
+// order. It returns each output column's definition, taken from the newest
+// source that has it (the live table is the newest).
+func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string) ([]string, []parquetio.Column, error) {
+	all, defs, err := schemaUnion(objs, live)
+	if err != nil {
+		return nil, nil, err
 	}
 	names := want
 	if len(names) == 0 {
@@ -145,12 +203,36 @@ func outputColumns(objs []catalog.Object, want []string) ([]string, []parquetio.
 	out := make([]parquetio.Column, 0, len(names))
 	for _, c := range names {
 		d, ok := defs[c]
-		if !ok && len(objs) > 0 {
-			return nil, nil, fmt.Errorf("%w: unknown column %q (columns: %s)", ErrBadRequest, c, strings.Join(all, ", "))
+		if !ok && len(all) > 0 {
+			return nil, nil, badRequest(fmt.Errorf("unknown column %q (columns: %s)", c, strings.Join(all, ", ")))
 		}
 		out = append(out, d)
 	}
 	return names, out, nil
+}
+
+// schemaUnion returns the column names of the objects' schemas and extra
+// columns in first-seen order, and each one's newest definition.
+func schemaUnion(objs []catalog.Object, extra []parquetio.Column) ([]string, map[string]parquetio.Column, error) {
+	var all []string
+	defs := map[string]parquetio.Column{}
+	add := func(cols []parquetio.Column) {
+		for _, c := range cols {
+			if _, ok := defs[c.Name]; !ok {
+				all = append(all, c.Name)
+			}
+			defs[c.Name] = c
+		}
+	}
+	for _, o := range objs {
+		var cols []parquetio.Column
+		if err := json.Unmarshal(o.Schema, &cols); err != nil {
+			return nil, nil, fmt.Errorf("object %s: catalog schema: %w", o.Key, err)
+		}
+		add(cols)
+	}
+	add(extra)
+	return all, defs, nil
 }
 
 // fetch downloads an object into a spool file, checking size and SHA-256

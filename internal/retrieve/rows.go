@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/filter"
 	"github.com/stratahq/strata/internal/parquetio"
 )
 
@@ -19,15 +23,21 @@ type Rows struct {
 	cols []string
 	defs []parquetio.Column // output column definitions (zero when no object has rows)
 
-	next  int // next object to open
-	file  *os.File
-	it    *parquetio.RowIter
-	src   []int // for each output column, its index in the iterator's row, or -1
-	tcol  int   // index of the time column in the iterator's row, or -1
-	nulls []parquetio.Value
-	out   []parquetio.Value
-	err   error
-	n     int64
+	filter *filter.Filter // nil: no where
+	tx     pgx.Tx         // the snapshot of a query with live rows
+	live   *liveQuery     // nil: archived rows only
+
+	next     int // next object to open
+	file     *os.File
+	it       *parquetio.RowIter
+	match    *filter.Matcher // the filter over the iterator's row
+	src      []int           // for each output column, its index in the iterator's row, or -1
+	tcol     int             // index of the time column in the iterator's row, or -1
+	nulls    []parquetio.Value
+	out      []parquetio.Value
+	err      error
+	n        int64
+	liveDone bool
 }
 
 // Columns returns the output column names.
@@ -36,8 +46,25 @@ func (rs *Rows) Columns() []string { return rs.cols }
 // Objects returns how many archive objects the query reads.
 func (rs *Rows) Objects() int { return len(rs.objs) }
 
-// Next advances to the next row in range.
+// Next advances to the next row in range that matches the filter:
+// archived rows first, object by object, then live rows.
 func (rs *Rows) Next() bool {
+	if rs.err != nil {
+		return false
+	}
+	if rs.req.MaxRows > 0 && rs.n >= rs.req.MaxRows {
+		rs.err = fmt.Errorf("%w: more than %d rows; narrow the range, add a filter or ask for fewer columns", ErrTooManyRows, rs.req.MaxRows)
+		return false
+	}
+	if rs.nextArchived() || (rs.err == nil && rs.live != nil && !rs.liveDone && rs.nextLive()) {
+		rs.n++
+		return true
+	}
+	return false
+}
+
+// nextArchived advances to the next archived row, opening objects in turn.
+func (rs *Rows) nextArchived() bool {
 	for rs.err == nil {
 		if rs.it == nil {
 			if rs.next >= len(rs.objs) {
@@ -56,6 +83,9 @@ func (rs *Rows) Next() bool {
 		if rs.tcol >= 0 && !rs.inRange(row[rs.tcol]) {
 			continue
 		}
+		if rs.match != nil && !rs.match.Match(row) {
+			continue
+		}
 		for i, s := range rs.src {
 			if s < 0 {
 				rs.out[i] = rs.nulls[i]
@@ -63,7 +93,6 @@ func (rs *Rows) Next() bool {
 				rs.out[i] = row[s]
 			}
 		}
-		rs.n++
 		return true
 	}
 	return false
@@ -94,10 +123,25 @@ func (rs *Rows) Count() int64 { return rs.n }
 // Err returns the error that ended the stream, if any.
 func (rs *Rows) Err() error { return rs.err }
 
-// Close releases the stream's files.
+// Close releases the stream's files and ends its snapshot.
 func (rs *Rows) Close() error {
 	rs.closeObject()
+	if rs.live != nil && rs.live.rows != nil {
+		rs.live.rows.Close()
+	}
+	if rs.tx != nil {
+		rs.tx.Rollback(context.WithoutCancel(rs.ctx)) // read only: nothing to keep
+		rs.tx = nil
+	}
 	return nil
+}
+
+// ensureOut allocates the output row.
+func (rs *Rows) ensureOut() {
+	if rs.out == nil {
+		rs.out = make([]parquetio.Value, len(rs.cols))
+		rs.nulls = make([]parquetio.Value, len(rs.cols))
+	}
 }
 
 func (rs *Rows) closeObject() {
@@ -135,10 +179,11 @@ func (rs *Rows) open(o catalog.Object) error {
 		return fmt.Errorf("read %s: %w", o.Key, err)
 	}
 	rs.file, rs.it, rs.src, rs.tcol = f, it, src, tcol
-	if rs.out == nil {
-		rs.out = make([]parquetio.Value, len(rs.cols))
-		rs.nulls = make([]parquetio.Value, len(rs.cols))
+	rs.match = nil
+	if rs.filter != nil {
+		rs.match = rs.filter.Matcher(func(name string) int { return slices.Index(read, name) })
 	}
+	rs.ensureOut()
 	for i, c := range rs.cols {
 		if j := pr.Schema().Index(c); j >= 0 {
 			k, _ := pr.Schema().Kind(j)
@@ -164,6 +209,14 @@ func (rs *Rows) projection(s *parquetio.Schema) (read []string, src []int, tcol 
 		}
 		src[i] = pos[c]
 	}
+	if rs.filter != nil {
+		for _, c := range rs.filter.Columns() {
+			if _, ok := pos[c]; !ok && s.Index(c) >= 0 {
+				pos[c] = len(read)
+				read = append(read, c)
+			}
+		}
+	}
 	tcol = -1
 	if rs.req.TimeColumn != "" && s.Index(rs.req.TimeColumn) >= 0 {
 		if p, ok := pos[rs.req.TimeColumn]; ok {
@@ -176,21 +229,31 @@ func (rs *Rows) projection(s *parquetio.Schema) (read []string, src []int, tcol 
 	return read, src, tcol
 }
 
-// rowGroupFilter skips row groups whose time statistics lie outside the range.
+// rowGroupFilter skips row groups whose statistics show that no row is in
+// the time range or matches the filter.
 func (rs *Rows) rowGroupFilter(pr *parquetio.Reader) func(int) bool {
-	if rs.req.TimeColumn == "" {
+	if rs.req.TimeColumn == "" && rs.filter == nil {
 		return nil
 	}
 	return func(i int) bool {
-		st, ok := pr.RowGroupStats(i)[rs.req.TimeColumn]
-		if !ok || !st.HasMinMax {
-			return true
+		stats := pr.RowGroupStats(i)
+		if rs.filter != nil && !rs.filter.MayMatch(stats, pr.RowGroupRows(i)) {
+			return false
 		}
-		mn, ok1 := st.Min.Time()
-		mx, ok2 := st.Max.Time()
-		if !ok1 || !ok2 {
-			return true
-		}
-		return !mx.Before(rs.req.From) && !mn.After(rs.req.To)
+		return rs.timeMayMatch(stats)
 	}
+}
+
+// timeMayMatch reports whether a row group's time statistics overlap the range.
+func (rs *Rows) timeMayMatch(stats map[string]parquetio.ColumnStats) bool {
+	st, ok := stats[rs.req.TimeColumn]
+	if !ok || !st.HasMinMax {
+		return true
+	}
+	mn, ok1 := st.Min.Time()
+	mx, ok2 := st.Max.Time()
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !mx.Before(rs.req.From) && !mn.After(rs.req.To)
 }
