@@ -183,18 +183,18 @@ func (s *Service) Health(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// storageReachable asks the storage about a key that never exists: a
-// "not found" answer proves it is reachable and the credentials work.
+// storageReachable lists the archive until its first object: that proves
+// the storage answers, the credentials work and the container or folder
+// exists, without reading or writing anything.
 func (s *Service) storageReachable(ctx context.Context) error {
-	k, err := s.prefix.Join("strata-healthcheck")
-	if err != nil {
-		return err
+	err := s.store.List(ctx, s.prefix, func(storage.ObjectInfo) error { return errFound })
+	if errors.Is(err, errFound) {
+		return nil
 	}
-	if _, err := s.store.Stat(ctx, k); err != nil && !errors.Is(err, storage.ErrNotExist) {
-		return err
-	}
-	return nil
+	return err
 }
+
+var errFound = errors.New("found an object")
 
 // openPool connects with the session time zone set to UTC, so days are UTC
 // days and timestamp columns compare as UTC.

@@ -270,9 +270,6 @@ func TestRetrievalOfAnalyticsRowsHonoursColumnsAndRange(t *testing.T) {
 }
 
 func TestHealthzIs503WhenTheArchiveFolderIsGone(t *testing.T) {
-	// Service.Health stats a key that never exists; through the os.Root
-	// of a removed folder that is "not exist" too, so it reports ok.
-	t.Skip("needs Service.Health to notice a removed file:// archive folder (and a missing Azure container)")
 	e := newEnv(t, envOptions{})
 	if err := os.RemoveAll(e.archive); err != nil {
 		t.Fatal(err)

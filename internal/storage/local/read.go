@@ -114,6 +114,11 @@ func (b *Backend) Stat(ctx context.Context, key storage.Key) (storage.ObjectInfo
 // Files whose names are not valid keys, symlinks, and the scratch and
 // sidecar folders are skipped. SHA256 and Metadata are left empty.
 func (b *Backend) List(ctx context.Context, prefix storage.Key, fn func(storage.ObjectInfo) error) error {
+	// The open root keeps working on a folder that was deleted or moved
+	// away; say so instead of listing nothing.
+	if _, err := os.Stat(b.dir); err != nil {
+		return fmt.Errorf("local list: the archive folder %s is gone (%v): %w", b.dir, err, storage.ErrNotExist)
+	}
 	dir := "."
 	if !prefix.IsZero() {
 		var err error
