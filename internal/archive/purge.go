@@ -106,8 +106,12 @@ func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (Exp
 		}
 		// Catalog first: a crash between the two leaves an expired object
 		// in storage (never read), not a committed object that is missing.
-		if _, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state = 'committed'`, o.id); err != nil {
+		tag, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state = 'committed'`, o.id)
+		if err != nil {
 			return rep, fmt.Errorf("expire %s: %w", o.key, err)
+		}
+		if tag.RowsAffected() == 0 {
+			continue // another process expired it meanwhile
 		}
 		if err := a.Store.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotExist) {
 			if errors.Is(err, storage.ErrImmutable) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,6 +16,7 @@ import (
 
 	strata "github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/metrics"
+	"github.com/stratahq/strata/internal/scheduler"
 	"github.com/stratahq/strata/internal/server"
 )
 
@@ -147,16 +149,32 @@ func listenErr(addr string, err error) error {
 }
 
 // startScheduler starts the lifecycle jobs and returns their status for
-// the dashboard and a function that waits until they have stopped (ctx is
-// cancelled at shutdown).
-//
-// TODO(scheduler): wire internal/scheduler here: scheduler.New(svc, cfg,
-// scheduler.Options{Logger: log, Metrics: m}), go sched.Run(ctx), status
-// converting each scheduler.JobStatus with server.JobStatus(st), and wait
-// selecting on sched.Done() or cfg.Server.ShutdownTimeout. Until then the
-// scheduler does nothing and the dashboard shows it off.
+// the dashboard and a function that waits, at most the shutdown timeout,
+// until they have stopped after ctx is cancelled. A job cancelled at
+// shutdown rolls back its open transaction: nothing is lost, and the next
+// run (of this or another process) continues it.
 func startScheduler(ctx context.Context, svc *strata.Service, m *metrics.Metrics, log *slog.Logger) (status func() []server.JobStatus, wait func()) {
-	_, _, _ = ctx, svc, m
-	log.Warn("the lifecycle scheduler is not wired into serve yet: no jobs run")
-	return nil, func() {}
+	cfg := svc.Config()
+	sched := scheduler.New(svc, cfg, scheduler.Options{Logger: log, Metrics: m})
+	go func() {
+		if err := sched.Run(ctx); err != nil {
+			log.Error("scheduler stopped", "error", err)
+		}
+	}()
+	status = func() []server.JobStatus {
+		sts := sched.Status()
+		out := make([]server.JobStatus, len(sts))
+		for i, st := range sts {
+			out[i] = server.JobStatus(st)
+		}
+		return out
+	}
+	wait = func() {
+		select {
+		case <-sched.Done():
+		case <-time.After(cfg.Server.ShutdownTimeout.Duration()):
+			log.Warn("lifecycle jobs did not stop within server.shutdown_timeout; exiting anyway (their transactions roll back)")
+		}
+	}
+	return status, wait
 }

@@ -2,26 +2,20 @@ package cli
 
 import (
 	"time"
+
+	"github.com/stratahq/strata"
 )
 
-// parseTimeArg reads an RFC 3339 time or a date. A date as a lower bound is
-// the start of that UTC day; as an upper bound (end=true) its last
-// microsecond, so "--to 2024-11-01" includes the whole day.
+// parseTimeArg reads a time flag with strata.ParseTime's rules.
 func parseTimeArg(flag, s string, end bool) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, usageErr("--%s is required: an RFC 3339 time (2024-11-01T00:00:00Z) or a date (2024-11-01)", flag)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	d, err := time.Parse(time.DateOnly, s)
+	t, err := strata.ParseTime(s, end)
 	if err != nil {
-		return time.Time{}, usageErr("--%s %q: not an RFC 3339 time (2024-11-01T00:00:00Z) or a date (2024-11-01)", flag, s)
+		return t, usageErr("--%s %q: %v", flag, s, err)
 	}
-	if end {
-		return d.AddDate(0, 0, 1).Add(-time.Microsecond), nil
-	}
-	return d, nil
+	return t, nil
 }
 
 // parseRange reads --from and --to and checks their order.

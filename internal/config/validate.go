@@ -66,6 +66,10 @@ func (p *problems) check(field string, err error) {
 // segments and metric labels.
 var datasetName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
+// ValidDatasetName reports whether name can name a dataset, so that a name
+// from a request that no configuration could hold is refused early.
+func ValidDatasetName(name string) bool { return datasetName.MatchString(name) }
+
 // Validate checks every key and returns all problems found, joined (nil if
 // none). It does not touch the filesystem; see CheckFiles.
 func (c *Config) Validate() error {

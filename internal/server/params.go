@@ -2,25 +2,20 @@ package server
 
 import (
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/config"
 )
-
-// datasetName is the configuration's rule for dataset names (config
-// validates names with the same expression); a name that breaks it cannot
-// be configured, so it is refused before it goes anywhere.
-var datasetName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 // maxWhereBytes bounds a filter expression.
 const maxWhereBytes = 4096
 
 // checkDataset refuses a dataset name that no configuration can have.
 func checkDataset(name string) error {
-	if !datasetName.MatchString(name) {
+	if !config.ValidDatasetName(name) {
 		return badRequest("dataset %s is not a dataset name (lower-case letters, digits and _, starting with a letter, at most 63)", quoteShort(name))
 	}
 	return nil
@@ -53,22 +48,13 @@ func query(raw string, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
-// parseTime reads an RFC 3339 time or a date, the command line's rule
-// (internal/cli/timearg.go): a date as a lower bound is the start of that
-// UTC day; as an upper bound (end) its last microsecond, so to=2024-11-01
-// includes the whole day.
+// parseTime reads a time parameter with strata.ParseTime's rules.
 func parseTime(param, s string, end bool) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	d, err := time.Parse(time.DateOnly, s)
+	t, err := strata.ParseTime(s, end)
 	if err != nil {
-		return time.Time{}, badRequest("%s %s: not an RFC 3339 time (2024-11-01T00:00:00Z) or a date (2024-11-01)", param, quoteShort(s))
+		return t, badRequest("%s %s: %v", param, quoteShort(s), err)
 	}
-	if end {
-		return d.AddDate(0, 0, 1).Add(-time.Microsecond), nil
-	}
-	return d, nil
+	return t, nil
 }
 
 // parseRange reads from and to. When required, both must be given; the

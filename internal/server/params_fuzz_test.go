@@ -41,7 +41,7 @@ func FuzzRetrievalParams(f *testing.F) {
 			return
 		}
 		req := q.req
-		if !datasetName.MatchString(req.Table) || (req.DataType != "analytics" && req.DataType != "source") {
+		if !config.ValidDatasetName(req.Table) || (req.DataType != "analytics" && req.DataType != "source") {
 			t.Fatalf("accepted dataset %q, type %q", req.Table, req.DataType)
 		}
 		if req.Start.IsZero() || req.End.Before(req.Start) || req.End.Sub(req.Start) > s.limits.MaxSpan.Duration() {
