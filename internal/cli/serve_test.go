@@ -155,3 +155,41 @@ func TestServeHelpTeachesEveryRouteWithCurl(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRunsTheLifecycleOnTheDatasetsSchedule(t *testing.T) {
+	cfg, _ := setup(t)
+	env := map[string]string{"STRATA_CONFIG": cfg, "STRATA_DATASETS_ORDERS_SCHEDULE_ANALYTICS_ARCHIVE": "1s"}
+	base, stop, code, errb := startServe(t, env, "--listen", "127.0.0.1:0")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := get(t, base+"/metrics")
+		if strings.Contains(body, `strata_job_runs_total{dataset="orders",job="analytics_archive",outcome="ok"}`) {
+			if !strings.Contains(body, `strata_archived_rows_total{dataset="orders",type="analytics"} 180`) {
+				t.Fatalf("the scheduled run archived other than the 9 whole days x 20 rows past retention:\n%s", grepLines(body, "strata_archived"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no successful scheduled analytics run in 30s:\n%s\n%s", grepLines(body, "strata_job"), errb)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status, body := get(t, base+"/v1/catalog?dataset=orders&type=analytics"); status != http.StatusOK || strings.Count(body, `"key"`) != 9 {
+		t.Fatalf("catalog after the scheduled run: %d, %d objects, want 9\n%s", status, strings.Count(body, `"key"`), body)
+	}
+	stop()
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d after SIGTERM:\n%s", c, errb)
+	}
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
