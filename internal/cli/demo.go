@@ -245,6 +245,12 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 	if err := demoIngest(ctx, a, arch); err != nil {
 		return err
 	}
+	if err := demoWhere(ctx, a); err != nil {
+		return err
+	}
+	if err := demoServe(ctx, a); err != nil {
+		return err
+	}
 	vrep, err := arch.Verify(ctx, archive.VerifyOptions{Deep: true})
 	if err != nil {
 		return err
@@ -330,6 +336,7 @@ func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
   bin/strata retrieve --dataset customers --type source --from %s --to %s | head -3
   bin/strata ingest --dataset orders %s   # one raw JSON record per line
   bin/strata archive --dry-run                # nothing left to archive
+  bin/strata serve                            # HTTP API on 127.0.0.1:8080, dashboard at /
   bin/strata verify --deep
   ls -R %s | head
   bin/strata demo down --state %s            # stop the demo database
