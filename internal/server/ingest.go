@@ -52,6 +52,11 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.svc.Ingest(r.Context(), ds, http.MaxBytesReader(w, r.Body, limit))
 	if rep.Records > 0 {
 		s.metrics.Ingested(ds, rep.Records, rep.Bytes)
+		var objBytes int64
+		for _, o := range rep.Objects {
+			objBytes += o.Bytes
+		}
+		s.metrics.Archived(ds, "source", rep.Records, objBytes, int64(len(rep.Objects)))
 	}
 	if err != nil {
 		e := s.classify(r, err)
