@@ -13,6 +13,7 @@ import (
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/units"
 )
 
 func newArchiveCmd(env Env, g *globalFlags) *cobra.Command {
@@ -90,7 +91,7 @@ func runArchive(ctx context.Context, a *app, dataset string, dryRun, strict bool
 	}
 	if isTerminal(a.env.Stdout) {
 		arch.Progress = func(d archive.DayReport) {
-			fmt.Fprintf(a.env.Stderr, "\r  %s %s: %d rows, %s        ", d.Dataset, d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes))
+			fmt.Fprintf(a.env.Stderr, "\r  %s %s: %d rows, %s        ", d.Dataset, d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes))
 		}
 	}
 	var failed error
@@ -175,7 +176,7 @@ func runSourceArchive(ctx context.Context, a *app, dataset string, strict bool, 
 func printSourceReport(w io.Writer, rep archive.Report, dryRun bool) {
 	switch {
 	case dryRun && len(rep.Days) > 0:
-		fmt.Fprintf(w, "%s: source: %d rows wait to be archived (about %s of Parquet)", rep.Dataset, rep.Rows(), humanBytes(rep.Bytes()))
+		fmt.Fprintf(w, "%s: source: %d rows wait to be archived (about %s of Parquet)", rep.Dataset, rep.Rows(), units.Bytes(rep.Bytes()))
 		if rep.Skipped != "" {
 			fmt.Fprintf(w, "; %s", rep.Skipped)
 		}
@@ -185,9 +186,9 @@ func printSourceReport(w io.Writer, rep archive.Report, dryRun bool) {
 		fmt.Fprintf(w, "%s: source: %s\n", rep.Dataset, rep.Skipped)
 		return
 	}
-	fmt.Fprintf(w, "%s: source: archived %d rows in %d object(s), %s\n", rep.Dataset, rep.Rows(), len(rep.Days), humanBytes(rep.Bytes()))
+	fmt.Fprintf(w, "%s: source: archived %d rows in %d object(s), %s\n", rep.Dataset, rep.Rows(), len(rep.Days), units.Bytes(rep.Bytes()))
 	for _, d := range rep.Days {
-		fmt.Fprintf(w, "  %s  %d rows  %s  %s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes), d.Key)
+		fmt.Fprintf(w, "  %s  %d rows  %s  %s\n", d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes), d.Key)
 	}
 }
 
@@ -225,7 +226,7 @@ func printArchiveReport(w io.Writer, rep archive.Report, dryRun bool) {
 	}
 	for _, d := range rep.Days {
 		if dryRun {
-			fmt.Fprintf(tw, "  %s\t%d\t%s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes))
+			fmt.Fprintf(tw, "  %s\t%d\t%s\n", d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes))
 			continue
 		}
 		note := ""
@@ -235,28 +236,14 @@ func printArchiveReport(w io.Writer, rep archive.Report, dryRun bool) {
 		if d.Dropped != "" {
 			note += " (partition " + d.Dropped + " dropped)"
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s%s\n", d.Day.Format(time.DateOnly), d.Rows, humanBytes(d.Bytes), d.Key, note)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s%s\n", d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes), d.Key, note)
 	}
 	tw.Flush()
 }
 
 func bytesLabel(n int64, estimate bool) string {
 	if estimate {
-		return "about " + humanBytes(n) + " of Parquet (estimate)"
+		return "about " + units.Bytes(n) + " of Parquet (estimate)"
 	}
-	return humanBytes(n) + " of Parquet"
-}
-
-// humanBytes formats n as B, KiB, MiB, GiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return units.Bytes(n) + " of Parquet"
 }

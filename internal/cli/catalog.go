@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/units"
 )
 
 func newCatalogCmd(env Env, g *globalFlags) *cobra.Command {
@@ -66,10 +67,10 @@ func printCatalog(env Env, objs []catalog.Object) {
 	fmt.Fprintln(tw, "DATASET\tTYPE\tDAY\tOBJECTS\tROWS\tBYTES")
 	var rows, bytes int64
 	for _, d := range days {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", d.dataset, d.typ, d.day.Format(time.DateOnly), d.objects, d.rows, humanBytes(d.bytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", d.dataset, d.typ, d.day.Format(time.DateOnly), d.objects, d.rows, units.Bytes(d.bytes))
 		rows += d.rows
 		bytes += d.bytes
 	}
 	tw.Flush()
-	fmt.Fprintf(env.Stdout, "%d day(s), %d object(s), %d rows, %s\n", len(days), len(objs), rows, humanBytes(bytes))
+	fmt.Fprintf(env.Stdout, "%d day(s), %d object(s), %d rows, %s\n", len(days), len(objs), rows, units.Bytes(bytes))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stratahq/strata/internal/pglocal"
 	"github.com/stratahq/strata/internal/retrieve"
 	"github.com/stratahq/strata/internal/storage/local"
+	"github.com/stratahq/strata/internal/units"
 	"github.com/stratahq/strata/transforms"
 )
 
@@ -286,11 +287,11 @@ func printDemoTable(out io.Writer, specs []archive.AnalyticsSpec, reports map[st
 	for _, s := range specs {
 		r := reports[s.Dataset]
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Dataset, len(r.Days), r.Rows(), len(r.Days),
-			humanBytes(before[s.Dataset]), humanBytes(after[s.Dataset]), humanBytes(r.Bytes()))
+			units.Bytes(before[s.Dataset]), units.Bytes(after[s.Dataset]), units.Bytes(r.Bytes()))
 		rows, bytes, objs = rows+r.Rows(), bytes+r.Bytes(), objs+len(r.Days)
 		b0, b1 = b0+before[s.Dataset], b1+after[s.Dataset]
 	}
-	fmt.Fprintf(tw, "total\t\t%d\t%d\t%s\t%s\t%s\t\n", rows, objs, humanBytes(b0), humanBytes(b1), humanBytes(bytes))
+	fmt.Fprintf(tw, "total\t\t%d\t%d\t%s\t%s\t%s\t\n", rows, objs, units.Bytes(b0), units.Bytes(b1), units.Bytes(bytes))
 	tw.Flush()
 	fmt.Fprintf(out, "(%s; PostgreSQL sizes are pg_total_relation_size, after VACUUM FULL gave the space back; archive is snappy Parquet)\n",
 		elapsed.Round(time.Millisecond))
@@ -384,7 +385,7 @@ func demoIngest(ctx context.Context, a *app, arch *archive.Archiver) error {
 			(SELECT count(*) FROM `+demo.SourceTable(d)+` WHERE processed)`).Scan(&upserted, &processed); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t\n", d.Name, rep.Records, len(rep.Objects), humanBytes(bytes), upserted, processed)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t\n", d.Name, rep.Records, len(rep.Objects), units.Bytes(bytes), upserted, processed)
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "(every 25th record repeats an earlier key: the latest received wins in Layer 2; objects such as %s)\n", first)

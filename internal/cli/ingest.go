@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/units"
 )
 
 func newIngestCmd(env Env, g *globalFlags) *cobra.Command {
@@ -80,10 +81,10 @@ func runIngest(ctx context.Context, env Env, g *globalFlags, dataset, in string)
 	}
 	el := time.Since(start)
 	fmt.Fprintf(env.Stdout, "%s: ingested %d of %d records in %d batch(es), %s, %d source object(s), %s (%.0f records/s)\n",
-		dataset, rep.Records, rep.Received, rep.Batches, humanBytes(rep.Bytes), len(rep.Objects), el.Round(time.Millisecond),
+		dataset, rep.Records, rep.Received, rep.Batches, units.Bytes(rep.Bytes), len(rep.Objects), el.Round(time.Millisecond),
 		float64(rep.Records)/el.Seconds())
 	for _, o := range rep.Objects {
-		fmt.Fprintf(env.Stdout, "  %s  %d records  %s  %s\n", o.Day.Format(time.DateOnly), o.Rows, humanBytes(o.Bytes), o.Key)
+		fmt.Fprintf(env.Stdout, "  %s  %d records  %s  %s\n", o.Day.Format(time.DateOnly), o.Rows, units.Bytes(o.Bytes), o.Key)
 	}
 	return err
 }

@@ -161,14 +161,7 @@ func startScheduler(ctx context.Context, svc *strata.Service, m *metrics.Metrics
 			log.Error("scheduler stopped", "error", err)
 		}
 	}()
-	status = func() []server.JobStatus {
-		sts := sched.Status()
-		out := make([]server.JobStatus, len(sts))
-		for i, st := range sts {
-			out[i] = server.JobStatus(st)
-		}
-		return out
-	}
+	status = sched.Status
 	wait = func() {
 		select {
 		case <-sched.Done():

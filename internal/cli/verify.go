@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/units"
 )
 
 func newVerifyCmd(env Env, g *globalFlags) *cobra.Command {
@@ -56,7 +57,7 @@ that never committed (orphans). It never touches committed objects.`,
 				fmt.Fprintf(env.Stdout, "verify: %d problem(s) in %d committed object(s)\n", len(rep.Problems), rep.Checked)
 				return &ExitError{Code: ExitFound}
 			}
-			fmt.Fprintf(env.Stdout, "verify: ok: %d committed object(s), %s, %s\n", rep.Checked, humanBytes(rep.Bytes), depth)
+			fmt.Fprintf(env.Stdout, "verify: ok: %d committed object(s), %s, %s\n", rep.Checked, units.Bytes(rep.Bytes), depth)
 			return nil
 		},
 	}

@@ -217,7 +217,7 @@ func Default() Config {
 			RequestTimeout:  DurationOf(DefaultRequestTimeout),
 			ShutdownTimeout: DurationOf(DefaultShutdownTimeout),
 		},
-		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 }
 

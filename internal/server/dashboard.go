@@ -3,13 +3,13 @@ package server
 import (
 	"bytes"
 	_ "embed"
-	"fmt"
 	"html/template"
 	"net/http"
 	"time"
 
 	strata "github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/units"
 )
 
 //go:embed dashboard.html
@@ -17,7 +17,7 @@ var dashboardHTML string
 
 // dashboardTmpl renders the dashboard; html/template escapes every value.
 var dashboardTmpl = template.Must(template.New("dashboard").Funcs(template.FuncMap{
-	"bytes": humanBytes,
+	"bytes": units.Bytes,
 	"when":  when,
 }).Parse(dashboardHTML))
 
@@ -102,20 +102,6 @@ func datasetOf(ds config.Dataset, sums map[[2]string]*dashLayer) dashDataset {
 		sums[[2]string{ds.Name, out.Layers[i].Type}] = &out.Layers[i]
 	}
 	return out
-}
-
-// humanBytes prints a size in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // when prints a time for the dashboard, or a dash when it is zero.

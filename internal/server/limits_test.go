@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/scheduler"
 	"github.com/stratahq/strata/internal/server"
 )
 
@@ -126,5 +125,3 @@ func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 	}
 }
 
-// The dashboard's JobStatus must stay convertible from the scheduler's.
-var _ = func(st scheduler.JobStatus) server.JobStatus { return server.JobStatus(st) }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,6 +21,7 @@ import (
 	strata "github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/metrics"
+	"github.com/stratahq/strata/internal/scheduler"
 )
 
 // Options configure a Server. Every field may be left zero.
@@ -42,31 +42,8 @@ type Options struct {
 	Jobs func() []JobStatus
 }
 
-// JobStatus is one scheduled lifecycle job as the dashboard shows it. Its
-// fields are those of scheduler.JobStatus, so a Go conversion
-// server.JobStatus(st) turns one into the other.
-type JobStatus struct {
-	Dataset string
-	// Job is source_archive, analytics_archive or purge.
-	Job      string
-	Interval time.Duration
-	// Running is true while a run is in flight (since LastStart).
-	Running bool
-	// LastStart and LastEnd bound the last run; zero before the first.
-	LastStart, LastEnd time.Time
-	// LastOutcome is ok, error, skipped, cancelled, or "" before the first
-	// run ends; LastError is the last run's error.
-	LastOutcome string
-	LastError   string
-	// SkipReason says why the last run did nothing on purpose.
-	SkipReason string
-	// Failures counts the runs that failed in a row.
-	Failures int
-	// NextRun is when the next run starts; zero when unknown.
-	NextRun time.Time
-	// Rows and Bytes are the last run's totals.
-	Rows, Bytes int64
-}
+// JobStatus is one scheduled lifecycle job as the dashboard shows it.
+type JobStatus = scheduler.JobStatus
 
 // Server answers Strata's HTTP API. Build one with New; it is safe for
 // concurrent use.
