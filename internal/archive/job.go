@@ -153,10 +153,17 @@ func (a *Archiver) commitJob(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec,
 			}
 		}
 	}
+	l := &catalog.Lineage{Dataset: spec.Dataset, Kind: catalog.LineageAnalyticsArchive}
 	for _, s := range staged {
 		if err := catalog.Commit(ctx, tx, &s.obj, spec.ArchiveRetention); err != nil {
 			return err
 		}
+		l.RunID = s.obj.RunID
+		l.AnalyticsObjects = append(l.AnalyticsObjects, s.obj.ID)
+		l.AnalyticsRows += s.rows
+	}
+	if err := catalog.RecordLineage(ctx, tx, l); err != nil {
+		return err
 	}
 	return a.commitTx(ctx, tx, staged)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,8 @@ type Transformer interface {
 	Lateral(outer string) string
 	// Version identifies the transform's text.
 	Version() string
+	// Text is the transform as written, kept in the catalog for lineage.
+	Text() string
 }
 
 // TransformSpec says where transformed rows go.
@@ -342,9 +345,16 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 			return fmt.Errorf("mark rows archived: %w", err)
 		}
 	}
+	l := batchLineage(st, objs, ids, inserted)
 	if st.upsertSQL != "" {
-		if _, err := tx.Exec(ctx, st.upsertSQL, ids); err != nil {
+		tag, err := tx.Exec(ctx, st.upsertSQL, ids)
+		if err != nil {
 			return fmt.Errorf("transform %s into %s: %w", st.spec.Dataset, st.spec.Transform.Table, err)
+		}
+		l.AnalyticsRows = tag.RowsAffected()
+		t := st.spec.Transform.SQL
+		if err := catalog.RecordTransform(ctx, tx, st.spec.Dataset, t.Version(), t.Text()); err != nil {
+			return err
 		}
 		pc, idc := pgx.Identifier{st.spec.ProcessedColumn}.Sanitize(), pgx.Identifier{st.spec.IDColumn}.Sanitize()
 		if !inserted { // rows inserted by this transaction are stored processed already
@@ -360,5 +370,29 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 		}
 		staged[i] = o.staged
 	}
+	if err := catalog.RecordLineage(ctx, tx, l); err != nil {
+		return err
+	}
 	return a.commitTx(ctx, tx, staged)
+}
+
+// batchLineage describes a source batch: its Layer 3 rows, its objects and
+// the transform version that turned it into Layer 2 rows.
+func batchLineage(st *sourceTable, objs []batchObject, ids []int64, inserted bool) *catalog.Lineage {
+	l := &catalog.Lineage{Dataset: st.spec.Dataset, Kind: catalog.LineageSourceArchive, Layer3Rows: int64(len(ids))}
+	if inserted {
+		l.Kind = catalog.LineageIngest
+	}
+	if len(ids) > 0 {
+		lo, hi := slices.Min(ids), slices.Max(ids)
+		l.Layer3FirstID, l.Layer3LastID = &lo, &hi
+	}
+	for _, o := range objs {
+		l.RunID = o.obj.RunID
+		l.SourceObjects = append(l.SourceObjects, o.obj.ID)
+	}
+	if st.spec.Transform != nil {
+		l.TransformVersion = st.spec.Transform.SQL.Version()
+	}
+	return l
 }

@@ -24,7 +24,11 @@ type sqlTransform string
 func (t sqlTransform) Lateral(outer string) string {
 	return strings.Replace(string(t), "{{source}}", "(SELECT "+outer+".*)", 1)
 }
-func (t sqlTransform) Version() string { return "test-v1" }
+func (t sqlTransform) Version() string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+func (t sqlTransform) Text() string { return string(t) }
 
 const eventsTransform = `SELECT (r.raw_data->>'id')::bigint AS event_id, r.raw_data->>'v' AS v,
 	r.ingested_at AS updated_at FROM {{source}} r`

@@ -81,6 +81,39 @@ var migrations = []string{
 		PRIMARY KEY (dataset, id)
 	);
 	CREATE INDEX source_archived_object ON strata.source_archived (object_id);`,
+	// 3: lineage. The text of every transform version that wrote rows, so
+	// "which logic produced this row" is answerable for as long as the
+	// archive lasts; one lineage record per batch or run saying what went
+	// in and what came out; and a "restored" state for analytics objects
+	// whose rows were copied back into Layer 2 (read from there, not twice).
+	`CREATE TABLE strata.transforms (
+		dataset    text NOT NULL,
+		version    text NOT NULL CHECK (version ~ '^[0-9a-f]{64}$'),
+		text       text NOT NULL,
+		first_used timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (dataset, version)
+	);
+	CREATE TABLE strata.lineage (
+		id                bigserial PRIMARY KEY,
+		run_id            bigint REFERENCES strata.runs (id),
+		dataset           text NOT NULL,
+		kind              text NOT NULL CHECK (kind IN ('ingest', 'source_archive', 'analytics_archive', 'replay', 'restore')),
+		at                timestamptz NOT NULL DEFAULT now(),
+		period_from       timestamptz,
+		period_to         timestamptz,
+		transform_version text,
+		source_objects    bigint[] NOT NULL DEFAULT '{}',
+		layer3_rows       bigint NOT NULL DEFAULT 0,
+		layer3_first_id   bigint,
+		layer3_last_id    bigint,
+		analytics_rows    bigint NOT NULL DEFAULT 0,
+		analytics_objects bigint[] NOT NULL DEFAULT '{}',
+		superseded        bigint[] NOT NULL DEFAULT '{}',
+		detail            jsonb
+	);
+	CREATE INDEX lineage_dataset_at ON strata.lineage (dataset, at);
+	ALTER TABLE strata.objects DROP CONSTRAINT objects_state_check;
+	ALTER TABLE strata.objects ADD CONSTRAINT objects_state_check CHECK (state IN ('committed', 'expired', 'restored'));`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across
