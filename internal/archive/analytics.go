@@ -51,11 +51,13 @@ func (a *Archiver) Analytics(ctx context.Context, spec AnalyticsSpec, opts Optio
 		return rep, err
 	}
 	defer end()
+	done := a.ObserveRun(ctx, RunInfo{ID: runID, Kind: catalog.LineageAnalyticsArchive, Dataset: spec.Dataset})
 	err = a.archiveAll(ctx, spec, rel, runID, &rep)
 	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
 		catalog.RunTotals{Rows: rep.Rows(), Objects: len(rep.Days), Bytes: rep.Bytes()}, err); ferr != nil && err == nil {
 		err = ferr
 	}
+	done(runResult(rep.Days, err))
 	return rep, err
 }
 

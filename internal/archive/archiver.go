@@ -19,6 +19,7 @@
 package archive
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -45,6 +46,62 @@ type Archiver struct {
 	SpoolDir string
 	// Progress, if set, is told about each day as it completes.
 	Progress func(DayReport)
+	// Observer, if set, is told when each run begins and ends (OpenLineage
+	// events); see ObserveRun.
+	Observer RunObserver
+}
+
+// RunObserver is told when a run (a row of strata.runs) begins and ends.
+// Its methods must return quickly and cannot fail the run: they return
+// nothing. ctx may be cancelled already when RunFinished is called.
+type RunObserver interface {
+	RunStarted(ctx context.Context, run RunInfo)
+	RunFinished(ctx context.Context, run RunInfo, res RunResult)
+}
+
+// RunInfo identifies a run for a RunObserver.
+type RunInfo struct {
+	ID      int64  // strata.runs id
+	Kind    string // a catalog.Lineage* kind: ingest, source_archive, analytics_archive, replay, restore
+	Dataset string
+	// From and To bound the period a replay or restore covers; zero otherwise.
+	From, To time.Time
+	// Into is the table a restore writes, when not the dataset's Layer 2 table.
+	Into string
+}
+
+// RunResult is how a run ended.
+type RunResult struct {
+	Rows    int64
+	Objects int
+	Bytes   int64
+	// Keys are the archive objects the run committed.
+	Keys []string
+	// Err is nil when the run succeeded.
+	Err error
+}
+
+// ObserveRun tells a.Observer that run has started, after BeginRun, and
+// returns the function to call with its outcome after FinishRun. Without an
+// Observer both do nothing. Replay and restore call it as ingest and the
+// archive runs do.
+func (a *Archiver) ObserveRun(ctx context.Context, run RunInfo) func(RunResult) {
+	if a.Observer == nil {
+		return func(RunResult) {}
+	}
+	a.Observer.RunStarted(ctx, run)
+	return func(res RunResult) { a.Observer.RunFinished(context.WithoutCancel(ctx), run, res) }
+}
+
+// runResult sums the days a run committed.
+func runResult(days []DayReport, err error) RunResult {
+	res := RunResult{Objects: len(days), Err: err}
+	for _, d := range days {
+		res.Rows += d.Rows
+		res.Bytes += d.Bytes
+		res.Keys = append(res.Keys, d.Key)
+	}
+	return res
 }
 
 // AnalyticsSpec is one dataset's Layer 2 table and its archive settings.

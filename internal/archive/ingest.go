@@ -39,6 +39,7 @@ func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]b
 		return rep, err
 	}
 	defer end()
+	done := a.ObserveRun(ctx, RunInfo{ID: runID, Kind: catalog.LineageIngest, Dataset: spec.Dataset})
 	err = a.ingestAll(ctx, spec, next, runID, &rep)
 	var objBytes int64
 	for _, o := range rep.Objects {
@@ -48,6 +49,7 @@ func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]b
 		catalog.RunTotals{Rows: rep.Records, Objects: len(rep.Objects), Bytes: objBytes}, err); ferr != nil && err == nil {
 		err = ferr
 	}
+	done(runResult(rep.Objects, err))
 	return rep, err
 }
 

@@ -59,11 +59,13 @@ func (a *Archiver) Source(ctx context.Context, spec SourceSpec, opts SourceOptio
 		return rep, err
 	}
 	defer end()
+	done := a.ObserveRun(ctx, RunInfo{ID: runID, Kind: catalog.LineageSourceArchive, Dataset: spec.Dataset})
 	err = a.sourceLoop(ctx, spec, opts, runID, &rep)
 	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
 		catalog.RunTotals{Rows: rep.Rows(), Objects: len(rep.Days), Bytes: rep.Bytes()}, err); ferr != nil && err == nil {
 		err = ferr
 	}
+	done(runResult(rep.Days, err))
 	return rep, err
 }
 

@@ -12,6 +12,7 @@ type Config struct {
 	Storage  Storage   `yaml:"storage"`
 	Server   Server    `yaml:"server"`
 	Log      Log       `yaml:"log"`
+	Lineage  Lineage   `yaml:"lineage"`
 	Datasets []Dataset `yaml:"datasets"`
 
 	// File names the configuration in error messages ("config FILE: ...");
@@ -85,6 +86,23 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is auto (default: text on a terminal, json otherwise), text or json.
 	Format string `yaml:"format"`
+}
+
+// Lineage configures where OpenLineage run events go. Lineage records in
+// the catalog (strata lineage) are kept whatever this says; these keys only
+// add a copy for OpenLineage consumers such as Marquez. With neither
+// OpenLineageURL nor OpenLineageFile set, no event is emitted.
+type Lineage struct {
+	// OpenLineageURL receives each event as an HTTP POST (JSON), e.g.
+	// http://marquez:5000/api/v1/lineage. A slow or failing endpoint is
+	// logged and counted, never fails or holds up a run.
+	OpenLineageURL string `yaml:"openlineage_url"`
+	// OpenLineageFile gets each event appended as one JSON line; a relative
+	// path is resolved against the config file's folder (LineageFilePath).
+	OpenLineageFile string `yaml:"openlineage_file"`
+	// Namespace is the OpenLineage job namespace of Strata's jobs
+	// (strata.ingest.orders, ...). Default strata.
+	Namespace string `yaml:"namespace"`
 }
 
 // Dataset is one data set: its Layer 3 source table, its Layer 2 analytics
@@ -201,6 +219,7 @@ const (
 	DefaultSourceRetention  = 7 * Day
 	DefaultAnalyticsRetain  = 90 * Day
 	DefaultArchiveRetention = 7 * Year
+	DefaultLineageNamespace = "strata"
 )
 
 // Default returns the configuration used for every key that strata.yaml and
@@ -217,7 +236,8 @@ func Default() Config {
 			RequestTimeout:  DurationOf(DefaultRequestTimeout),
 			ShutdownTimeout: DurationOf(DefaultShutdownTimeout),
 		},
-		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Lineage: Lineage{Namespace: DefaultLineageNamespace},
 	}
 }
 
@@ -233,6 +253,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Server.ShutdownTimeout, d.Server.ShutdownTimeout)
 	setDefault(&c.Log.Level, d.Log.Level)
 	setDefault(&c.Log.Format, d.Log.Format)
+	setDefault(&c.Lineage.Namespace, d.Lineage.Namespace)
 	for i := range c.Datasets {
 		c.Datasets[i].applyDefaults()
 	}
@@ -285,4 +306,14 @@ func (c *Config) TransformPath(ds *Dataset) string {
 		return ds.Transform
 	}
 	return filepath.Join(c.Dir, ds.Transform)
+}
+
+// LineageFilePath returns lineage.openlineage_file resolved against c.Dir,
+// or "" when it is not set.
+func (c *Config) LineageFilePath() string {
+	f := c.Lineage.OpenLineageFile
+	if f == "" || filepath.IsAbs(f) {
+		return f
+	}
+	return filepath.Join(c.Dir, f)
 }

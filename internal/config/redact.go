@@ -28,6 +28,7 @@ func (c *Config) Redacted() Config {
 	r := *c
 	r.Database.URL = RedactURL(c.Database.URL)
 	r.Storage.URL = RedactURL(c.Storage.URL)
+	r.Lineage.OpenLineageURL = RedactURL(c.Lineage.OpenLineageURL)
 	r.Datasets = slices.Clone(c.Datasets)
 	for i := range r.Datasets {
 		ds := &r.Datasets[i]

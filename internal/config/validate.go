@@ -77,6 +77,7 @@ func (c *Config) Validate() error {
 	c.validateDatabase(p)
 	c.validateStorage(p)
 	c.validateServerAndLog(p)
+	c.validateLineage(p)
 	names := map[string]int{}
 	tables := map[string]string{}
 	for i := range c.Datasets {
@@ -240,4 +241,28 @@ func (c *Config) CheckFiles(stat StatFunc) error {
 		}
 	}
 	return errors.Join(p.errs...)
+}
+
+// lineageNamespace is what an OpenLineage job namespace may hold: it shows
+// in Marquez and in URLs, so keep it to a plain name.
+var lineageNamespace = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,255}$`)
+
+func (c *Config) validateLineage(p *problems) {
+	if raw := c.Lineage.OpenLineageURL; raw != "" {
+		u, err := parseURL(raw)
+		switch {
+		case err != nil:
+			p.add("lineage.openlineage_url", "is not a URL: %s (use http://marquez:5000/api/v1/lineage)", err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			p.add("lineage.openlineage_url", "has scheme %q (use http:// or https://, e.g. http://marquez:5000/api/v1/lineage)", u.Scheme)
+		case u.Host == "":
+			p.add("lineage.openlineage_url", "names no host (use http://marquez:5000/api/v1/lineage)")
+		}
+	}
+	if f := c.Lineage.OpenLineageFile; f != "" && (strings.HasSuffix(f, "/") || strings.ContainsRune(f, 0)) {
+		p.add("lineage.openlineage_file", "%q is not a file path (give a file such as /var/log/strata/openlineage.jsonl)", f)
+	}
+	if !lineageNamespace.MatchString(c.Lineage.Namespace) {
+		p.add("lineage.namespace", "%q is not a namespace (use 1 to 255 letters, digits and _ . : / -, e.g. strata or strata-prod)", c.Lineage.Namespace)
+	}
 }
