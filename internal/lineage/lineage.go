@@ -1,0 +1,203 @@
+// Package lineage checks and repairs the link between a dataset's raw
+// records and its analytics rows: compare re-runs the dataset's transform
+// over the records ingested in a period and compares the result, key by
+// key, with the analytics rows for those keys wherever they are now (Layer
+// 2 or the analytics archive); replay does the same and, when applied,
+// writes the differences back: upserts into Layer 2, and corrected archive
+// objects that supersede the old ones.
+//
+// The work is set-based and runs in PostgreSQL, in temporary tables of one
+// session, so a period far larger than memory costs disk, not memory: the
+// period's records stream from the source archive and Layer 3 straight
+// into COPY; the transform runs as at ingest (CROSS JOIN LATERAL, DISTINCT
+// ON the key, the latest record winning); analytics rows are read by a join
+// with Layer 2 and by streaming the archived days concerned into COPY; the
+// comparison is one FULL JOIN. Go holds counts and at most a few samples.
+//
+// # Which rows are compared
+//
+// Expected rows are what the current transform makes of the period's
+// records, the latest record per key winning. Record keys are the keys the
+// period's records name in their JSON payload: a top-level field per key
+// column, of the key column's name (a raw record names its analytics key
+// fields like the key columns; true for the example datasets). A record
+// whose payload is not JSON, or lacks a key field, or whose field does not
+// read as the key column's type, contributes no record key; the report
+// counts such records. Actual rows are the analytics rows whose key is an
+// expected key or a record key: live ones in Layer 2, archived ones in the
+// analytics archive on the UTC days of the expected rows' time column and
+// of the period (an archived row whose time column moved to another day is
+// not found). When a key is both live and archived (a record arrived after
+// its row was archived), the live row is the actual one.
+//
+// A key whose latest record was ingested after the period is not compared
+// here: Layer 2 rightly holds what that later record made. Such keys are
+// counted as later; they are compared, and replayed, with the period that
+// holds their latest record. Finding them reads the records ingested after
+// the period (from the source archive and Layer 3), which is done only when
+// the period shows differences.
+package lineage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrInvalid marks an error caused by the dataset's definition (a
+// transform that lacks a key column or yields a column Layer 2 lacks, a
+// missing table): the configuration or the transform needs fixing.
+var ErrInvalid = errors.New("invalid dataset definition")
+
+// ErrBusy is returned when another process held the dataset's analytics
+// lock (an archive run, a restore or another replay) for longer than
+// Comparer.LockWait.
+var ErrBusy = errors.New("the dataset is busy")
+
+// Transform is a dataset's transform SQL (internal/transform.Transform).
+type Transform interface {
+	// Lateral returns the transform with {{source}} bound to the row outer.
+	Lateral(outer string) string
+	// Version identifies the transform's text.
+	Version() string
+	// Text is the transform as written.
+	Text() string
+}
+
+// Spec is what compare and replay need to know of a dataset.
+type Spec struct {
+	Dataset string
+	// Layer 3, as in the configuration (source.*). Table may not exist any
+	// more: the records then come from the source archive alone.
+	SourceTable     string
+	IDColumn        string
+	SourceTime      string
+	PayloadColumn   string
+	ProcessedColumn string
+	// Layer 2 (analytics.*): its table must exist.
+	AnalyticsTable string
+	Key            []string
+	AnalyticsTime  string
+	Transform      Transform
+}
+
+// FetchRequest asks for the rows of one archive type whose time column lies
+// in [From, To], with the given columns in that order.
+type FetchRequest struct {
+	Type     string // "source" or "analytics"
+	From, To time.Time
+	Columns  []string
+	// Live adds the rows still in the database (Layer 3 rows not yet in a
+	// source batch), each row coming once.
+	Live bool
+}
+
+// Fetch streams the rows of req to w as CSV with a header line, in
+// PostgreSQL's text form, as COPY ... (FORMAT csv, HEADER true) reads
+// them back (strata.Rows.Write with format csv).
+type Fetch func(ctx context.Context, w io.Writer, req FetchRequest) error
+
+// SupersedeResult is what correcting archived analytics rows wrote.
+type SupersedeResult struct {
+	// Objects are the analytics objects written; Superseded the ones they
+	// replace. Rows counts the corrected rows.
+	Objects, Superseded []int64
+	Rows                int64
+}
+
+// Superseder rewrites, inside tx, the committed analytics objects of the
+// given UTC days that hold a key of the relation corrections (a temporary
+// table with the Layer 2 columns) into new objects that supersede them
+// (archive.Archiver.Supersede).
+type Superseder func(ctx context.Context, tx pgx.Tx, corrections string, days []time.Time) (SupersedeResult, error)
+
+// Comparer runs compare and replay against one database.
+type Comparer struct {
+	Pool  *pgxpool.Pool
+	Fetch Fetch
+	// Supersede corrects archived rows on apply; nil means this build
+	// cannot, and an apply that needs it fails before changing anything.
+	Supersede Superseder
+	Log       *slog.Logger
+	// LockWait is how long to wait for the dataset's analytics lock;
+	// 30 seconds when zero.
+	LockWait time.Duration
+}
+
+// Request is one compare or replay.
+type Request struct {
+	From, To time.Time
+	// Apply writes the differences back (replay --apply).
+	Apply bool
+}
+
+// Run compares the period's transformed records with the analytics rows
+// and, with req.Apply, writes the differences back in one transaction.
+// Layer 3 is only read.
+func (c *Comparer) Run(ctx context.Context, spec Spec, req Request) (*Report, error) {
+	if req.To.Before(req.From) {
+		return nil, fmt.Errorf("%w: to %s is before from %s", ErrInvalid, req.To.Format(time.RFC3339Nano), req.From.Format(time.RFC3339Nano))
+	}
+	pc, err := c.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compare %s: %w", spec.Dataset, err)
+	}
+	// The session's temporary tables and the statements prepared over them
+	// must not outlive the run: the connection is taken out of the pool and
+	// closed, which drops them whatever happened.
+	conn := pc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	s := &session{c: c, spec: spec, conn: conn, from: req.From.UTC(), to: req.To.UTC(), log: c.logger().With("dataset", spec.Dataset)}
+	s.rep = newReport(spec, s.from, s.to)
+	if err := s.run(ctx, req.Apply); err != nil {
+		return nil, fmt.Errorf("compare %s: %w", spec.Dataset, err)
+	}
+	return s.rep, nil
+}
+
+func (c *Comparer) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
+// run is the whole of one compare or replay on s.conn.
+func (s *session) run(ctx context.Context, apply bool) error {
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	if err := s.loadSource(ctx); err != nil {
+		return err
+	}
+	if err := s.expect(ctx); err != nil {
+		return err
+	}
+	if err := s.recordKeys(ctx); err != nil {
+		return err
+	}
+	lock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock(context.WithoutCancel(ctx))
+	if err := s.loadActual(ctx); err != nil {
+		return err
+	}
+	if err := s.diff(ctx); err != nil {
+		return err
+	}
+	if err := s.summarise(ctx); err != nil {
+		return err
+	}
+	if apply {
+		return s.apply(ctx)
+	}
+	return nil
+}
