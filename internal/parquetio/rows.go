@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 )
 
 // RowIter streams the rows of a file, with only the projected columns
@@ -23,10 +24,16 @@ type RowIter struct {
 	keep    func(rowGroup int) bool
 	rg      int   // next row group to open
 	left    int64 // rows left in the open row group
+	cur     int64 // index of the current row in the open row group
 	cursors []*cursor
+	arrays  bool // some projected column is an array
 	row     []Value
-	arena   []byte
-	err     error
+	// row[i] holds the current row's value when done[i] == gen; Advance
+	// increments gen.
+	done  []uint64
+	gen   uint64
+	arena []byte
+	err   error
 }
 
 // Rows returns an iterator over the rows of the row groups for which keep
@@ -34,12 +41,19 @@ type RowIter struct {
 // given (all columns, in table order, when columns is empty). Unnamed
 // columns are never read. The context is checked between row groups and
 // every 1024 rows.
+//
+// Next decodes every column of each row. A caller that decides from a few
+// columns whether it wants a row (a time range, a filter) calls Advance and
+// then Decode with those columns first: the values of the rows it skips in
+// the other columns are never converted (scalar columns skip them in bulk;
+// an array column is decoded on every Advance, since where one row's array
+// ends is only known from its values).
 func (r *Reader) Rows(ctx context.Context, columns []string, keep func(rowGroup int) bool) (*RowIter, error) {
 	proj, err := r.projection(columns)
 	if err != nil {
 		return nil, err
 	}
-	it := &RowIter{ctx: ctx, r: r, proj: proj, keep: keep, row: make([]Value, len(proj))}
+	it := &RowIter{ctx: ctx, r: r, proj: proj, keep: keep, row: make([]Value, len(proj)), done: make([]uint64, len(proj)), gen: 1}
 	for _, c := range proj {
 		it.names = append(it.names, r.s.cols[c].Name)
 	}
@@ -49,8 +63,14 @@ func (r *Reader) Rows(ctx context.Context, columns []string, keep func(rowGroup 
 // Columns names the columns of each row, in order.
 func (it *RowIter) Columns() []string { return it.names }
 
-// Next advances to the next row, returning false at the end or on error.
-func (it *RowIter) Next() bool {
+// Next advances to the next row and decodes all of it, returning false at
+// the end or on error.
+func (it *RowIter) Next() bool { return it.Advance() && it.Decode(nil) }
+
+// Advance moves to the next row without decoding its scalar columns,
+// returning false at the end or on error. Until Decode is called for them,
+// the columns of Row hold stale values.
+func (it *RowIter) Advance() bool {
 	if it.err != nil {
 		return false
 	}
@@ -65,13 +85,62 @@ func (it *RowIter) Next() bool {
 		}
 	}
 	it.arena = it.arena[:0]
-	for i, c := range it.cursors {
-		if err := c.next(&it.row[i], &it.arena); err != nil {
-			it.err = fmt.Errorf("read column %q of row group %d: %w", it.names[i], it.rg-1, err)
+	it.left--
+	it.cur++
+	it.gen++
+	if it.arrays {
+		for i, c := range it.cursors {
+			if c.t.array && !it.decode(i) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// RowGroup returns the index of the row group of the current row.
+func (it *RowIter) RowGroup() int { return it.rg - 1 }
+
+// Decode decodes the given columns (positions in Row; all when cols is
+// nil) of the row Advance moved to, unless decoded already. It returns
+// false on error (see Err).
+func (it *RowIter) Decode(cols []int) bool {
+	if it.err != nil {
+		return false
+	}
+	if cols == nil {
+		for i := range it.cursors {
+			if it.done[i] != it.gen && !it.decode(i) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, i := range cols {
+		if it.done[i] != it.gen && !it.decode(i) {
 			return false
 		}
 	}
-	it.left--
+	return true
+}
+
+// decode reads column i's value of the current row, first skipping the
+// values of the rows before it that were never decoded.
+func (it *RowIter) decode(i int) bool {
+	c := it.cursors[i]
+	var err error
+	if !c.t.array {
+		err = c.skip(it.cur - c.at)
+		c.at = it.cur + 1
+	}
+	if err == nil {
+		err = c.next(&it.row[i], &it.arena)
+	}
+	if err != nil {
+		it.err = fmt.Errorf("read column %q of row group %d: %w", it.names[i], it.rg-1, err)
+		return false
+	}
+	it.done[i] = it.gen
 	return true
 }
 
@@ -93,9 +162,11 @@ func (it *RowIter) openNext() bool {
 	g := groups[it.rg]
 	chunks := g.ColumnChunks()
 	for _, c := range it.proj {
-		it.cursors = append(it.cursors, &cursor{pages: chunks[c].Pages(), t: it.r.s.types[c]})
+		t := it.r.s.types[c]
+		it.cursors = append(it.cursors, &cursor{pages: chunks[c].Pages(), t: t, phys: physicalOf(t)})
+		it.arrays = it.arrays || t.array
 	}
-	it.left = g.NumRows()
+	it.left, it.cur = g.NumRows(), -1
 	it.rg++
 	return true
 }
@@ -126,8 +197,33 @@ type cursor struct {
 	vals  parquet.ValueReader
 	buf   []parquet.Value
 	pos   int
+	at    int64 // for a scalar column, the row of the next value
 	t     colType
 	elems []Value
+	// phys is the physical type a scalar column is read with from its
+	// pages' typed data (the fast path, pagedata.go); encoding.Undefined for
+	// arrays, booleans and uuid, which go value by value through vals.
+	phys encoding.Kind
+	pd   pageData
+}
+
+// skip passes over the next n values of a scalar column (one per row).
+func (c *cursor) skip(n int64) error {
+	if c.phys != encoding.Undefined {
+		return c.skipFast(n)
+	}
+	for n > 0 {
+		if c.pos >= len(c.buf) {
+			if err := c.fill(); err != nil {
+				return err
+			}
+			continue
+		}
+		k := min(n, int64(len(c.buf)-c.pos))
+		c.pos += int(k)
+		n -= k
+	}
+	return nil
 }
 
 // peek returns the next value without consuming it.
@@ -176,6 +272,9 @@ func (c *cursor) fill() error {
 
 // next decodes the next row's value of this column into dst.
 func (c *cursor) next(dst *Value, arena *[]byte) error {
+	if c.phys != encoding.Undefined {
+		return c.nextFast(dst, arena)
+	}
 	pv, err := c.peek()
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -119,7 +120,7 @@ func (r *Retriever) Query(ctx context.Context, req Request) (rs *Rows, err error
 	if err != nil {
 		return nil, err
 	}
-	stream := &Rows{ctx: ctx, r: r, req: req}
+	stream := &Rows{ctx: ctx, r: r, req: req, fromMicros: ceilMicros(req.From), toMicros: floorMicros(req.To)}
 	defer func() {
 		if err != nil {
 			stream.Close() // ends the snapshot
@@ -160,6 +161,33 @@ func (r *Retriever) Query(ctx context.Context, req Request) (rs *Rows, err error
 		rs.live = &liveQuery{cols: liveCols, table: req.Table}
 	}
 	return rs, nil
+}
+
+// Timestamps are stored as int64 microseconds since 1970; times outside
+// what that holds (about ±292,000 years) clamp to its ends.
+var (
+	minMicros = time.UnixMicro(math.MinInt64 + 1)
+	maxMicros = time.UnixMicro(math.MaxInt64 - 1)
+)
+
+// floorMicros is the last microsecond at or before t.
+func floorMicros(t time.Time) int64 {
+	if t.Before(minMicros) {
+		return math.MinInt64 + 1
+	}
+	if t.After(maxMicros) {
+		return math.MaxInt64 - 1
+	}
+	return t.UnixMicro() // nanoseconds in [0, 1e9): rounds down, before 1970 too
+}
+
+// ceilMicros is the first microsecond at or after t.
+func ceilMicros(t time.Time) int64 {
+	us := floorMicros(t)
+	if t.Nanosecond()%1000 != 0 && us < math.MaxInt64-1 && !t.Before(minMicros) {
+		us++
+	}
+	return us
 }
 
 // objects lists the committed objects whose day and min/max time overlap

@@ -3,6 +3,7 @@ package retrieve
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 
@@ -27,17 +28,29 @@ type Rows struct {
 	tx     pgx.Tx         // the snapshot of a query with live rows
 	live   *liveQuery     // nil: archived rows only
 
-	next     int // next object to open
-	file     *os.File
-	it       *parquetio.RowIter
-	match    *filter.Matcher // the filter over the iterator's row
-	src      []int           // for each output column, its index in the iterator's row, or -1
-	tcol     int             // index of the time column in the iterator's row, or -1
-	nulls    []parquetio.Value
-	out      []parquetio.Value
-	err      error
-	n        int64
-	liveDone bool
+	next int // next object to open
+	// prefetch delivers objs[next], fetched in the background while the
+	// object before it is read; nil when no fetch is in flight.
+	prefetch     chan fetched
+	stopPrefetch context.CancelFunc
+	file         *os.File
+	it           *parquetio.RowIter
+	match        *filter.Matcher // the filter over the iterator's row
+	src          []int           // for each output column, its index in the iterator's row, or -1
+	tcol         int             // index of the time column in the iterator's row, or -1
+	tcols        []int           // {tcol}, for RowIter.Decode
+	pr           *parquetio.Reader
+	group        int   // the row group groupIn is about, -1 for none
+	groupIn      bool  // every row of the group is in the time range
+	fcols        []int // the filter's columns in the iterator's row
+	// fromMicros and toMicros are the range in microseconds since 1970,
+	// as timestamps are stored, rounded inwards.
+	fromMicros, toMicros int64
+	nulls                []parquetio.Value
+	out                  []parquetio.Value
+	err                  error
+	n                    int64
+	liveDone             bool
 }
 
 // Columns returns the output column names.
@@ -64,27 +77,42 @@ func (rs *Rows) Next() bool {
 }
 
 // nextArchived advances to the next archived row, opening objects in turn.
+// It decodes the time column first, then the filter's columns, and the
+// rest only for rows in range that match.
 func (rs *Rows) nextArchived() bool {
 	for rs.err == nil {
 		if rs.it == nil {
 			if rs.next >= len(rs.objs) {
 				return false
 			}
-			rs.err = rs.open(rs.objs[rs.next])
-			rs.next++
+			rs.err = rs.open()
 			continue
 		}
-		if !rs.it.Next() {
-			rs.err = rs.it.Err()
+		it := rs.it
+		if !it.Advance() {
+			rs.err = it.Err()
 			rs.closeObject()
 			continue
 		}
-		row := rs.it.Row()
-		if rs.tcol >= 0 && !rs.inRange(row[rs.tcol]) {
-			continue
+		row := it.Row()
+		if rs.tcol >= 0 && !rs.groupInRange(it.RowGroup()) {
+			if !it.Decode(rs.tcols) {
+				break
+			}
+			if !rs.inRange(row[rs.tcol]) {
+				continue
+			}
 		}
-		if rs.match != nil && !rs.match.Match(row) {
-			continue
+		if rs.match != nil {
+			if !it.Decode(rs.fcols) {
+				break
+			}
+			if !rs.match.Match(row) {
+				continue
+			}
+		}
+		if !it.Decode(nil) {
+			break
 		}
 		for i, s := range rs.src {
 			if s < 0 {
@@ -95,10 +123,37 @@ func (rs *Rows) nextArchived() bool {
 		}
 		return true
 	}
+	if rs.err == nil && rs.it != nil {
+		rs.err = rs.it.Err()
+	}
 	return false
 }
 
+// groupInRange reports whether the time statistics of row group g of the
+// open object put all its rows in the range, so that no row needs its time
+// checked.
+func (rs *Rows) groupInRange(g int) bool {
+	if g != rs.group {
+		rs.group, rs.groupIn = g, false
+		if st, ok := rs.pr.RowGroupStats(g)[rs.req.TimeColumn]; ok && st.HasMinMax && st.NullCount == 0 {
+			mn, ok1 := st.Min.Time()
+			mx, ok2 := st.Max.Time()
+			rs.groupIn = ok1 && ok2 && !mn.Before(rs.req.From) && !mx.After(rs.req.To)
+		}
+	}
+	return rs.groupIn
+}
+
+// inRange reports whether a time column value lies in [From, To].
+// Timestamps compare as microseconds (±infinity lie outside any range).
 func (rs *Rows) inRange(v parquetio.Value) bool {
+	if v.IsNull() {
+		return false
+	}
+	if k := v.Kind(); !v.IsArray() && (k == parquetio.KindTimestamptz || k == parquetio.KindTimestamp) {
+		us := v.Int64()
+		return us != math.MaxInt64 && us != math.MinInt64 && us >= rs.fromMicros && us <= rs.toMicros
+	}
 	t, ok := v.Time()
 	return ok && !t.Before(rs.req.From) && !t.After(rs.req.To)
 }
@@ -125,6 +180,7 @@ func (rs *Rows) Err() error { return rs.err }
 
 // Close releases the stream's files and ends its snapshot.
 func (rs *Rows) Close() error {
+	rs.cancelPrefetch()
 	rs.closeObject()
 	if rs.live != nil && rs.live.rows != nil {
 		rs.live.rows.Close()
@@ -147,7 +203,7 @@ func (rs *Rows) ensureOut() {
 func (rs *Rows) closeObject() {
 	if rs.it != nil {
 		rs.it.Close()
-		rs.it = nil
+		rs.it, rs.pr = nil, nil
 	}
 	if rs.file != nil {
 		rs.file.Close()
@@ -155,9 +211,15 @@ func (rs *Rows) closeObject() {
 	}
 }
 
-// open verifies and opens one object and maps its columns to the output.
-func (rs *Rows) open(o catalog.Object) error {
-	f, err := rs.r.fetch(rs.ctx, o)
+// readBufferSize is what each column chunk of a spool file is read
+// through: a few large reads instead of many 4 KiB ones.
+const readBufferSize = 64 << 10
+
+// open verifies and opens the next object and maps its columns to the
+// output.
+func (rs *Rows) open() error {
+	o := rs.objs[rs.next]
+	f, err := rs.fetchNext()
 	if err != nil {
 		return err
 	}
@@ -166,7 +228,7 @@ func (rs *Rows) open(o catalog.Object) error {
 		f.Close()
 		return err
 	}
-	pr, err := parquetio.Open(f, st.Size())
+	pr, err := parquetio.OpenWith(f, st.Size(), parquetio.OpenOptions{ReadBufferSize: readBufferSize})
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("open %s: %w", o.Key, err)
@@ -179,9 +241,15 @@ func (rs *Rows) open(o catalog.Object) error {
 		return fmt.Errorf("read %s: %w", o.Key, err)
 	}
 	rs.file, rs.it, rs.src, rs.tcol = f, it, src, tcol
-	rs.match = nil
+	rs.tcols, rs.pr, rs.group = []int{tcol}, pr, -1
+	rs.match, rs.fcols = nil, nil
 	if rs.filter != nil {
 		rs.match = rs.filter.Matcher(func(name string) int { return slices.Index(read, name) })
+		for _, c := range rs.filter.Columns() {
+			if j := slices.Index(read, c); j >= 0 {
+				rs.fcols = append(rs.fcols, j)
+			}
+		}
 	}
 	rs.ensureOut()
 	for i, c := range rs.cols {
@@ -191,6 +259,51 @@ func (rs *Rows) open(o catalog.Object) error {
 		}
 	}
 	return nil
+}
+
+// fetched is the outcome of Retriever.fetch.
+type fetched struct {
+	f   *os.File
+	err error
+}
+
+// fetchNext returns objs[next], verified, in a spool file, taking it from
+// the fetch started in the background while the previous object was read
+// when there is one; then starts fetching the object after it. The object
+// is checked against the catalog before fetch returns it, whichever
+// goroutine ran it, and it is read only here, after that.
+func (rs *Rows) fetchNext() (*os.File, error) {
+	var r fetched
+	if rs.prefetch != nil {
+		r = <-rs.prefetch
+		rs.prefetch = nil
+		rs.stopPrefetch()
+	} else {
+		r.f, r.err = rs.r.fetch(rs.ctx, rs.objs[rs.next])
+	}
+	rs.next++
+	if r.err == nil && rs.next < len(rs.objs) {
+		ctx, cancel := context.WithCancel(rs.ctx)
+		ch := make(chan fetched, 1)
+		rs.prefetch, rs.stopPrefetch = ch, cancel
+		go func(o catalog.Object) {
+			f, err := rs.r.fetch(ctx, o)
+			ch <- fetched{f, err}
+		}(rs.objs[rs.next])
+	}
+	return r.f, r.err
+}
+
+// cancelPrefetch stops the background fetch, if any, and waits for it.
+func (rs *Rows) cancelPrefetch() {
+	if rs.prefetch == nil {
+		return
+	}
+	rs.stopPrefetch()
+	if r := <-rs.prefetch; r.f != nil {
+		r.f.Close()
+	}
+	rs.prefetch = nil
 }
 
 // projection lists the file columns to read (the output columns the file
