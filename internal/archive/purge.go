@@ -75,12 +75,14 @@ type ExpiryReport struct {
 }
 
 // Expire deletes committed objects of dataset ("" for all) whose retention
-// ended by the database clock and marks them expired. With dryRun it only
-// lists them.
+// ended by the database clock and marks them expired. Superseded objects
+// (still committed) and restored ones (whose rows are back in Layer 2 or in
+// newer objects) expire the same way, at their own expires_at. With dryRun
+// it only lists them.
 func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (ExpiryReport, error) {
 	var rep ExpiryReport
 	rows, err := a.Pool.Query(ctx, `SELECT id, key FROM strata.objects
-		WHERE state = 'committed' AND expires_at <= now() AND ($1 = '' OR dataset = $1) ORDER BY id`, dataset)
+		WHERE state IN ('committed', 'restored') AND expires_at <= now() AND ($1 = '' OR dataset = $1) ORDER BY id`, dataset)
 	if err != nil {
 		return rep, fmt.Errorf("find expired objects: %w", err)
 	}
@@ -106,7 +108,7 @@ func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (Exp
 		}
 		// Catalog first: a crash between the two leaves an expired object
 		// in storage (never read), not a committed object that is missing.
-		tag, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state = 'committed'`, o.id)
+		tag, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state IN ('committed', 'restored')`, o.id)
 		if err != nil {
 			return rep, fmt.Errorf("expire %s: %w", o.key, err)
 		}

@@ -332,3 +332,47 @@ func ListObjects(ctx context.Context, db DB, f Filter) ([]Object, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Object, error) { return scanObject(r) })
 }
+
+// MarkSuperseded records, inside the transaction that committed object by,
+// that the objects ids are superseded by it: they stay in storage, listed,
+// until they expire, but are never read again. Object by takes the latest
+// expiry of the objects it replaces (none when one of them has none), so a
+// correction neither shortens nor lengthens how long its rows are kept. It
+// fails unless every one of ids is committed and current, so two
+// corrections of the same objects cannot both commit.
+func MarkSuperseded(ctx context.Context, db DB, ids []int64, by int64) error {
+	tag, err := db.Exec(ctx, `UPDATE strata.objects SET superseded_by = $2
+		WHERE id = ANY($1) AND state = 'committed' AND superseded_by IS NULL`, ids, by)
+	if err != nil {
+		return fmt.Errorf("catalog: mark objects %v superseded by %d: %w", ids, by, err)
+	}
+	if tag.RowsAffected() != int64(len(ids)) {
+		return fmt.Errorf("catalog: mark objects %v superseded by %d: only %d of them are still committed and current (another process changed them meanwhile; run again)",
+			ids, by, tag.RowsAffected())
+	}
+	if _, err := db.Exec(ctx, `UPDATE strata.objects SET expires_at =
+		(SELECT CASE WHEN bool_or(o.expires_at IS NULL) THEN NULL ELSE max(o.expires_at) END
+		 FROM strata.objects o WHERE o.id = ANY($1))
+		WHERE id = $2`, ids, by); err != nil {
+		return fmt.Errorf("catalog: set expiry of object %d: %w", by, err)
+	}
+	return nil
+}
+
+// MarkRestored moves the committed, current objects ids to StateRestored
+// inside the transaction that copies their rows back into Layer 2, so that
+// retrieval reads those rows from the table and never from the objects as
+// well. The update locks the objects' rows until the transaction ends; it
+// fails unless every one of them is still committed and current.
+func MarkRestored(ctx context.Context, db DB, ids []int64) error {
+	tag, err := db.Exec(ctx, `UPDATE strata.objects SET state = 'restored'
+		WHERE id = ANY($1) AND state = 'committed' AND superseded_by IS NULL`, ids)
+	if err != nil {
+		return fmt.Errorf("catalog: mark objects restored: %w", err)
+	}
+	if tag.RowsAffected() != int64(len(ids)) {
+		return fmt.Errorf("catalog: mark objects restored: only %d of %d are still committed and current (another process changed them meanwhile; run again)",
+			tag.RowsAffected(), len(ids))
+	}
+	return nil
+}
