@@ -52,15 +52,31 @@ func (s *session) diff(ctx context.Context) error {
 	return s.markLater(ctx)
 }
 
-// markLater reads the records ingested after the period and turns the
-// differing keys that any of them names (in its payload or through the
-// transform) into kind "later": their analytics row comes from that record.
+// laterMargin reaches back from the start of a session for records that
+// were committed after the period's records were read although their
+// ingestion time (their transaction's start) lies in the period.
+const laterMargin = time.Hour
+
+// markLater reads the records ingested after the period, and those the
+// period's read did not see (committed since), and turns the differing
+// keys that any of them names (in its payload or through the transform)
+// into kind "later": their analytics row comes from that record, or soon
+// will.
 func (s *session) markLater(ctx context.Context) error {
-	n, err := s.loadRecords(ctx, tLater, s.to.Add(time.Nanosecond), farFuture)
+	from := s.to.Add(time.Nanosecond)
+	if recent := s.started.Add(-laterMargin); recent.Before(from) {
+		from = recent
+	}
+	n, err := s.loadRecords(ctx, tLater, from, farFuture)
 	if err != nil || n == 0 {
 		return err
 	}
-	s.log.Info("read the records ingested after the period, for their keys", "records", n)
+	id := qi(s.spec.IDColumn)
+	tag, err := s.conn.Exec(ctx, `DELETE FROM `+tLater+` l WHERE EXISTS (SELECT 1 FROM `+tSrc+` p WHERE p.`+id+` = l.`+id+`)`)
+	if err != nil {
+		return fmt.Errorf("drop the period's own records: %w", err)
+	}
+	s.log.Info("read the records ingested after the period, for their keys", "records", n-tag.RowsAffected())
 	cast := make([]string, len(s.spec.Key))
 	for i, c := range s.l2Named(s.spec.Key) {
 		cast[i] = "__strata_t." + qi(c.Name) + "::" + c.TypeName

@@ -128,6 +128,11 @@ type Comparer struct {
 	// LockWait is how long to wait for the dataset's analytics lock;
 	// 30 seconds when zero.
 	LockWait time.Duration
+
+	// hook, when set, is called after the steps "loaded" (the period's
+	// records) and "compared" (before an apply's transaction): tests run
+	// a concurrent ingest there.
+	hook func(ctx context.Context, step string)
 }
 
 // Request is one compare or replay.
@@ -176,6 +181,7 @@ func (s *session) run(ctx context.Context, apply bool) error {
 	if err := s.loadSource(ctx); err != nil {
 		return err
 	}
+	s.step(ctx, "loaded")
 	if err := s.expect(ctx); err != nil {
 		return err
 	}
@@ -197,7 +203,14 @@ func (s *session) run(ctx context.Context, apply bool) error {
 		return err
 	}
 	if apply {
+		s.step(ctx, "compared")
 		return s.apply(ctx)
 	}
 	return nil
+}
+
+func (s *session) step(ctx context.Context, name string) {
+	if s.c.hook != nil {
+		s.c.hook(ctx, name)
+	}
 }

@@ -36,6 +36,8 @@ type session struct {
 	payload parquetio.Column
 	// out are the transform's output columns, all in Layer 2.
 	out []string
+	// started is the database clock when the session began.
+	started time.Time
 }
 
 // The temporary tables of a session (all in pg_temp).
@@ -65,6 +67,9 @@ func qi(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 // prepare resolves the tables and learns their columns.
 func (s *session) prepare(ctx context.Context) error {
+	if err := s.conn.QueryRow(ctx, `SELECT now()`).Scan(&s.started); err != nil {
+		return err
+	}
 	var err error
 	if s.l2, err = pgsource.Resolve(ctx, s.conn, s.spec.AnalyticsTable); err != nil {
 		if errors.Is(err, pgsource.ErrNoTable) {
