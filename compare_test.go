@@ -344,6 +344,35 @@ func TestArchivedAnalyticsRowsAreFoundAndCompared(t *testing.T) {
 	if !rep.Samples.Changed[0].Archived || rep.Samples.Changed[len(rep.Samples.Changed)-1].Key["order_id"] != "5" {
 		t.Fatalf("samples: %+v", rep.Samples.Changed)
 	}
+	objects := w.count(t, `SELECT count(*) FROM strata.objects WHERE archive_type = 'analytics'`)
+	a := w.replay(t, from, to, true).Applied
+	if a.Updated != 5 || a.ArchivedRows != 15 || len(a.Objects) != 1 || len(a.Superseded) != 1 {
+		t.Fatalf("apply over archived rows: %+v", a)
+	}
+	if n := w.count(t, `SELECT count(*) FROM strata.objects WHERE archive_type = 'analytics' AND superseded_by IS NOT NULL`); n != 1 ||
+		w.count(t, `SELECT count(*) FROM strata.objects WHERE archive_type = 'analytics'`) != objects+1 {
+		t.Fatalf("catalog after apply: %d superseded", n)
+	}
+	if n := w.count(t, `SELECT cardinality(superseded) FROM strata.lineage WHERE id = `+fmt.Sprint(a.Lineage)); n != 1 {
+		t.Fatalf("the lineage record names %d superseded objects", n)
+	}
+	rows, err := w.svc.RetrieveArchivedData(context.Background(), strata.RetrieveRequest{Table: "orders", Start: old.Add(-time.Hour), End: old.Add(time.Hour), Columns: []string{"status"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		if v := rows.Values()[0]; v != "Paid" {
+			t.Fatalf("retrieval after the correction returns status %v", v)
+		}
+	}
+	if rows.Err() != nil || rows.Count() != 15 {
+		t.Fatalf("retrieval after the correction: %d rows, %v", rows.Count(), rows.Err())
+	}
+	rows.Close()
+	again := w.replay(t, from, to, true)
+	if !again.Agree || again.Matched != 20 || len(again.Applied.Objects) != 0 || again.Applied.Lineage != 0 {
+		t.Fatalf("second apply: %s %+v", counts(again), again.Applied)
+	}
 }
 
 func TestAKeyWithALaterRecordIsNotComparedNorRegressed(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/lineage"
 )
@@ -32,9 +34,16 @@ func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport
 	return s.lineageRun(ctx, req.Dataset, req.From, req.To, req.Apply)
 }
 
-// superseder corrects archived analytics rows for replay --apply.
-// archive.Archiver.Supersede is not in this build yet: nil makes an apply
-// that needs it fail before changing anything (lineage.ErrNoSupersede).
+// superseder corrects archived analytics rows for replay --apply with
+// archive.Archiver.Supersede, in the replay's transaction.
 func (s *Service) superseder(ds *config.Dataset) lineage.Superseder {
-	return nil
+	spec, err := s.AnalyticsSpec(ds)
+	if err != nil {
+		return nil // lineageRun checked that the dataset has an analytics table
+	}
+	arch := s.Archiver()
+	return func(ctx context.Context, tx pgx.Tx, corrections string, days []time.Time) (lineage.SupersedeResult, error) {
+		rep, err := arch.Supersede(ctx, tx, spec, corrections, days)
+		return lineage.SupersedeResult{Objects: rep.Written, Superseded: rep.Superseded, Rows: rep.Corrected}, err
+	}
 }
