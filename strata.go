@@ -97,6 +97,8 @@ type Service struct {
 	prefix storage.Key
 	fp     failpoint.Set
 	spool  string
+	// lineage emits OpenLineage events; nil unless configured.
+	lineage *lineageObserver
 }
 
 // Open loads the configuration, connects to the database (applying catalog
@@ -141,11 +143,16 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.pool.Close()
 		return nil, err
 	}
+	s.lineage = newLineageObserver(s)
 	return s, nil
 }
 
-// Close releases the database connections.
-func (s *Service) Close() { s.pool.Close() }
+// Close sends the OpenLineage events still queued (waiting a few seconds
+// at most) and releases the database connections.
+func (s *Service) Close() {
+	s.closeLineage()
+	s.pool.Close()
+}
 
 // Config is the configuration the Service runs with.
 func (s *Service) Config() *config.Config { return s.cfg }
@@ -166,7 +173,7 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 // commands); set its Progress before use if wanted.
 func (s *Service) Archiver() *archive.Archiver {
 	return &archive.Archiver{Pool: s.pool, Catalog: s.cat, Store: s.store, Prefix: s.prefix,
-		Log: s.log, Failpoints: s.fp, SpoolDir: s.spool}
+		Log: s.log, Failpoints: s.fp, SpoolDir: s.spool, Observer: s.runObserver()}
 }
 
 // Health checks that the database answers and the storage can be listed.

@@ -106,6 +106,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc(routeIngest, s.handleIngest)
 	s.mux.HandleFunc(routeRetrieve, s.handleRetrieve)
 	s.mux.HandleFunc(routeCatalog, s.handleCatalog)
+	s.mux.HandleFunc(routeLineage, s.handleLineage)
 	s.mux.HandleFunc(routeCompare, s.handleCompare)
 	s.mux.HandleFunc(routeReplay, s.handleReplay)
 	s.mux.HandleFunc(routeHealth, s.handleHealth)

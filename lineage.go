@@ -1,0 +1,494 @@
+package strata
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/transform"
+)
+
+// LineageRequest asks for the evidence chain of one dataset over a period.
+type LineageRequest struct {
+	Dataset  string
+	From, To time.Time // inclusive
+	// Verify re-reads every listed object that has not expired and checks
+	// its SHA-256 and size against the catalog.
+	Verify bool
+}
+
+// LineageReport is the evidence chain of a dataset over a period: the raw
+// records received (source objects, Layer 3), every batch and run that
+// touched them (strata.lineage, strata.runs), the transform texts used, the
+// analytics objects of the period's days, totals and an integrity
+// statement. Its JSON form (the field tags) is stable for tools.
+type LineageReport struct {
+	Dataset     string    `json:"dataset"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	GeneratedAt time.Time `json:"generated_at"`
+	// Source is what was received: by ingestion time.
+	Source LineageSource `json:"source"`
+	// Batches are the lineage records of the period (by record time), then
+	// the later ones that archived, replaced or restored its objects
+	// (InPeriod false), in time order.
+	Batches []LineageBatch `json:"batches"`
+	// Transforms are the versions used in the period, with their texts,
+	// and the current one (the config's transform file).
+	Transforms       []LineageTransform `json:"transforms"`
+	CurrentTransform *CurrentTransform  `json:"current_transform,omitempty"`
+	// Analytics is what came out: objects of the period's days.
+	Analytics LineageAnalytics `json:"analytics"`
+	Totals    LineageTotals    `json:"totals"`
+	Integrity LineageIntegrity `json:"integrity"`
+}
+
+// LineageObject is one archive object as the catalog records it.
+type LineageObject struct {
+	ID   int64  `json:"id"`
+	Key  string `json:"key"`
+	Type string `json:"type"`
+	Day  string `json:"day"`
+	// State is committed, expired (its bytes are gone) or restored (its
+	// rows are back in Layer 2).
+	State string `json:"state"`
+	// SupersededBy is the key of the object that replaced this one (a
+	// correction); a superseded object is kept, never read, until it expires.
+	SupersededBy     string     `json:"superseded_by,omitempty"`
+	Rows             int64      `json:"rows"`
+	Bytes            int64      `json:"bytes"`
+	SHA256           string     `json:"sha256"`
+	MinTime          *time.Time `json:"min_time,omitempty"`
+	MaxTime          *time.Time `json:"max_time,omitempty"`
+	CommittedAt      *time.Time `json:"committed_at,omitempty"`
+	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
+	TransformVersion string     `json:"transform_version,omitempty"`
+	RunID            *int64     `json:"run_id,omitempty"`
+	// Verified is set with LineageRequest.Verify: ok, mismatch (size or
+	// SHA-256 differ), missing, or expired (not read).
+	Verified string `json:"verified,omitempty"`
+}
+
+// LineageSource is the raw side: source archive objects holding records
+// ingested in the period, and the period's rows still in Layer 3.
+type LineageSource struct {
+	Table   string          `json:"table,omitempty"`
+	Objects []LineageObject `json:"objects"`
+	// Live counts the period's rows still in the Layer 3 table.
+	Live *LiveRows `json:"live,omitempty"`
+}
+
+// LineageAnalytics is the transformed side: analytics objects of the
+// period's UTC days and the period's rows still in Layer 2.
+type LineageAnalytics struct {
+	Table   string          `json:"table,omitempty"`
+	Objects []LineageObject `json:"objects"`
+	Live    *LiveRows       `json:"live,omitempty"`
+}
+
+// LiveRows counts a table's rows whose time column lies in the period.
+type LiveRows struct {
+	Rows int64 `json:"rows"`
+	// Archived and Processed (Layer 3 only): in a committed source batch,
+	// and transformed into Layer 2.
+	Archived  *int64 `json:"archived,omitempty"`
+	Processed *int64 `json:"processed,omitempty"`
+}
+
+// LineageBatch is one lineage record: one source batch or ingest batch,
+// one analytics archive job, one replay or restore.
+type LineageBatch struct {
+	ID       int64     `json:"id"`
+	At       time.Time `json:"at"`
+	Kind     string    `json:"kind"`
+	InPeriod bool      `json:"in_period"`
+	RunID    *int64    `json:"run_id,omitempty"`
+	// Run is the run's row of strata.runs: command, status, host, error.
+	Run              *LineageRun `json:"run,omitempty"`
+	OpenLineageRunID string      `json:"openlineage_run_id,omitempty"`
+	// PeriodFrom and PeriodTo: the period a replay or restore covered.
+	PeriodFrom    *time.Time `json:"period_from,omitempty"`
+	PeriodTo      *time.Time `json:"period_to,omitempty"`
+	Layer3FirstID *int64     `json:"layer3_first_id,omitempty"`
+	Layer3LastID  *int64     `json:"layer3_last_id,omitempty"`
+	Layer3Rows    int64      `json:"layer3_rows"`
+	SourceObjects []string   `json:"source_objects"`
+	// SourceObjectRows totals the rows of SourceObjects, to check against
+	// Layer3Rows.
+	SourceObjectRows int64  `json:"source_object_rows"`
+	TransformVersion string `json:"transform_version,omitempty"`
+	// Layer2RowsWritten: rows the transform inserted or updated (ingest,
+	// source_archive, replay, restore).
+	Layer2RowsWritten int64 `json:"layer2_rows_written"`
+	// RowsArchived: Layer 2 rows moved into AnalyticsObjects (analytics_archive).
+	RowsArchived     int64          `json:"rows_archived"`
+	AnalyticsObjects []string       `json:"analytics_objects"`
+	Superseded       []string       `json:"superseded"`
+	Detail           map[string]any `json:"detail,omitempty"`
+}
+
+// LineageRun is the audit trail of one run (strata.runs).
+type LineageRun struct {
+	Command    string     `json:"command"`
+	Status     string     `json:"status"` // running, ok or failed
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Host       string     `json:"host,omitempty"`
+	PID        int        `json:"pid,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}
+
+// LineageTransform is one transform version: its full text, as recorded
+// in strata.transforms when it first wrote rows.
+type LineageTransform struct {
+	Version   string     `json:"version"`
+	Text      string     `json:"text"`
+	Recorded  bool       `json:"recorded"` // the text comes from strata.transforms
+	FirstUsed *time.Time `json:"first_used,omitempty"`
+	Current   bool       `json:"current"`        // the config's transform file has this version
+	Used      bool       `json:"used_in_period"` // a batch or object of the period names it
+	Batches   int        `json:"batches"`
+	Records   int64      `json:"records"`
+	// Layer2RowsWritten by the period's batches with this version.
+	Layer2RowsWritten int64 `json:"layer2_rows_written"`
+}
+
+// CurrentTransform is the transform the dataset is configured with now.
+type CurrentTransform struct {
+	Path    string `json:"path"`
+	Version string `json:"version,omitempty"`
+	// Error says why the file could not be read; the report is made anyway.
+	Error        string `json:"error,omitempty"`
+	UsedInPeriod bool   `json:"used_in_period"`
+	// Differs is true when the period used another version than the current.
+	Differs bool `json:"differs"`
+}
+
+// Lineage reports the evidence chain of req.Dataset over [req.From,
+// req.To]: what a compliance officer asks for. Everything is read from the
+// catalog and the tables in one read-only snapshot; with req.Verify the
+// listed objects are then read back from storage and checked. An unknown
+// dataset matches ErrNotFound, a bad period ErrInvalid.
+func (s *Service) Lineage(ctx context.Context, req LineageRequest) (*LineageReport, error) {
+	ds, err := s.Dataset(req.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if req.From.IsZero() || req.To.IsZero() {
+		return nil, invalid("lineage: from and to are required")
+	}
+	if req.To.Before(req.From) {
+		return nil, invalid("lineage: to %s is before from %s", req.To.Format(time.RFC3339Nano), req.From.Format(time.RFC3339Nano))
+	}
+	rep := &LineageReport{Dataset: ds.Name, From: req.From.UTC(), To: req.To.UTC(),
+		Source: LineageSource{Objects: []LineageObject{}}, Analytics: LineageAnalytics{Objects: []LineageObject{}},
+		Batches: []LineageBatch{}, Transforms: []LineageTransform{}}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("lineage %s: %w", ds.Name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&rep.GeneratedAt); err != nil {
+		return nil, fmt.Errorf("lineage %s: %w", ds.Name, err)
+	}
+	rep.GeneratedAt = rep.GeneratedAt.UTC()
+	g := &lineageGather{s: s, db: tx, ds: ds, rep: rep, objs: map[int64]catalog.Object{}}
+	if err := g.gather(ctx); err != nil {
+		return nil, fmt.Errorf("lineage %s: %w", ds.Name, err)
+	}
+	_ = tx.Commit(ctx)
+	if req.Verify {
+		if err := s.verifyLineage(ctx, rep); err != nil {
+			return nil, fmt.Errorf("lineage %s: verify: %w", ds.Name, err)
+		}
+	}
+	rep.check()
+	return rep, nil
+}
+
+// lineageGather collects a report inside one snapshot.
+type lineageGather struct {
+	s    *Service
+	db   catalog.DB
+	ds   *config.Dataset
+	rep  *LineageReport
+	objs map[int64]catalog.Object // every object named, by id
+	recs []catalog.Lineage
+	in   map[int64]bool // lineage ids recorded in the period
+	// currentText is the text of the config's transform file.
+	currentText string
+}
+
+func (g *lineageGather) gather(ctx context.Context) error {
+	r := g.rep
+	src, err := catalog.ObjectsInPeriod(ctx, g.db, g.ds.Name, catalog.TypeSource, r.From, r.To)
+	if err != nil {
+		return err
+	}
+	out, err := catalog.ObjectsInPeriod(ctx, g.db, g.ds.Name, catalog.TypeAnalytics, r.From, r.To)
+	if err != nil {
+		return err
+	}
+	g.add(src)
+	g.add(out)
+	if g.recs, err = catalog.ListLineage(ctx, g.db, catalog.LineageFilter{Dataset: g.ds.Name, From: &r.From, To: &r.To}); err != nil {
+		return err
+	}
+	g.in = map[int64]bool{}
+	for _, l := range g.recs {
+		g.in[l.ID] = true
+	}
+	if err := g.laterRecords(ctx); err != nil {
+		return err
+	}
+	if err := g.namedObjects(ctx); err != nil {
+		return err
+	}
+	if err := g.batches(ctx); err != nil {
+		return err
+	}
+	if err := g.transforms(ctx); err != nil {
+		return err
+	}
+	return g.live(ctx)
+}
+
+// add remembers objects by id.
+func (g *lineageGather) add(objs []catalog.Object) {
+	for _, o := range objs {
+		g.objs[o.ID] = o
+	}
+}
+
+// laterRecords adds the records outside the period that wrote, read,
+// replaced or restored the period's objects (an analytics archive months
+// later, a replay), so that the chain reaches every object listed.
+func (g *lineageGather) laterRecords(ctx context.Context) error {
+	if len(g.objs) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(g.objs))
+	since := g.rep.From
+	for id, o := range g.objs {
+		ids = append(ids, id)
+		t := o.CreatedAt
+		if o.CommittedAt != nil {
+			t = *o.CommittedAt
+		}
+		if t.Before(since) {
+			since = t
+		}
+	}
+	more, err := catalog.LineageReferencing(ctx, g.db, g.ds.Name, since, ids)
+	if err != nil {
+		return err
+	}
+	for _, l := range more {
+		if !g.in[l.ID] {
+			g.recs = append(g.recs, l)
+		}
+	}
+	slices.SortFunc(g.recs, func(a, b catalog.Lineage) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID))
+	})
+	return nil
+}
+
+// namedObjects loads the objects the records name that are not listed
+// yet (a source batch of old rows, objects that supersede the period's),
+// so every key in the report resolves.
+func (g *lineageGather) namedObjects(ctx context.Context) error {
+	var missing []int64
+	for _, l := range g.recs {
+		for _, ids := range [][]int64{l.SourceObjects, l.AnalyticsObjects, l.Superseded} {
+			for _, id := range ids {
+				if _, ok := g.objs[id]; !ok && !slices.Contains(missing, id) {
+					missing = append(missing, id)
+				}
+			}
+		}
+	}
+	for _, o := range g.objs {
+		if o.SupersededBy != nil {
+			if _, ok := g.objs[*o.SupersededBy]; !ok && !slices.Contains(missing, *o.SupersededBy) {
+				missing = append(missing, *o.SupersededBy)
+			}
+		}
+	}
+	objs, err := catalog.ObjectsByID(ctx, g.db, missing)
+	if err != nil {
+		return err
+	}
+	g.add(objs)
+	ids := make([]int64, 0, len(g.objs))
+	for id := range g.objs {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b int64) int {
+		oa, ob := g.objs[a], g.objs[b]
+		return cmp.Or(oa.Day.Compare(ob.Day), cmp.Compare(a, b))
+	})
+	for _, id := range ids {
+		o := g.lineageObject(g.objs[id])
+		if o.Type == catalog.TypeSource {
+			g.rep.Source.Objects = append(g.rep.Source.Objects, o)
+		} else {
+			g.rep.Analytics.Objects = append(g.rep.Analytics.Objects, o)
+		}
+	}
+	return nil
+}
+
+func (g *lineageGather) lineageObject(o catalog.Object) LineageObject {
+	lo := LineageObject{ID: o.ID, Key: o.Key, Type: o.Type, Day: o.Day.Format(time.DateOnly), State: o.State,
+		Rows: o.Rows, Bytes: o.Bytes, SHA256: o.SHA256, MinTime: utcPtr(o.MinTime), MaxTime: utcPtr(o.MaxTime),
+		CommittedAt: utcPtr(o.CommittedAt), ExpiresAt: utcPtr(o.ExpiresAt), TransformVersion: o.TransformVersion, RunID: o.RunID}
+	if o.SupersededBy != nil {
+		lo.SupersededBy = fmt.Sprintf("object %d", *o.SupersededBy)
+		if by, ok := g.objs[*o.SupersededBy]; ok {
+			lo.SupersededBy = by.Key
+		}
+	}
+	return lo
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// keys maps object ids to keys; an id the catalog does not hold shows as
+// "missing object N" (check reports it).
+func (g *lineageGather) keys(ids []int64) (keys []string, rows int64) {
+	keys = []string{}
+	for _, id := range ids {
+		o, ok := g.objs[id]
+		if !ok {
+			keys = append(keys, fmt.Sprintf("missing object %d", id))
+			continue
+		}
+		keys = append(keys, o.Key)
+		rows += o.Rows
+	}
+	return keys, rows
+}
+
+func (g *lineageGather) batches(ctx context.Context) error {
+	var runIDs []int64
+	for _, l := range g.recs {
+		if l.RunID != nil && !slices.Contains(runIDs, *l.RunID) {
+			runIDs = append(runIDs, *l.RunID)
+		}
+	}
+	runs, err := catalog.RunsByID(ctx, g.db, runIDs)
+	if err != nil {
+		return err
+	}
+	for _, l := range g.recs {
+		b := LineageBatch{ID: l.ID, At: l.At.UTC(), Kind: l.Kind, InPeriod: g.in[l.ID], RunID: l.RunID,
+			PeriodFrom: utcPtr(l.From), PeriodTo: utcPtr(l.To), Layer3FirstID: l.Layer3FirstID, Layer3LastID: l.Layer3LastID,
+			Layer3Rows: l.Layer3Rows, TransformVersion: l.TransformVersion, Detail: l.Detail}
+		b.SourceObjects, b.SourceObjectRows = g.keys(l.SourceObjects)
+		b.AnalyticsObjects, _ = g.keys(l.AnalyticsObjects)
+		b.Superseded, _ = g.keys(l.Superseded)
+		if l.Kind == catalog.LineageAnalyticsArchive {
+			b.RowsArchived = l.AnalyticsRows
+		} else {
+			b.Layer2RowsWritten = l.AnalyticsRows
+		}
+		if l.RunID != nil {
+			b.OpenLineageRunID = g.s.openLineageRunID(*l.RunID)
+			if run, ok := runs[*l.RunID]; ok {
+				b.Run = &LineageRun{Command: run.Command, Status: run.Status, StartedAt: run.StartedAt.UTC(),
+					FinishedAt: utcPtr(run.FinishedAt), Host: run.Host, PID: run.PID, Error: run.Error}
+			}
+		}
+		g.rep.Batches = append(g.rep.Batches, b)
+	}
+	return nil
+}
+
+// transforms lists every version the period's batches and objects name,
+// with its recorded text, and the current one from the config.
+func (g *lineageGather) transforms(ctx context.Context) error {
+	byVersion := map[string]*LineageTransform{}
+	var order []string
+	use := func(v string) *LineageTransform {
+		if v == "" {
+			return nil
+		}
+		if t, ok := byVersion[v]; ok {
+			return t
+		}
+		byVersion[v] = &LineageTransform{Version: v, Used: true}
+		order = append(order, v)
+		return byVersion[v]
+	}
+	for _, b := range g.rep.Batches {
+		if t := use(b.TransformVersion); t != nil && b.InPeriod {
+			t.Batches++
+			t.Records += b.Layer3Rows
+			t.Layer2RowsWritten += b.Layer2RowsWritten
+		}
+	}
+	for _, o := range slices.Concat(g.rep.Source.Objects, g.rep.Analytics.Objects) {
+		use(o.TransformVersion)
+	}
+	cur := g.currentTransform()
+	if cur != nil && cur.Version != "" {
+		if _, used := byVersion[cur.Version]; !used {
+			order = append(order, cur.Version)
+			byVersion[cur.Version] = &LineageTransform{Version: cur.Version}
+		}
+	}
+	recorded, err := catalog.Transforms(ctx, g.db, g.ds.Name, order)
+	if err != nil {
+		return err
+	}
+	for _, v := range order {
+		t := byVersion[v]
+		if rt, ok := recorded[v]; ok {
+			t.Text, t.Recorded = rt.Text, true
+			first := rt.FirstUsed.UTC()
+			t.FirstUsed = &first
+		}
+		if cur != nil && v == cur.Version {
+			t.Current = true
+			cur.UsedInPeriod = t.Used
+			if !t.Recorded {
+				t.Text = g.currentText
+			}
+		} else if cur != nil && t.Used {
+			cur.Differs = true
+		}
+		g.rep.Transforms = append(g.rep.Transforms, *t)
+	}
+	g.rep.CurrentTransform = cur
+	return nil
+}
+
+// currentTransform reads the config's transform file (setting currentText).
+func (g *lineageGather) currentTransform() *CurrentTransform {
+	path := g.s.cfg.TransformPath(g.ds)
+	if path == "" {
+		return nil
+	}
+	cur := &CurrentTransform{Path: path}
+	t, err := transform.Load(path)
+	if err != nil {
+		cur.Error = err.Error()
+		return cur
+	}
+	cur.Version = t.Version()
+	g.currentText = t.Text()
+	return cur
+}

@@ -1,0 +1,425 @@
+package strata
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/config"
+	"github.com/stratahq/strata/internal/openlineage"
+	"github.com/stratahq/strata/internal/pgsource"
+	"github.com/stratahq/strata/internal/transform"
+)
+
+// maxFacetObjects bounds the objects listed in one event's strata facet.
+const maxFacetObjects = 1000
+
+// lineageObserver turns runs into OpenLineage events: START when a run
+// begins, COMPLETE or FAIL when it ends. It is the archive.RunObserver of
+// a Service whose configuration names a lineage destination. Nothing it
+// does can fail a run: lookups that fail only leave facets out.
+type lineageObserver struct {
+	s       *Service
+	em      *openlineage.Emitter
+	ns      string
+	facets  openlineage.Facets
+	version string
+
+	mu      sync.Mutex
+	started map[int64]*runDatasets // by strata run id, between START and the end
+}
+
+// runDatasets is what START found out, reused at the end.
+type runDatasets struct {
+	inputs  []openlineage.InputDataset
+	outputs []openlineage.OutputDataset
+	roles   []string // per output: layer3, layer2, source, analytics
+	sql     string
+}
+
+func newLineageObserver(s *Service) *lineageObserver {
+	lc := s.cfg.Lineage
+	em := openlineage.New(openlineage.Options{URL: lc.OpenLineageURL, File: s.cfg.LineageFilePath(), Logger: s.log})
+	if em == nil {
+		return nil
+	}
+	o := &lineageObserver{s: s, em: em, ns: lc.Namespace, version: "devel", started: map[int64]*runDatasets{}}
+	if o.ns == "" {
+		o.ns = config.DefaultLineageNamespace
+	}
+	producer := openlineage.DefaultProducer
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		o.version = bi.Main.Version
+		producer += "/tree/" + bi.Main.Version
+	}
+	o.facets = openlineage.Facets{Producer: producer}
+	return o
+}
+
+// runObserver is the Service's archive.RunObserver, nil (untyped) when no
+// lineage destination is configured.
+func (s *Service) runObserver() archive.RunObserver {
+	if s.lineage == nil {
+		return nil
+	}
+	return s.lineage
+}
+
+// OpenLineageStats counts the OpenLineage events emitted, sent and lost
+// (all zero when lineage.openlineage_url and _file are unset).
+func (s *Service) OpenLineageStats() openlineage.Stats {
+	if s.lineage == nil {
+		return openlineage.Stats{}
+	}
+	return s.lineage.em.Stats()
+}
+
+// closeLineage sends the events still queued, waiting at most a timeout.
+func (s *Service) closeLineage() {
+	if s.lineage == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), openlineage.DefaultTimeout+time.Second)
+	defer cancel()
+	s.lineage.em.Close(ctx)
+}
+
+// pgNamespace is the OpenLineage namespace of the database:
+// postgres://host:port.
+func (s *Service) pgNamespace() (ns, db string) {
+	cc := s.pool.Config().ConnConfig
+	host := cc.Host
+	if host == "" || strings.HasPrefix(host, "/") {
+		host = "localhost" // a Unix socket
+	}
+	return fmt.Sprintf("postgres://%s:%d", host, cc.Port), cc.Database
+}
+
+// openLineageRunID is the OpenLineage run id of Strata run id: the same in
+// every event of the run and in strata lineage's report.
+func (s *Service) openLineageRunID(id int64) string {
+	ns, db := s.pgNamespace()
+	return openlineage.RunID(fmt.Sprintf("%s/%s/strata.runs/%d", ns, db, id))
+}
+
+// RunStarted emits START with the run's inputs and outputs.
+func (o *lineageObserver) RunStarted(ctx context.Context, run archive.RunInfo) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	d := o.datasets(ctx, run)
+	o.mu.Lock()
+	o.started[run.ID] = d
+	o.mu.Unlock()
+	ev := o.event(run, openlineage.Start, d)
+	ev.Run.Facets["strata"] = o.facets.Strata(o.strataFacet(run))
+	o.em.Emit(ev)
+}
+
+// RunFinished emits COMPLETE or FAIL with what the catalog says the run
+// committed: objects and checksums, Layer 3 ids, Layer 2 rows written.
+func (o *lineageObserver) RunFinished(ctx context.Context, run archive.RunInfo, res archive.RunResult) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	o.mu.Lock()
+	d := o.started[run.ID]
+	delete(o.started, run.ID)
+	o.mu.Unlock()
+	if d == nil {
+		d = o.datasets(ctx, run)
+	}
+	typ := openlineage.Complete
+	if res.Err != nil {
+		typ = openlineage.Fail
+	}
+	ev := o.event(run, typ, d)
+	sf := o.strataFacet(run)
+	sf.Status, sf.Rows, sf.Objects, sf.Bytes = "ok", res.Rows, res.Objects, res.Bytes
+	if res.Err != nil {
+		sf.Status = "failed"
+		ev.Run.Facets["errorMessage"] = o.facets.ErrorMessage(res.Err.Error())
+	}
+	objs, err := catalog.ObjectsByKey(ctx, o.s.pool, res.Keys)
+	if err != nil {
+		o.s.log.Warn("openlineage: read the run's objects", "run", run.ID, "err", err)
+	}
+	recs, err := catalog.LineageOfRun(ctx, o.s.pool, run.Dataset, run.ID)
+	if err != nil {
+		o.s.log.Warn("openlineage: read the run's lineage records", "run", run.ID, "err", err)
+	}
+	o.fillStrata(&sf, objs, recs)
+	ev.Run.Facets["strata"] = o.facets.Strata(sf)
+	if sql := o.recordedSQL(ctx, run.Dataset, sf.TransformVersions); sql != "" {
+		ev.Job.Facets["sql"] = o.facets.SQL(sql)
+	}
+	o.outputStatistics(ev, d, objs, sf)
+	o.em.Emit(ev)
+}
+
+func (o *lineageObserver) event(run archive.RunInfo, typ openlineage.EventType, d *runDatasets) *openlineage.RunEvent {
+	ev := &openlineage.RunEvent{
+		EventType: typ, EventTime: time.Now().UTC(),
+		Run: openlineage.Run{RunID: o.s.openLineageRunID(run.ID),
+			Facets: map[string]any{"processing_engine": o.facets.ProcessingEngine(o.version)}},
+		Job: openlineage.Job{Namespace: o.ns, Name: "strata." + run.Kind + "." + run.Dataset,
+			Facets: map[string]any{"jobType": o.facets.JobType(strings.ToUpper(run.Kind))}},
+		Inputs:   cloneInputs(d.inputs),
+		Outputs:  cloneOutputs(d.outputs),
+		Producer: o.facets.Producer, SchemaURL: openlineage.SchemaURL,
+	}
+	if d.sql != "" {
+		ev.Job.Facets["sql"] = o.facets.SQL(d.sql)
+	}
+	return ev
+}
+
+func (o *lineageObserver) strataFacet(run archive.RunInfo) openlineage.StrataRunFacet {
+	f := openlineage.StrataRunFacet{RunID: run.ID, Kind: run.Kind, Dataset: run.Dataset}
+	if !run.From.IsZero() {
+		from, to := run.From.UTC(), run.To.UTC()
+		f.PeriodFrom, f.PeriodTo = &from, &to
+	}
+	return f
+}
+
+// fillStrata adds the catalog's record of the run to its facet.
+func (o *lineageObserver) fillStrata(f *openlineage.StrataRunFacet, objs []catalog.Object, recs []catalog.Lineage) {
+	for i, obj := range objs {
+		if i == maxFacetObjects {
+			f.ObjectsNotListed = len(objs) - i
+			break
+		}
+		f.ObjectList = append(f.ObjectList, openlineage.StrataObject{Key: obj.Key, Type: obj.Type,
+			Day: obj.Day.Format(time.DateOnly), Rows: obj.Rows, Bytes: obj.Bytes, SHA256: obj.SHA256})
+	}
+	for _, l := range recs {
+		f.LineageRecords = append(f.LineageRecords, l.ID)
+		f.Layer3Rows += l.Layer3Rows
+		if l.Kind != catalog.LineageAnalyticsArchive {
+			f.Layer2RowsWritten += l.AnalyticsRows
+		}
+		if l.Layer3FirstID != nil && (f.Layer3FirstID == nil || *l.Layer3FirstID < *f.Layer3FirstID) {
+			f.Layer3FirstID = l.Layer3FirstID
+		}
+		if l.Layer3LastID != nil && (f.Layer3LastID == nil || *l.Layer3LastID > *f.Layer3LastID) {
+			f.Layer3LastID = l.Layer3LastID
+		}
+		if v := l.TransformVersion; v != "" && !slices.Contains(f.TransformVersions, v) {
+			f.TransformVersions = append(f.TransformVersions, v)
+		}
+	}
+}
+
+// recordedSQL returns the recorded text of the transform the run used,
+// when it used exactly one.
+func (o *lineageObserver) recordedSQL(ctx context.Context, dataset string, versions []string) string {
+	if len(versions) != 1 {
+		return ""
+	}
+	text, ok, err := catalog.TransformText(ctx, o.s.pool, dataset, versions[0])
+	if err != nil || !ok {
+		return ""
+	}
+	return text
+}
+
+// outputStatistics counts what the run wrote into each output.
+func (o *lineageObserver) outputStatistics(ev *openlineage.RunEvent, d *runDatasets, objs []catalog.Object, f openlineage.StrataRunFacet) {
+	for i := range ev.Outputs {
+		var rows, bytes, files int64
+		switch role := d.roles[i]; role {
+		case "layer3":
+			rows = f.Layer3Rows
+		case "layer2":
+			rows = f.Layer2RowsWritten
+		default: // an archive: its objects
+			for _, obj := range objs {
+				if obj.Type == role {
+					rows, bytes, files = rows+obj.Rows, bytes+obj.Bytes, files+1
+				}
+			}
+			if schema := schemaOf(objs, role); schema != nil {
+				ev.Outputs[i].Facets["schema"] = o.facets.Schema(schema)
+			}
+		}
+		ev.Outputs[i].OutputFacets = map[string]any{"outputStatistics": o.facets.OutputStatistics(rows, bytes, files)}
+	}
+}
+
+// datasets names the run's inputs and outputs by its kind.
+func (o *lineageObserver) datasets(ctx context.Context, run archive.RunInfo) *runDatasets {
+	d := &runDatasets{}
+	ds, ok := o.s.cfg.Dataset(run.Dataset)
+	if !ok {
+		return d
+	}
+	layer3 := func() openlineage.Dataset { return o.table(ctx, ds.Source.Table.String()) }
+	layer2 := func() openlineage.Dataset {
+		if run.Into != "" {
+			return o.table(ctx, run.Into)
+		}
+		return o.table(ctx, ds.Analytics.Table.String())
+	}
+	in := func(x openlineage.Dataset) { d.inputs = append(d.inputs, openlineage.InputDataset{Dataset: x}) }
+	out := func(role string, x openlineage.Dataset) {
+		d.outputs = append(d.outputs, openlineage.OutputDataset{Dataset: x})
+		d.roles = append(d.roles, role)
+	}
+	transforms := ds.Transform != "" && ds.Source != nil && ds.Analytics != nil
+	switch run.Kind {
+	case catalog.LineageIngest, catalog.LineageSourceArchive:
+		if ds.Source == nil {
+			return d
+		}
+		if run.Kind == catalog.LineageIngest {
+			out("layer3", layer3())
+		} else {
+			in(layer3())
+		}
+		out(catalog.TypeSource, o.archive(catalog.TypeSource, ds.Name))
+		if transforms {
+			out("layer2", layer2())
+		}
+	case catalog.LineageAnalyticsArchive:
+		if ds.Analytics != nil {
+			in(layer2())
+		}
+		out(catalog.TypeAnalytics, o.archive(catalog.TypeAnalytics, ds.Name))
+	case catalog.LineageReplay:
+		in(o.archive(catalog.TypeSource, ds.Name))
+		if ds.Analytics != nil {
+			out("layer2", layer2())
+		}
+		out(catalog.TypeAnalytics, o.archive(catalog.TypeAnalytics, ds.Name))
+	case catalog.LineageRestore:
+		in(o.archive(catalog.TypeAnalytics, ds.Name))
+		if ds.Analytics != nil || run.Into != "" {
+			out("layer2", layer2())
+		}
+	}
+	if transforms && run.Kind != catalog.LineageAnalyticsArchive && run.Kind != catalog.LineageRestore {
+		if t, err := transform.Load(o.s.cfg.TransformPath(ds)); err == nil {
+			d.sql = t.Text()
+		}
+	}
+	return d
+}
+
+// table names a PostgreSQL table the OpenLineage way, with its columns
+// when they can be read.
+func (o *lineageObserver) table(ctx context.Context, name string) openlineage.Dataset {
+	ns, db := o.s.pgNamespace()
+	schema, table, ok := strings.Cut(name, ".")
+	if !ok {
+		schema, table = "public", name
+	}
+	d := openlineage.Dataset{Namespace: ns, Name: db + "." + schema + "." + table,
+		Facets: map[string]any{"dataSource": o.facets.DataSource(ns, ns)}}
+	rel, err := pgsource.Resolve(ctx, o.s.pool, name)
+	if err != nil {
+		return d
+	}
+	d.Name = db + "." + rel.Schema + "." + rel.Name
+	rows, err := o.s.pool.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, rel.OID)
+	if err != nil {
+		return d
+	}
+	defer rows.Close()
+	var fields []openlineage.SchemaField
+	for rows.Next() {
+		var f openlineage.SchemaField
+		if rows.Scan(&f.Name, &f.Type) == nil {
+			fields = append(fields, f)
+		}
+	}
+	if rows.Err() == nil && len(fields) > 0 {
+		d.Facets["schema"] = o.facets.Schema(fields)
+	}
+	return d
+}
+
+// archive names the archive of one type of a dataset: the storage's
+// container or bucket as the namespace, the folder of the dataset's
+// objects as the name (OpenLineage's naming for S3, Azure Blob and local
+// files).
+func (o *lineageObserver) archive(typ, dataset string) openlineage.Dataset {
+	folder := strings.Trim(strings.Join([]string{o.s.prefix.String(), typ, dataset}, "/"), "/")
+	ns, uri := "file", "file:///"
+	u, err := url.Parse(o.s.cfg.Storage.URL)
+	if err == nil {
+		switch u.Scheme {
+		case "file":
+			root := strings.TrimSuffix(u.Path, "/")
+			folder, uri = root+"/"+folder, "file://"+root
+		case "azblob":
+			host := u.Query().Get("account") + ".blob.core.windows.net"
+			if ep, perr := url.Parse(u.Query().Get("endpoint")); perr == nil && ep.Host != "" {
+				host = ep.Host
+			}
+			ns = "wasbs://" + u.Host + "@" + host
+			uri = ns
+		default:
+			ns = u.Scheme + "://" + u.Host
+			uri = ns
+		}
+	}
+	return openlineage.Dataset{Namespace: ns, Name: folder,
+		Facets: map[string]any{"dataSource": o.facets.DataSource(ns, uri)}}
+}
+
+// schemaOf reads the columns of the first object of type typ from its
+// catalog schema (a column list, or {"columns": [...]}).
+func schemaOf(objs []catalog.Object, typ string) []openlineage.SchemaField {
+	for _, obj := range objs {
+		if obj.Type != typ || len(obj.Schema) == 0 {
+			continue
+		}
+		var cols []openlineage.SchemaField
+		if json.Unmarshal(obj.Schema, &cols) != nil {
+			var wrapped struct {
+				Columns []openlineage.SchemaField `json:"columns"`
+			}
+			if json.Unmarshal(obj.Schema, &wrapped) != nil {
+				return nil
+			}
+			cols = wrapped.Columns
+		}
+		return cols
+	}
+	return nil
+}
+
+// cloneInputs and cloneOutputs copy the datasets and their facet maps, so
+// that one event's output statistics never show in another's.
+func cloneInputs(in []openlineage.InputDataset) []openlineage.InputDataset {
+	out := make([]openlineage.InputDataset, len(in))
+	for i, d := range in {
+		out[i] = openlineage.InputDataset{Dataset: cloneDataset(d.Dataset)}
+	}
+	return out
+}
+
+func cloneOutputs(in []openlineage.OutputDataset) []openlineage.OutputDataset {
+	out := make([]openlineage.OutputDataset, len(in))
+	for i, d := range in {
+		out[i] = openlineage.OutputDataset{Dataset: cloneDataset(d.Dataset)}
+	}
+	return out
+}
+
+func cloneDataset(d openlineage.Dataset) openlineage.Dataset {
+	f := make(map[string]any, len(d.Facets)+1)
+	for k, v := range d.Facets {
+		f[k] = v
+	}
+	d.Facets = f
+	return d
+}
