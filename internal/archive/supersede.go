@@ -64,17 +64,16 @@ type SupersedeReport struct {
 //     the uploads Supersede made are marked orphaned at once.
 func (a *Archiver) Supersede(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, corrections string, days []time.Time) (SupersedeReport, error) {
 	var rep SupersedeReport
+	if len(days) == 0 {
+		return rep, nil
+	}
 	sp, err := a.newSuperseder(ctx, tx, spec, corrections)
 	if err != nil {
 		return rep, fmt.Errorf("supersede %s: %w", spec.Dataset, err)
 	}
 	defer sp.close(ctx)
-	runID, err := a.Catalog.StartRun(ctx, "supersede", spec.Dataset, catalog.TypeAnalytics)
-	if err != nil {
-		return rep, err
-	}
 	var staged []*staged
-	err = a.supersedeDays(ctx, sp, days, runID, &rep, &staged)
+	err = a.supersedeDays(ctx, sp, days, &rep, &staged)
 	for _, s := range staged {
 		s.cleanup()
 	}
@@ -82,26 +81,21 @@ func (a *Archiver) Supersede(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec,
 		a.orphan(context.WithoutCancel(ctx), staged)
 		err = fmt.Errorf("supersede %s: %w", spec.Dataset, err)
 	}
+	if sp.runID == 0 {
+		return rep, err // nothing was uploaded
+	}
 	var bytes int64
 	for _, s := range staged {
 		bytes += s.bytes
 	}
-	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
+	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), sp.runID,
 		catalog.RunTotals{Rows: rep.Rows, Objects: len(rep.Written), Bytes: bytes}, err); ferr != nil && err == nil {
 		err = ferr
 	}
 	return rep, err
 }
 
-func (a *Archiver) supersedeDays(ctx context.Context, sp *superseder, days []time.Time, runID int64, rep *SupersedeReport, staged *[]*staged) error {
-	// The run is alive exactly as long as tx: SettleDeadRuns leaves its
-	// uploads alone until tx commits (they are committed) or rolls back
-	// (orphans).
-	var ok bool
-	if err := sp.tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`,
-		catalog.RunLockKey(runID)).Scan(&ok); err != nil || !ok {
-		return fmt.Errorf("take the lock of run %d (taken: %v): %w", runID, !ok, err)
-	}
+func (a *Archiver) supersedeDays(ctx context.Context, sp *superseder, days []time.Time, rep *SupersedeReport, staged *[]*staged) error {
 	norm := make([]time.Time, 0, len(days))
 	for _, d := range days {
 		norm = append(norm, utcDay(d))
@@ -109,7 +103,7 @@ func (a *Archiver) supersedeDays(ctx context.Context, sp *superseder, days []tim
 	slices.SortFunc(norm, func(x, y time.Time) int { return x.Compare(y) })
 	norm = slices.Compact(norm)
 	for _, day := range norm {
-		s, old, corrected, err := sp.day(ctx, day, runID)
+		s, old, corrected, err := sp.day(ctx, day)
 		if s != nil {
 			*staged = append(*staged, s)
 		}
@@ -130,6 +124,27 @@ func (a *Archiver) supersedeDays(ctx context.Context, sp *superseder, days []tim
 	return nil
 }
 
+// run starts Supersede's run before its first upload. The run is alive
+// exactly as long as tx, whose lock it is: SettleDeadRuns leaves its
+// uploads alone until tx commits (they are committed) or rolls back
+// (orphans).
+func (sp *superseder) run(ctx context.Context) (int64, error) {
+	if sp.runID != 0 {
+		return sp.runID, nil
+	}
+	id, err := sp.a.Catalog.StartRun(ctx, "supersede", sp.spec.Dataset, catalog.TypeAnalytics)
+	if err != nil {
+		return 0, err
+	}
+	sp.runID = id
+	var ok bool
+	if err := sp.tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`,
+		catalog.RunLockKey(id)).Scan(&ok); err != nil || !ok {
+		return 0, fmt.Errorf("take the lock of run %d (taken: %v): %w", id, !ok, err)
+	}
+	return id, nil
+}
+
 // superseder holds what Supersede learns once about the tables.
 type superseder struct {
 	a    *Archiver
@@ -141,6 +156,7 @@ type superseder struct {
 	// schema is the Layer 2 table's, which every new object gets.
 	schema     *parquetio.Schema
 	schemaJSON []byte
+	runID      int64  // 0 until the first upload
 	keyEq      string // o.k = c.k AND ...
 	differ     string // ROW(o.a, ...) IS DISTINCT FROM ROW(c.a, ...)
 	setList    string // "a" = c."a", ...
@@ -262,7 +278,7 @@ func (sp *superseder) close(ctx context.Context) {
 // day rewrites one day. It returns the staged object (nil when nothing
 // changes), the ids it supersedes and the rows corrected; a non-nil staged
 // object is returned with an error when the error came after its upload.
-func (sp *superseder) day(ctx context.Context, day time.Time, runID int64) (*staged, []int64, int64, error) {
+func (sp *superseder) day(ctx context.Context, day time.Time) (*staged, []int64, int64, error) {
 	old, rows, err := sp.loadChanged(ctx, day)
 	if err != nil || len(old) == 0 {
 		return nil, nil, 0, err
@@ -292,6 +308,11 @@ func (sp *superseder) day(ctx context.Context, day time.Time, runID int64) (*sta
 	ids := objectIDs(old)
 	s, err := sp.write(ctx, day, ids, rows)
 	if err != nil {
+		return nil, nil, 0, err
+	}
+	runID, err := sp.run(ctx)
+	if err != nil {
+		s.cleanup()
 		return nil, nil, 0, err
 	}
 	if err := sp.a.stage(ctx, s, runID); err != nil {
