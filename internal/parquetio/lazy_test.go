@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stratahq/strata/internal/parquetio"
@@ -100,7 +101,9 @@ func TestLazyReadingOfEveryTypeEqualsNext(t *testing.T) {
 // from memory: every column of every row with Next ("all"), and as a
 // retrieval with a filter does ("filtered": Advance, decode score, decode
 // the whole row for the 3% with score >= 139, as value >= 970 keeps 3% of
-// make bench's readings).
+// make bench's readings); "-readahead" opens the file with ReadAhead, as
+// retrieval does (pages decoded in other goroutines: cpu-ns/row counts
+// them too).
 func BenchmarkReadRows(b *testing.B) {
 	s, err := parquetio.NewSchema(benchColumns)
 	if err != nil {
@@ -122,9 +125,10 @@ func BenchmarkReadRows(b *testing.B) {
 	}
 	file := buf.Bytes()
 	score := []int{s.Index("score")}
-	for _, mode := range []string{"all", "filtered"} {
+	for _, mode := range []string{"all", "filtered", "all-readahead", "filtered-readahead"} {
 		b.Run(mode, func(b *testing.B) {
-			r, err := parquetio.Open(bytes.NewReader(file), int64(len(file)))
+			opts := parquetio.OpenOptions{ReadAhead: strings.HasSuffix(mode, "-readahead")}
+			r, err := parquetio.OpenWith(bytes.NewReader(file), int64(len(file)), opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -137,7 +141,7 @@ func BenchmarkReadRows(b *testing.B) {
 				}
 				for it.Advance() {
 					n++
-					if mode == "filtered" && (!it.Decode(score) || it.Row()[score[0]].Float64() < 139) {
+					if strings.HasPrefix(mode, "filtered") && (!it.Decode(score) || it.Row()[score[0]].Float64() < 139) {
 						continue
 					}
 					if it.Decode(nil) {

@@ -40,6 +40,11 @@ type OpenOptions struct {
 	// larger reads of the io.ReaderAt: a 2 MB file read through 4 KiB
 	// buffers costs hundreds of system calls per column.
 	ReadBufferSize int
+	// ReadAhead reads, decompresses and decodes each column's next page in
+	// a goroutine of its own while the current page's values are used
+	// (parquet-go's ReadModeAsync), so reading a file can use a second
+	// core.
+	ReadAhead bool
 }
 
 // OpenWith is Open with options.
@@ -47,6 +52,9 @@ func OpenWith(r io.ReaderAt, size int64, opts OpenOptions) (*Reader, error) {
 	fopts := []parquet.FileOption{parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true)}
 	if opts.ReadBufferSize > 0 {
 		fopts = append(fopts, parquet.ReadBufferSize(opts.ReadBufferSize))
+	}
+	if opts.ReadAhead {
+		fopts = append(fopts, parquet.FileReadMode(parquet.ReadModeAsync))
 	}
 	f, err := parquet.OpenFile(r, size, fopts...)
 	if err != nil {

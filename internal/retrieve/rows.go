@@ -228,7 +228,7 @@ func (rs *Rows) open() error {
 		f.Close()
 		return err
 	}
-	pr, err := parquetio.OpenWith(f, st.Size(), parquetio.OpenOptions{ReadBufferSize: readBufferSize})
+	pr, err := parquetio.OpenWith(f, st.Size(), parquetio.OpenOptions{ReadBufferSize: readBufferSize, ReadAhead: true})
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("open %s: %w", o.Key, err)
