@@ -123,6 +123,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newIngestCmd,
 	newPurgeCmd,
 	newServeCmd,
+	newRestoreCmd,
 	newLineageCmd,
 	newCompareCmd, newReplayCmd,
 }
