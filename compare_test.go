@@ -106,16 +106,16 @@ func (w *lworld) editTransform(t *testing.T, old, new string) {
 }
 
 // order is one raw order record as the shop sends it.
-func order(id int, status string, total string, at time.Time) string {
+func rawOrder(id int, status string, total string, at time.Time) string {
 	return fmt.Sprintf(`{"order_id": %d, "customer_id": %d, "status": "%s", "total": "%s", "currency": "eur", "items": %d, "ordered_at": "%s", "shipped_on": null}`,
 		id, 1000+id%7, status, total, 1+id%5, at.UTC().Format(time.RFC3339))
 }
 
 // orders returns records for keys first..first+n-1, ordered at at.
-func orders(first, n int, status string, at time.Time) []string {
+func rawOrders(first, n int, status string, at time.Time) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = order(first+i, status, fmt.Sprintf("%d.50", 10+i), at)
+		out[i] = rawOrder(first+i, status, fmt.Sprintf("%d.50", 10+i), at)
 	}
 	return out
 }
@@ -156,7 +156,7 @@ func (w *lworld) dbNow(t *testing.T) time.Time {
 }
 
 // today is a period covering everything ingested today and since.
-func today() (time.Time, time.Time) {
+func comparePeriodToday() (time.Time, time.Time) {
 	d := time.Now().UTC().Truncate(24 * time.Hour)
 	return d, d.Add(48*time.Hour - time.Microsecond)
 }
@@ -180,7 +180,7 @@ func (w *lworld) replay(t *testing.T, from, to time.Time, apply bool) *strata.Co
 }
 
 // counts renders a report's counts for messages and comparisons.
-func counts(r *strata.CompareReport) string {
+func reportCounts(r *strata.CompareReport) string {
 	return fmt.Sprintf("matched=%d changed=%d (archived %d) missing=%d unexpected=%d later=%d agree=%t",
 		r.Matched, r.Changed, r.ChangedArchived, r.Missing, r.Unexpected, r.Later, r.Agree)
 }
@@ -198,11 +198,11 @@ func (w *lworld) snapshot(t *testing.T) string {
 func TestCompareAgreesWithWhatIngestWrote(t *testing.T) {
 	w := newLineageWorld(t)
 	now := time.Now().UTC()
-	w.ingest(t, orders(1, 40, "PAID", now))
-	w.ingest(t, orders(1, 10, "SHIPPED", now)) // later records for keys 1..10 win
-	from, to := today()
+	w.ingest(t, rawOrders(1, 40, "PAID", now))
+	w.ingest(t, rawOrders(1, 10, "SHIPPED", now)) // later records for keys 1..10 win
+	from, to := comparePeriodToday()
 	rep := w.compare(t, from, to)
-	if got := counts(rep); got != "matched=40 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" {
+	if got := reportCounts(rep); got != "matched=40 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" {
 		t.Fatalf("compare after ingest: %s", got)
 	}
 	if rep.SourceRecords.Archive != 50 || rep.SourceRecords.Layer3 != 0 || rep.SourceRecords.WithoutKey != 0 ||
@@ -217,16 +217,16 @@ func TestCompareAgreesWithWhatIngestWrote(t *testing.T) {
 func TestCompareCountsEachKindOfDifferenceNamingTheColumns(t *testing.T) {
 	w := newLineageWorld(t)
 	now := time.Now().UTC()
-	w.ingest(t, orders(1, 30, "PAID", now))
-	w.ingest(t, []string{order(500, "VOID", "1.00", now), `{"note": "no key here", "status": "VOID"}`, `{"order_id": "not a number", "status": "VOID"}`})
+	w.ingest(t, rawOrders(1, 30, "PAID", now))
+	w.ingest(t, []string{rawOrder(500, "VOID", "1.00", now), `{"note": "no key here", "status": "VOID"}`, `{"order_id": "not a number", "status": "VOID"}`})
 	w.exec(t, `UPDATE orders SET status = 'lost' WHERE order_id IN (1, 2, 3)`)
 	w.exec(t, `UPDATE orders SET total = total + 1 WHERE order_id IN (3, 4)`)
 	w.exec(t, `DELETE FROM orders WHERE order_id IN (10, 11)`)
 	w.exec(t, `INSERT INTO orders VALUES (500, 1, 'void', 1, 'EUR', 1, now(), NULL)`) // the record's key, but the transform drops VOID
 	w.exec(t, `INSERT INTO orders VALUES (900, 1, 'paid', 1, 'EUR', 1, now(), NULL)`) // no record names it: not compared
-	from, to := today()
+	from, to := comparePeriodToday()
 	rep := w.compare(t, from, to)
-	if got := counts(rep); got != "matched=24 changed=4 (archived 0) missing=2 unexpected=1 later=0 agree=false" {
+	if got := reportCounts(rep); got != "matched=24 changed=4 (archived 0) missing=2 unexpected=1 later=0 agree=false" {
 		t.Fatalf("compare: %s", got)
 	}
 	if fmt.Sprint(rep.Columns) != "map[status:3 total:2]" {
@@ -250,21 +250,21 @@ func TestCompareCountsEachKindOfDifferenceNamingTheColumns(t *testing.T) {
 func TestReplayAfterATransformFixRewritesLayer2OnceAndOnlyWhenApplied(t *testing.T) {
 	w := newLineageWorld(t)
 	now := time.Now().UTC()
-	w.ingest(t, orders(1, 25, "Paid", now))
-	from, to := today()
+	w.ingest(t, rawOrders(1, 25, "Paid", now))
+	from, to := comparePeriodToday()
 	if rep := w.compare(t, from, to); !rep.Agree {
-		t.Fatalf("before the fix: %s", counts(rep))
+		t.Fatalf("before the fix: %s", reportCounts(rep))
 	}
 	w.editTransform(t, "lower(x.status)", "upper(x.status)") // the "fix"
 	rep := w.compare(t, from, to)
-	if counts(rep) != "matched=0 changed=25 (archived 0) missing=0 unexpected=0 later=0 agree=false" || fmt.Sprint(rep.Columns) != "map[status:25]" {
-		t.Fatalf("after the fix: %s %v", counts(rep), rep.Columns)
+	if reportCounts(rep) != "matched=0 changed=25 (archived 0) missing=0 unexpected=0 later=0 agree=false" || fmt.Sprint(rep.Columns) != "map[status:25]" {
+		t.Fatalf("after the fix: %s %v", reportCounts(rep), rep.Columns)
 	}
 	before := w.snapshot(t)
 	lineages := w.count(t, `SELECT count(*) FROM strata.lineage`)
 	dry := w.replay(t, from, to, false)
-	if counts(dry) != counts(rep) || dry.Applied != nil || w.snapshot(t) != before || w.count(t, `SELECT count(*) FROM strata.lineage`) != lineages {
-		t.Fatalf("a dry replay changed something or reported differently: %s", counts(dry))
+	if reportCounts(dry) != reportCounts(rep) || dry.Applied != nil || w.snapshot(t) != before || w.count(t, `SELECT count(*) FROM strata.lineage`) != lineages {
+		t.Fatalf("a dry replay changed something or reported differently: %s", reportCounts(dry))
 	}
 	l3 := w.count(t, `SELECT count(*) FROM source_orders WHERE processed`)
 	applied := w.replay(t, from, to, true)
@@ -289,26 +289,26 @@ func TestReplayAfterATransformFixRewritesLayer2OnceAndOnlyWhenApplied(t *testing
 	}
 	after := w.snapshot(t)
 	again := w.replay(t, from, to, true)
-	if counts(again) != "matched=25 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" ||
+	if reportCounts(again) != "matched=25 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" ||
 		again.Applied.Inserted+again.Applied.Updated != 0 || again.Applied.Lineage != 0 || len(again.Applied.Objects) != 0 || w.snapshot(t) != after {
-		t.Fatalf("second apply: %s %+v", counts(again), again.Applied)
+		t.Fatalf("second apply: %s %+v", reportCounts(again), again.Applied)
 	}
 	if rep := w.compare(t, from, to); !rep.Agree || rep.Matched != 25 {
-		t.Fatalf("compare after replay: %s", counts(rep))
+		t.Fatalf("compare after replay: %s", reportCounts(rep))
 	}
 }
 
 func TestReplayRebuildsLayer2FromTheSourceArchiveAlone(t *testing.T) {
 	w := newLineageWorld(t)
 	now := time.Now().UTC()
-	w.ingest(t, orders(1, 60, "PAID", now.Add(-time.Hour)))
-	w.ingest(t, orders(20, 20, "SHIPPED", now))
+	w.ingest(t, rawOrders(1, 60, "PAID", now.Add(-time.Hour)))
+	w.ingest(t, rawOrders(20, 20, "SHIPPED", now))
 	w.exec(t, `CREATE TABLE orders_before AS TABLE orders`)
 	w.exec(t, `TRUNCATE orders, source_orders`)
-	from, to := today()
+	from, to := comparePeriodToday()
 	rep := w.compare(t, from, to)
-	if counts(rep) != "matched=0 changed=0 (archived 0) missing=60 unexpected=0 later=0 agree=false" || rep.SourceRecords.Archive != 80 || rep.SourceRecords.Layer3 != 0 {
-		t.Fatalf("compare of an empty Layer 2: %s %+v", counts(rep), rep.SourceRecords)
+	if reportCounts(rep) != "matched=0 changed=0 (archived 0) missing=60 unexpected=0 later=0 agree=false" || rep.SourceRecords.Archive != 80 || rep.SourceRecords.Layer3 != 0 {
+		t.Fatalf("compare of an empty Layer 2: %s %+v", reportCounts(rep), rep.SourceRecords)
 	}
 	a := w.replay(t, from, to, true).Applied
 	if a.Inserted != 60 || a.Updated != 0 {
@@ -325,21 +325,21 @@ func TestReplayRebuildsLayer2FromTheSourceArchiveAlone(t *testing.T) {
 func TestArchivedAnalyticsRowsAreFoundAndCompared(t *testing.T) {
 	w := newLineageWorld(t)
 	old := time.Now().UTC().AddDate(0, 0, -120).Truncate(24 * time.Hour).Add(10 * time.Hour)
-	w.ingest(t, orders(1, 15, "PAID", old))
-	w.ingest(t, orders(100, 5, "PAID", time.Now().UTC()))
+	w.ingest(t, rawOrders(1, 15, "PAID", old))
+	w.ingest(t, rawOrders(100, 5, "PAID", time.Now().UTC()))
 	if rep, err := w.svc.ArchiveAnalytics(context.Background(), "orders", archive.Options{}); err != nil || rep.Rows() != 15 {
 		t.Fatalf("archive: %v, %d rows", err, rep.Rows())
 	}
-	from, to := today()
+	from, to := comparePeriodToday()
 	rep := w.compare(t, from, to)
-	if counts(rep) != "matched=20 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" ||
+	if reportCounts(rep) != "matched=20 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" ||
 		rep.AnalyticsRows.Archived != 15 || rep.AnalyticsRows.Live != 5 {
-		t.Fatalf("compare with archived rows: %s %+v", counts(rep), rep.AnalyticsRows)
+		t.Fatalf("compare with archived rows: %s %+v", reportCounts(rep), rep.AnalyticsRows)
 	}
 	w.editTransform(t, "lower(x.status)", "initcap(x.status)")
 	rep = w.compare(t, from, to)
-	if counts(rep) != "matched=0 changed=20 (archived 15) missing=0 unexpected=0 later=0 agree=false" {
-		t.Fatalf("compare after a change: %s", counts(rep))
+	if reportCounts(rep) != "matched=0 changed=20 (archived 15) missing=0 unexpected=0 later=0 agree=false" {
+		t.Fatalf("compare after a change: %s", reportCounts(rep))
 	}
 	if !rep.Samples.Changed[0].Archived || rep.Samples.Changed[len(rep.Samples.Changed)-1].Key["order_id"] != "5" {
 		t.Fatalf("samples: %+v", rep.Samples.Changed)
@@ -371,7 +371,7 @@ func TestArchivedAnalyticsRowsAreFoundAndCompared(t *testing.T) {
 	rows.Close()
 	again := w.replay(t, from, to, true)
 	if !again.Agree || again.Matched != 20 || len(again.Applied.Objects) != 0 || again.Applied.Lineage != 0 {
-		t.Fatalf("second apply: %s %+v", counts(again), again.Applied)
+		t.Fatalf("second apply: %s %+v", reportCounts(again), again.Applied)
 	}
 }
 
@@ -379,26 +379,26 @@ func TestAKeyWithALaterRecordIsNotComparedNorRegressed(t *testing.T) {
 	w := newLineageWorld(t)
 	now := time.Now().UTC()
 	start := w.dbNow(t)
-	w.ingest(t, orders(1, 10, "PAID", now))
+	w.ingest(t, rawOrders(1, 10, "PAID", now))
 	mid := w.dbNow(t)
-	w.ingest(t, orders(1, 3, "SHIPPED", now)) // keys 1..3 change after mid
+	w.ingest(t, rawOrders(1, 3, "SHIPPED", now)) // keys 1..3 change after mid
 	rep := w.compare(t, start, mid)
-	if counts(rep) != "matched=7 changed=0 (archived 0) missing=0 unexpected=0 later=3 agree=true" || rep.Samples.Later[0].Key["order_id"] != "1" {
-		t.Fatalf("compare of the first period: %s %v", counts(rep), rep.Samples.Later)
+	if reportCounts(rep) != "matched=7 changed=0 (archived 0) missing=0 unexpected=0 later=3 agree=true" || rep.Samples.Later[0].Key["order_id"] != "1" {
+		t.Fatalf("compare of the first period: %s %v", reportCounts(rep), rep.Samples.Later)
 	}
 	before := w.snapshot(t)
 	if a := w.replay(t, start, mid, true).Applied; a.Inserted+a.Updated != 0 || w.snapshot(t) != before {
 		t.Fatalf("replay of the first period wrote %+v", a)
 	}
-	if rep := w.compare(t, mid, w.dbNow(t)); counts(rep) != "matched=3 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" {
-		t.Fatalf("compare of the second period: %s", counts(rep))
+	if rep := w.compare(t, mid, w.dbNow(t)); reportCounts(rep) != "matched=3 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" {
+		t.Fatalf("compare of the second period: %s", reportCounts(rep))
 	}
 }
 
 func TestCompareRefusesBadRequests(t *testing.T) {
 	w := newLineageWorld(t)
 	ctx := context.Background()
-	from, to := today()
+	from, to := comparePeriodToday()
 	for _, c := range []struct {
 		name    string
 		req     strata.CompareRequest

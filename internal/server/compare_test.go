@@ -22,12 +22,12 @@ type compareAnswer struct {
 	}
 }
 
-func (e *env) post(path, body string) response {
+func (e *env) postJSON(path, body string) response {
 	e.t.Helper()
 	return e.do("POST", path, strings.NewReader(body), "Content-Type", "application/json")
 }
 
-func answer(t *testing.T, r response) compareAnswer {
+func compareAnswerOf(t *testing.T, r response) compareAnswer {
 	t.Helper()
 	var a compareAnswer
 	if r.code != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
@@ -45,26 +45,26 @@ func TestCompareAndReplayOverHTTP(t *testing.T) {
 		t.Fatalf("ingest: %d %s", r.code, r.body)
 	}
 	period := `{"from": "` + today() + `", "to": "` + today() + `"}`
-	a := answer(t, e.post("/v1/datasets/orders/compare", period))
+	a := compareAnswerOf(t, e.postJSON("/v1/datasets/orders/compare", period))
 	if a.Dataset != "orders" || a.Matched != 30 || !a.Agree || a.SourceRecords["archive"] != 30 || len(a.TransformVersion) != 64 {
 		t.Fatalf("compare after ingest: %+v", a)
 	}
 	if _, err := e.pool.Exec(context.Background(), `UPDATE orders SET currency = 'USD' WHERE order_id IN (7000, 7001)`); err != nil {
 		t.Fatal(err)
 	}
-	a = answer(t, e.post("/v1/datasets/orders/compare", period))
+	a = compareAnswerOf(t, e.postJSON("/v1/datasets/orders/compare", period))
 	if a.Agree || a.Changed != 2 || a.Columns["currency"] != 2 || a.Matched != 28 {
 		t.Fatalf("compare after damage: %+v", a)
 	}
-	dry := answer(t, e.post("/v1/datasets/orders/replay", strings.TrimSuffix(period, "}")+`, "apply": false}`))
+	dry := compareAnswerOf(t, e.postJSON("/v1/datasets/orders/replay", strings.TrimSuffix(period, "}")+`, "apply": false}`))
 	if dry.Changed != 2 || dry.Applied != nil || e.count(`SELECT count(*) FROM orders WHERE currency = 'USD'`) != 2 {
 		t.Fatalf("dry replay: %+v", dry)
 	}
-	applied := answer(t, e.post("/v1/datasets/orders/replay", strings.TrimSuffix(period, "}")+`, "apply": true}`))
+	applied := compareAnswerOf(t, e.postJSON("/v1/datasets/orders/replay", strings.TrimSuffix(period, "}")+`, "apply": true}`))
 	if applied.Applied == nil || applied.Applied.Updated != 2 || applied.Applied.Lineage == 0 || e.count(`SELECT count(*) FROM orders WHERE currency = 'USD'`) != 0 {
 		t.Fatalf("replay with apply: %+v", applied)
 	}
-	if a := answer(t, e.post("/v1/datasets/orders/compare", period)); !a.Agree || a.Matched != 30 {
+	if a := compareAnswerOf(t, e.postJSON("/v1/datasets/orders/compare", period)); !a.Agree || a.Matched != 30 {
 		t.Fatalf("compare after replay: %+v", a)
 	}
 }
@@ -99,7 +99,7 @@ func TestCompareAndReplayRefuseBadInputChangingNothing(t *testing.T) {
 		{"a query parameter", "/v1/datasets/orders/replay?apply=true", period + "}", 400, "unknown parameter"},
 		{"a huge body", "/v1/datasets/orders/replay", `{"from": "` + strings.Repeat("9", 8000) + `"}`, 400, "over"},
 	} {
-		r := e.post(c.path, c.body)
+		r := e.postJSON(c.path, c.body)
 		msg, _, _ := errorOf(t, r)
 		if r.code != c.code || !strings.Contains(msg, c.want) {
 			t.Errorf("%s: %d %q, want %d saying %q", c.what, r.code, msg, c.code, c.want)
