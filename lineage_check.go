@@ -17,57 +17,6 @@ import (
 	"github.com/stratahq/strata/internal/storage"
 )
 
-// LineageTotals sum a LineageReport.
-type LineageTotals struct {
-	// Batches, Runs and FailedRuns count the lineage records of the period
-	// and their runs (a failed run keeps the batches it committed).
-	Batches    int `json:"batches"`
-	Runs       int `json:"runs"`
-	FailedRuns int `json:"failed_runs"`
-	// IntakeBatches counts the ingest and source archive batches among them.
-	IntakeBatches int `json:"intake_batches"`
-	// RecordsIn: raw records (Layer 3 rows) taken in by the period's
-	// ingest and source archive batches.
-	RecordsIn     int64 `json:"records_in"`
-	SourceObjects int   `json:"source_objects"`
-	SourceRows    int64 `json:"source_rows"`
-	SourceBytes   int64 `json:"source_bytes"`
-	// Layer2RowsWritten: rows the period's batches inserted or updated in
-	// Layer 2. Several records for one key in a batch write one row.
-	Layer2RowsWritten int64 `json:"layer2_rows_written"`
-	TransformVersions int   `json:"transform_versions"` // used in the period
-	AnalyticsObjects  int   `json:"analytics_objects"`
-	// AnalyticsRows: rows of the analytics objects that are current (not
-	// superseded, expired or restored), i.e. what a retrieval reads.
-	AnalyticsRows  int64 `json:"analytics_rows"`
-	AnalyticsBytes int64 `json:"analytics_bytes"`
-	Layer3LiveRows int64 `json:"layer3_live_rows"`
-	Layer2LiveRows int64 `json:"layer2_live_rows"`
-	// ChecksumsRecorded counts listed objects whose SHA-256 the catalog holds.
-	ChecksumsRecorded int `json:"checksums_recorded"`
-}
-
-// LineageIntegrity is the report's verdict.
-type LineageIntegrity struct {
-	// OK is true when no problem was found.
-	OK bool `json:"ok"`
-	// Statement says in one line what the chain shows.
-	Statement string `json:"statement"`
-	// Verified is true when the objects were read back (LineageRequest.Verify).
-	Verified   bool `json:"verified"`
-	ObjectsOK  int  `json:"objects_ok"`
-	Mismatched int  `json:"mismatched"`
-	Missing    int  `json:"missing"`
-	// Problems are facts that contradict each other or the storage: a
-	// batch whose objects do not hold its rows, an object that is missing
-	// or does not match its checksum.
-	Problems []string `json:"problems"`
-	// Notes are facts worth knowing that are not damage: failed runs, the
-	// current transform differing from the period's, objects from before
-	// lineage records were kept.
-	Notes []string `json:"notes"`
-}
-
 // live counts the period's rows still in the Layer 3 and Layer 2 tables.
 func (g *lineageGather) live(ctx context.Context) error {
 	r := g.rep
@@ -278,7 +227,7 @@ func (r *LineageReport) checkBatch(b LineageBatch) {
 		if b.Layer3FirstID != nil && b.Layer3LastID != nil && *b.Layer3LastID-*b.Layer3FirstID+1 < b.Layer3Rows {
 			in.Problems = append(in.Problems, fmt.Sprintf("%s counts %d records in Layer 3 ids %d..%d, more than the range holds", name, b.Layer3Rows, *b.Layer3FirstID, *b.Layer3LastID))
 		}
-	case catalog.LineageAnalyticsArchive:
+	case catalog.LineageAnalyticsArchive, catalog.LineageRestore:
 		var rows int64
 		for _, k := range b.AnalyticsObjects {
 			for _, o := range r.Analytics.Objects {
@@ -287,8 +236,11 @@ func (r *LineageReport) checkBatch(b LineageBatch) {
 				}
 			}
 		}
-		if rows != b.RowsArchived {
+		if b.Kind == catalog.LineageAnalyticsArchive && rows != b.RowsArchived {
 			in.Problems = append(in.Problems, fmt.Sprintf("%s archived %d rows but its objects hold %d", name, b.RowsArchived, rows))
+		}
+		if b.Kind == catalog.LineageRestore && rows != b.Layer2RowsWritten {
+			in.Problems = append(in.Problems, fmt.Sprintf("%s copied back %d rows but its objects hold %d", name, b.Layer2RowsWritten, rows))
 		}
 	}
 }

@@ -323,3 +323,65 @@ func TestLineageOfAnEmptyPeriodSaysSo(t *testing.T) {
 		t.Errorf("the current transform is listed, unused, with its text: %+v", rep.Transforms)
 	}
 }
+
+func TestLineageFollowsAReplayAndARestoreOfThePeriod(t *testing.T) {
+	p := newPipeline(t, "", "")
+	ctx := context.Background()
+	p.mustIngest(t, 60)
+	arch, err := p.svc.ArchiveAnalytics(ctx, "orders", archive.Options{})
+	if err != nil || len(arch.Days) == 0 {
+		t.Fatalf("analytics archive: %v", err)
+	}
+	// A transform fix, replayed: the archived rows are corrected by new
+	// objects that supersede the old ones.
+	v1, err := os.ReadFile(p.transformPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.transformPath, []byte(strings.Replace(string(v1), "lower(x.status)", "upper(x.status)", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	from, to := time.Now().AddDate(0, 0, -7), time.Now().Add(time.Hour)
+	rp, err := p.svc.Replay(ctx, strata.ReplayRequest{Dataset: "orders", From: from, To: to, Apply: true})
+	if err != nil || rp.Applied == nil || len(rp.Applied.Superseded) == 0 {
+		t.Fatalf("replay --apply: %+v, %v", rp, err)
+	}
+	// Then the corrected day is restored into Layer 2.
+	day := arch.Days[0].Day
+	if _, err := p.svc.Restore(ctx, strata.RestoreRequest{Dataset: "orders", From: day, To: day}); err != nil {
+		t.Fatal(err)
+	}
+	rep := p.lineage(t)
+	kinds := map[string]int{}
+	for _, b := range rep.Batches {
+		kinds[b.Kind]++
+	}
+	if kinds[catalog.LineageIngest] != 1 || kinds[catalog.LineageAnalyticsArchive] != 1 || kinds[catalog.LineageReplay] != 1 || kinds[catalog.LineageRestore] != 1 {
+		t.Errorf("batches by kind %v, want one ingest, analytics archive, replay and restore", kinds)
+	}
+	var superseded, restored int
+	for _, o := range rep.Analytics.Objects {
+		switch {
+		case o.SupersededBy != "":
+			superseded++
+			if !strings.HasPrefix(o.SupersededBy, "analytics_service/analytics/orders/") {
+				t.Errorf("object %s superseded by %q, want the key of its correction", o.Key, o.SupersededBy)
+			}
+		case o.State == catalog.StateRestored:
+			restored++
+		}
+		if o.Verified != "ok" {
+			t.Errorf("object %s (%s) read back: %s", o.Key, o.State, o.Verified)
+		}
+	}
+	if superseded != len(rp.Applied.Superseded) || restored != len(rp.Applied.Objects) {
+		t.Errorf("%d superseded and %d restored objects listed, replay superseded %d with %d", superseded, restored,
+			len(rp.Applied.Superseded), len(rp.Applied.Objects))
+	}
+	if len(rep.Transforms) != 2 || !rep.Transforms[1].Current || rep.Transforms[1].Batches != 1 {
+		t.Errorf("transforms %+v: want the replay's version current, used by its batch", rep.Transforms)
+	}
+	if !rep.Integrity.OK || rep.Totals.AnalyticsRows != 0 || rep.Totals.Layer2LiveRows == 0 {
+		t.Errorf("integrity %+v, totals %+v: the restored rows are live in Layer 2, no archived row is current", rep.Integrity, rep.Totals)
+	}
+}

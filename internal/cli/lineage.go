@@ -220,6 +220,11 @@ func lineageKind(kind string) string {
 // lineageBatchLines says in words what one batch did.
 func lineageBatchLines(b strata.LineageBatch) []string {
 	var out []string
+	list := func(keys []string) {
+		for _, k := range keys {
+			out = append(out, "  "+k)
+		}
+	}
 	ids := ""
 	if b.Layer3FirstID != nil && b.Layer3LastID != nil {
 		ids = fmt.Sprintf(" (Layer 3 ids %d to %d)", *b.Layer3FirstID, *b.Layer3LastID)
@@ -228,32 +233,39 @@ func lineageBatchLines(b strata.LineageBatch) []string {
 		out = append(out, fmt.Sprintf("covered %s to %s", lineageTime(*b.PeriodFrom), lineageTime(*b.PeriodTo)))
 	}
 	switch b.Kind {
-	case catalog.LineageIngest:
-		out = append(out, fmt.Sprintf("received %d raw records%s and archived them in:", b.Layer3Rows, ids))
-	case catalog.LineageSourceArchive:
-		out = append(out, fmt.Sprintf("archived %d raw records already in Layer 3%s in:", b.Layer3Rows, ids))
+	case catalog.LineageIngest, catalog.LineageSourceArchive:
+		what := "received %d raw records%s and archived them in:"
+		if b.Kind == catalog.LineageSourceArchive {
+			what = "archived %d raw records already in Layer 3%s in:"
+		}
+		out = append(out, fmt.Sprintf(what, b.Layer3Rows, ids))
+		list(b.SourceObjects)
+	case catalog.LineageAnalyticsArchive:
+		out = append(out, fmt.Sprintf("moved %d Layer 2 row(s) out of the database into:", b.RowsArchived))
+		list(b.AnalyticsObjects)
+		return out
 	case catalog.LineageReplay:
-		out = append(out, fmt.Sprintf("re-ran the transform over %d archived raw records from:", b.Layer3Rows))
-	}
-	for _, k := range b.SourceObjects {
-		out = append(out, "  "+k)
+		out = append(out, fmt.Sprintf("re-ran the transform over the period's raw records (%d of them read from Layer 3) and these source objects:", b.Layer3Rows))
+		list(b.SourceObjects)
+	case catalog.LineageRestore:
+		into, _ := b.Detail["into"].(string)
+		if into == "" {
+			into = "Layer 2"
+		}
+		out = append(out, fmt.Sprintf("copied %d archived row(s) back into %s from:", b.Layer2RowsWritten, into))
+		list(b.AnalyticsObjects)
+		return out
 	}
 	if b.TransformVersion != "" || b.Layer2RowsWritten > 0 {
 		out = append(out, fmt.Sprintf("transform version %s wrote %d Layer 2 row(s)", lineageVersion(b.TransformVersion), b.Layer2RowsWritten))
 	}
-	if b.Kind == catalog.LineageAnalyticsArchive {
-		out = append(out, fmt.Sprintf("moved %d Layer 2 row(s) out of the database into:", b.RowsArchived))
-	} else if len(b.AnalyticsObjects) > 0 {
+	if len(b.AnalyticsObjects) > 0 {
 		out = append(out, "wrote analytics object(s):")
-	}
-	for _, k := range b.AnalyticsObjects {
-		out = append(out, "  "+k)
+		list(b.AnalyticsObjects)
 	}
 	if len(b.Superseded) > 0 {
 		out = append(out, "superseded (kept, no longer read):")
-		for _, k := range b.Superseded {
-			out = append(out, "  "+k)
-		}
+		list(b.Superseded)
 	}
 	return out
 }
