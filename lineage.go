@@ -259,8 +259,8 @@ func (g *lineageGather) batches(ctx context.Context) error {
 			b.Layer2RowsWritten = l.AnalyticsRows
 		}
 		if l.RunID != nil {
-			b.OpenLineageRunID = g.s.openLineageRunID(*l.RunID)
 			if run, ok := runs[*l.RunID]; ok {
+				b.OpenLineageRunID = openLineageRunID(g.ds.Name, run.ID, run.StartedAt)
 				b.Run = &LineageRun{Command: run.Command, Status: run.Status, StartedAt: run.StartedAt.UTC(),
 					FinishedAt: utcPtr(run.FinishedAt), Host: run.Host, PID: run.PID, Error: run.Error}
 			}

@@ -40,6 +40,7 @@ type runDatasets struct {
 	outputs []openlineage.OutputDataset
 	roles   []string // per output: layer3, layer2, source, analytics
 	sql     string
+	runID   string // the OpenLineage run id
 }
 
 func newLineageObserver(s *Service) *lineageObserver {
@@ -100,11 +101,23 @@ func (s *Service) pgNamespace() (ns, db string) {
 	return fmt.Sprintf("postgres://%s:%d", host, cc.Port), cc.Database
 }
 
-// openLineageRunID is the OpenLineage run id of Strata run id: the same in
-// every event of the run and in strata lineage's report.
-func (s *Service) openLineageRunID(id int64) string {
-	ns, db := s.pgNamespace()
-	return openlineage.RunID(fmt.Sprintf("%s/%s/strata.runs/%d", ns, db, id))
+// openLineageRunID is the OpenLineage run id of Strata run id of dataset,
+// started at started (strata.runs.started_at): the same in every event of
+// the run and in strata lineage's report, whatever host name a process
+// reaches the database by, and after a dump and restore of the database.
+func openLineageRunID(dataset string, id int64, started time.Time) string {
+	return openlineage.RunID(fmt.Sprintf("strata://%s/runs/%d/%d", dataset, id, started.UnixMicro()))
+}
+
+// runID reads the run's start from strata.runs to name it; should that
+// fail, the events still carry one id (without the start time).
+func (o *lineageObserver) runID(ctx context.Context, run archive.RunInfo) string {
+	var started time.Time
+	if err := o.s.pool.QueryRow(ctx, `SELECT started_at FROM strata.runs WHERE id = $1`, run.ID).Scan(&started); err != nil {
+		o.s.log.Warn("openlineage: read the run's start", "run", run.ID, "err", err)
+		return openlineage.RunID(fmt.Sprintf("strata://%s/runs/%d", run.Dataset, run.ID))
+	}
+	return openLineageRunID(run.Dataset, run.ID, started)
 }
 
 // RunStarted emits START with the run's inputs and outputs.
@@ -112,6 +125,7 @@ func (o *lineageObserver) RunStarted(ctx context.Context, run archive.RunInfo) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	d := o.datasets(ctx, run)
+	d.runID = o.runID(ctx, run)
 	o.mu.Lock()
 	o.started[run.ID] = d
 	o.mu.Unlock()
@@ -131,6 +145,7 @@ func (o *lineageObserver) RunFinished(ctx context.Context, run archive.RunInfo, 
 	o.mu.Unlock()
 	if d == nil {
 		d = o.datasets(ctx, run)
+		d.runID = o.runID(ctx, run)
 	}
 	typ := openlineage.Complete
 	if res.Err != nil {
@@ -163,7 +178,7 @@ func (o *lineageObserver) RunFinished(ctx context.Context, run archive.RunInfo, 
 func (o *lineageObserver) event(run archive.RunInfo, typ openlineage.EventType, d *runDatasets) *openlineage.RunEvent {
 	ev := &openlineage.RunEvent{
 		EventType: typ, EventTime: time.Now().UTC(),
-		Run: openlineage.Run{RunID: o.s.openLineageRunID(run.ID),
+		Run: openlineage.Run{RunID: d.runID,
 			Facets: map[string]any{"processing_engine": o.facets.ProcessingEngine(o.version)}},
 		Job: openlineage.Job{Namespace: o.ns, Name: "strata." + run.Kind + "." + run.Dataset,
 			Facets: map[string]any{"jobType": o.facets.JobType(strings.ToUpper(run.Kind))}},

@@ -9,11 +9,10 @@ import (
 var urlNamespace = [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
 
 // RunID returns the OpenLineage run id of a Strata run: a name-based UUID
-// (version 5) of a URL naming the run, such as
-// postgres://db.example.com:5432/app/strata.runs/42. The same run always
-// gets the same id, so its START and COMPLETE events match without any
-// state kept between them, and anyone holding the catalog can find a run's
-// events (strata lineage prints the id).
+// (version 5, URL name space) of a name for the run, such as
+// strata://orders/runs/42/1730451600000000 (dataset, strata.runs id, start
+// in Unix microseconds). The same run always gets the same id, so anyone
+// holding the catalog can find a run's events (strata lineage prints the id).
 func RunID(runURL string) string {
 	h := sha1.New()
 	h.Write(urlNamespace[:])
