@@ -38,6 +38,9 @@ server.scheduler is off.
   POST /v1/datasets/{dataset}/records          ingest raw records (JSON lines or a JSON array)
   GET  /v1/datasets/{dataset}/archive/{type}   retrieve archived rows (type analytics or source)
   GET  /v1/catalog                             list archive objects
+  POST /v1/datasets/{dataset}/compare          {"from","to"}: source vs analytics (strata compare)
+  POST /v1/datasets/{dataset}/replay           {"from","to","apply"}: re-run the transform (strata replay)
+  GET  /v1/datasets/{dataset}/lineage          the evidence chain of a period (strata lineage)
   GET  /healthz                                200 when the database and the storage answer
   GET  /metrics                                Prometheus metrics
   GET  /                                       dashboard
@@ -63,6 +66,8 @@ address it listens on as its first line of output.`,
   curl -sS --get --data-urlencode "where=status = 'shipped'" \
       'http://127.0.0.1:8080/v1/datasets/orders/archive/analytics?from=2024-11-01&to=2024-11-30'
   curl -sS 'http://127.0.0.1:8080/v1/catalog?dataset=orders&type=source&from=2024-11-01'
+  curl -sS -d '{"from":"2024-11-01","to":"2024-11-07"}' http://127.0.0.1:8080/v1/datasets/orders/compare
+  curl -sS -d '{"from":"2024-11-01","to":"2024-11-07","apply":true}' http://127.0.0.1:8080/v1/datasets/orders/replay
   curl -sS http://127.0.0.1:8080/healthz
   curl -sS http://127.0.0.1:8080/metrics | grep ^strata_`,
 		Args: func(_ *cobra.Command, args []string) error {
