@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
 # `make bench`: measures `strata archive` against PostgreSQL's binary COPY
-# ceiling on a generated table, on a throwaway PostgreSQL in .state/bench
-# (started and stopped by internal/bench), then runs the Parquet writer's Go
-# micro-benchmarks. docs/BENCHMARKS.md explains the figures.
+# ceiling on a generated table, `strata ingest`, retrieval (Go API, CLI and
+# live rows, next to DuckDB reading the same Parquet files) and the HTTP API
+# under load, on a throwaway PostgreSQL in .state/bench (started and stopped
+# by internal/bench), then runs the Parquet writer's Go micro-benchmarks.
+# docs/BENCHMARKS.md explains the figures.
 #
 #   scripts/bench.sh                      # 5,000,000 rows, 3 runs each
 #   BENCH_ROWS=1000000 BENCH_REPS=1 scripts/bench.sh
-#   BENCH_FLAGS="-profile /tmp/archive.pprof" scripts/bench.sh
+#   BENCH_FLAGS="-only retrieve,http -retr-days 20" scripts/bench.sh
+#   BENCH_FLAGS="-profile /tmp/archive.pprof -retr-profile /tmp/retrieve.pprof" scripts/bench.sh
+#
+# DuckDB (@duckdb/node-api, pinned in scripts/duckdb/) is installed into
+# .tools/duckdb with npm on the first run; if that fails, the benchmark
+# still runs and reports DuckDB as "not measured" with the reason.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [[ -x bin/strata ]] || go build -o bin/strata ./cmd/strata
 
+mkdir -p .state
+duckdb=(-duckdb-script scripts/duckdb/bench.mjs)
+if dir=$(scripts/duckdb/install.sh 2>.state/duckdb-install.log); then
+	duckdb+=(-duckdb "$dir")
+else
+	why=$(grep -v '^\s*$' .state/duckdb-install.log | tail -1)
+	echo "==> DuckDB not installed: ${why:-scripts/duckdb/install.sh failed} (full output in .state/duckdb-install.log)"
+	duckdb+=(-duckdb-missing "scripts/duckdb/install.sh failed: ${why:-see .state/duckdb-install.log}")
+fi
+
 # shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
 go run ./internal/bench -strata bin/strata -state .state/bench \
-  -rows "${BENCH_ROWS:-5000000}" -reps "${BENCH_REPS:-3}" ${BENCH_FLAGS:-}
+  -rows "${BENCH_ROWS:-5000000}" -reps "${BENCH_REPS:-3}" "${duckdb[@]}" ${BENCH_FLAGS:-}
 
 echo
 echo "==> Go micro-benchmarks: go test -run '^\$' -bench . -benchtime ${BENCH_TIME:-2s} ./internal/parquetio/"

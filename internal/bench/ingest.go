@@ -48,23 +48,29 @@ func writeRecords(path string, n int) (int64, error) {
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	rng := rand.New(rand.NewPCG(3, 4))
-	words := strings.Fields("order paid shipped customer mobile app web checkout fraud check passed gift wrap express delivery warehouse return pending")
 	var size int64
 	const batch = 10_000
 	for done := 0; done < n; done += batch {
 		recs := demo.Records(demo.Datasets[2], int64(done), min(batch, n-done), time.Now(), rng)
 		for _, r := range recs {
-			var note strings.Builder
-			for note.Len() < 760 {
-				note.WriteString(words[rng.IntN(len(words))])
-				note.WriteByte(' ')
-			}
-			line := fmt.Sprintf(`%s, "note": %q}`, strings.TrimSuffix(strings.TrimSpace(string(r)), "}"), note.String())
-			k, _ := w.WriteString(line + "\n")
+			k, _ := w.Write(append(padRecord(r, rng), '\n'))
 			size += int64(k)
 		}
 	}
 	return size, w.Flush()
+}
+
+var noteWords = strings.Fields("order paid shipped customer mobile app web checkout fraud check passed gift wrap express delivery warehouse return pending")
+
+// padRecord adds a note field of random words to an orders record, making
+// it about 1 KB.
+func padRecord(r []byte, rng *rand.Rand) []byte {
+	var note strings.Builder
+	for note.Len() < 760 {
+		note.WriteString(noteWords[rng.IntN(len(noteWords))])
+		note.WriteByte(' ')
+	}
+	return fmt.Appendf(nil, `%s, "note": %q}`, strings.TrimSuffix(strings.TrimSpace(string(r)), "}"), note.String())
 }
 
 func (b *bench) ingestOnce(ctx context.Context, file string, n int) (sample, error) {

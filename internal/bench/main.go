@@ -20,11 +20,19 @@
 //     with its peak RSS (wait4 rusage) and, from PostgreSQL's statement log,
 //     how long its SELECT and DELETE took;
 //   - `strata ingest` of -ingest-records 1 KB raw JSON records of the orders
-//     example (Layer 3 + source archive + transform + Layer 2), end to end.
+//     example (Layer 3 + source archive + transform + Layer 2), end to end;
+//   - retrieval (issue 4): -retr-days days of -retr-day-rows sensor readings
+//     archived by `strata archive`, read back through the Go API, the CLI
+//     and, over the same Parquet files, DuckDB (scripts/duckdb/bench.mjs,
+//     with @duckdb/node-api installed in -duckdb); and from a live table;
+//   - the HTTP API under load: `strata serve` on loopback, -http-clients
+//     concurrent clients in this process retrieving, then ingesting, then
+//     both at once, for -http-duration each.
 //
-// It prints the figures and PASS/FAIL against the targets of issue 2. With
-// -profile it also runs archive.Archiver in this process under the CPU
-// profiler (go tool pprof FILE).
+// It prints the figures and PASS/FAIL against the targets of issues 2, 3
+// and 4. -only runs some sections. With -profile it also runs
+// archive.Archiver in this process under the CPU profiler (go tool pprof
+// FILE).
 package main
 
 import (
@@ -37,6 +45,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +62,30 @@ type options struct {
 	profile string
 	// ingestRecords is how many 1 KB records strata ingest takes (0: skip).
 	ingestRecords int
+	// only lists the sections to run (archive, ingest, retrieve, http).
+	only string
+	// The retrieval benchmark's archive: days of dayRows readings.
+	retrDays    int
+	retrDayRows int64
+	// duckdb is the folder @duckdb/node-api is installed in ("": not
+	// measured, because of duckdbMissing); duckdbScript the runner.
+	duckdb, duckdbMissing, duckdbScript string
+	// keep leaves the tables and archives of the run in place.
+	keep bool
+	// retrProfile, when set, receives a CPU profile of query (b) through
+	// the Go API, run once more after the measured runs.
+	retrProfile string
+	// HTTP load: concurrent clients and how long each load runs.
+	httpClients  int
+	httpDuration time.Duration
+}
+
+// sections are the parts of the benchmark, in the order they run.
+var sections = []string{"archive", "ingest", "retrieve", "http"}
+
+// has reports whether section runs.
+func (o options) has(section string) bool {
+	return slices.Contains(strings.Split(o.only, ","), section)
 }
 
 func main() {
@@ -63,6 +97,16 @@ func main() {
 	flag.BoolVar(&o.zstd, "zstd", true, "also run strata archive with zstd")
 	flag.StringVar(&o.profile, "profile", "", "also archive in-process under the CPU profiler, writing the profile here")
 	flag.IntVar(&o.ingestRecords, "ingest-records", 200_000, "1 KB records for the strata ingest measurement (0 skips it)")
+	flag.StringVar(&o.only, "only", strings.Join(sections, ","), "sections to run, comma-separated")
+	flag.IntVar(&o.retrDays, "retr-days", 30, "UTC days of readings in the retrieval benchmark's archive (at least 17)")
+	flag.Int64Var(&o.retrDayRows, "retr-day-rows", 200_000, "readings per day in the retrieval benchmark's archive (0 skips retrieval and HTTP)")
+	flag.StringVar(&o.duckdb, "duckdb", "", "folder with @duckdb/node-api installed (scripts/duckdb/install.sh); empty: DuckDB not measured")
+	flag.StringVar(&o.duckdbMissing, "duckdb-missing", "no -duckdb folder given", "why DuckDB is not measured, when -duckdb is empty")
+	flag.StringVar(&o.duckdbScript, "duckdb-script", "scripts/duckdb/bench.mjs", "the DuckDB runner")
+	flag.BoolVar(&o.keep, "keep", false, "keep the tables and archives of the run (for inspection) instead of dropping them")
+	flag.StringVar(&o.retrProfile, "retr-profile", "", "also retrieve query (b) in-process under the CPU profiler, writing the profile here")
+	flag.IntVar(&o.httpClients, "http-clients", 4, "concurrent HTTP clients of the load test (0 skips it)")
+	flag.DurationVar(&o.httpDuration, "http-duration", 15*time.Second, "how long each HTTP load runs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -94,6 +138,14 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if o.reps < 1 {
 		return fmt.Errorf("-reps %d: run each measurement at least once", o.reps)
 	}
+	for _, s := range strings.Split(o.only, ",") {
+		if !slices.Contains(sections, s) {
+			return fmt.Errorf("-only %q: unknown section %q (use %s)", o.only, s, strings.Join(sections, ","))
+		}
+	}
+	if o.retrDays < rLiveFirst+7 {
+		return fmt.Errorf("-retr-days %d: query (a) reads days %d to %d, so at least %d days", o.retrDays, rLiveFirst, rLiveFirst+6, rLiveFirst+7)
+	}
 	b := &bench{options: o, out: out, load0: loadAvg()}
 	b.step("starting a throwaway PostgreSQL in %s (fsync, synchronous_commit and full_page_writes off)",
 		filepath.Join(o.state, "pgdata"))
@@ -106,14 +158,56 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			err = serr
 		}
 	}()
-	if err := b.prepare(ctx); err != nil {
-		return err
+	return b.runSections(ctx)
+}
+
+// runSections runs the sections -only names, reports, and cleans up.
+func (b *bench) runSections(ctx context.Context) (err error) {
+	o := b.options
+	res := &results{}
+	if o.has("archive") {
+		if err := b.prepare(ctx); err != nil {
+			return err
+		}
+		if res, err = b.measure(ctx); err != nil {
+			return err
+		}
 	}
-	res, err := b.measure(ctx)
-	if err != nil {
-		return err
+	if o.has("ingest") && o.ingestRecords > 0 {
+		if res.ingest, err = b.ingestRuns(ctx); err != nil {
+			return err
+		}
 	}
-	b.report(ctx, res)
+	var retr *retrData
+	var rres []*rresult
+	var duck *duckRun
+	var load *httpResults
+	if (o.has("retrieve") || o.has("http")) && o.retrDayRows > 0 {
+		if retr, err = b.prepareRetrieval(ctx); err != nil {
+			return err
+		}
+	}
+	if o.has("retrieve") && retr != nil {
+		if rres, duck, err = b.measureRetrieval(ctx, retr); err != nil {
+			return err
+		}
+	}
+	if o.has("http") && o.httpClients > 0 && retr != nil {
+		if load, err = b.httpLoad(ctx, retr); err != nil {
+			return err
+		}
+	}
+	b.reportHeader(ctx)
+	if len(res.copy) > 0 {
+		b.report(res)
+	}
+	b.reportIngest(res)
+	if rres != nil {
+		b.reportRetrieval(retr, rres, duck)
+	}
+	if load != nil {
+		b.reportHTTP(load)
+	}
 	return b.cleanup(ctx)
 }
 
@@ -121,7 +215,10 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 // the archives, a few GB at the default size), keeping the template and the
 // logs.
 func (b *bench) cleanup(ctx context.Context) error {
-	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table); err != nil {
+	if b.keep {
+		return nil
+	}
+	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table+`, `+rTable+`, `+rLive); err != nil {
 		return err
 	}
 	return local.RemoveArchive(filepath.Join(b.state, "archive"))
@@ -206,11 +303,6 @@ func (b *bench) measure(ctx context.Context) (*results, error) {
 	}
 	if b.zstd {
 		if r.zstd, err = b.archiveRuns(ctx, "zstd"); err != nil {
-			return nil, err
-		}
-	}
-	if b.ingestRecords > 0 {
-		if r.ingest, err = b.ingestRuns(ctx); err != nil {
 			return nil, err
 		}
 	}
