@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/lineage"
 )
@@ -64,7 +66,33 @@ func (s *Service) lineageRun(ctx context.Context, dataset string, from, to time.
 		return nil, err
 	}
 	c := &lineage.Comparer{Pool: s.pool, Fetch: s.fetchCSV(ds.Name), Supersede: s.superseder(ds), Log: s.log}
-	rep, err := c.Run(ctx, spec, lineage.Request{From: from, To: to, Apply: apply})
+	req := lineage.Request{From: from, To: to, Apply: apply}
+	if !apply {
+		return s.compareRun(ctx, c, spec, req)
+	}
+	// An apply is a run: in strata.runs, named by its lineage record, and
+	// announced to OpenLineage like ingest and archive runs.
+	runID, end, err := s.cat.BeginRun(ctx, "replay", ds.Name, catalog.TypeAnalytics)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	req.RunID = &runID
+	done := s.Archiver().ObserveRun(ctx, archive.RunInfo{ID: runID, Kind: catalog.LineageReplay, Dataset: ds.Name, From: from, To: to})
+	rep, err := s.compareRun(ctx, c, spec, req)
+	var totals catalog.RunTotals
+	if rep != nil && rep.Applied != nil {
+		totals = catalog.RunTotals{Rows: rep.Applied.Inserted + rep.Applied.Updated, Objects: len(rep.Applied.Objects)}
+	}
+	if ferr := s.cat.FinishRun(context.WithoutCancel(ctx), runID, totals, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	done(archive.RunResult{Rows: totals.Rows, Objects: totals.Objects, Err: err})
+	return rep, err
+}
+
+func (s *Service) compareRun(ctx context.Context, c *lineage.Comparer, spec lineage.Spec, req lineage.Request) (*CompareReport, error) {
+	rep, err := c.Run(ctx, spec, req)
 	if errors.Is(err, lineage.ErrInvalid) {
 		return nil, asInvalid(err)
 	}

@@ -287,6 +287,15 @@ func TestReplayAfterATransformFixRewritesLayer2OnceAndOnlyWhenApplied(t *testing
 	if kind != "replay" || version != applied.TransformVersion || rows != 25 {
 		t.Fatalf("lineage: %s %s %d", kind, version, rows)
 	}
+	var command, status string
+	var runRows int64
+	if err := w.pool.QueryRow(context.Background(), `SELECT r.command, r.status, r.rows FROM strata.lineage l
+		JOIN strata.runs r ON r.id = l.run_id WHERE l.id = $1`, a.Lineage).Scan(&command, &status, &runRows); err != nil {
+		t.Fatalf("the apply's run: %v", err)
+	}
+	if command != "replay" || status != "ok" || runRows != 25 {
+		t.Fatalf("the apply's run: %s %s %d rows, want replay ok 25", command, status, runRows)
+	}
 	after := w.snapshot(t)
 	again := w.replay(t, from, to, true)
 	if reportCounts(again) != "matched=25 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" ||

@@ -124,11 +124,13 @@ func (a *Archiver) restoreLayer2(ctx context.Context, tx pgx.Tx, spec AnalyticsS
 	if err != nil {
 		return err
 	}
+	done := a.ObserveRun(ctx, RunInfo{ID: runID, Kind: catalog.LineageRestore, Dataset: spec.Dataset, From: rep.From, To: rep.To})
 	err = a.restoreLayer2Tx(ctx, tx, spec, rel, objs, runID, rep)
 	if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
 		catalog.RunTotals{Rows: rep.Rows, Objects: len(rep.Objects)}, err); ferr != nil && err == nil {
 		err = ferr
 	}
+	done(RunResult{Rows: rep.Rows, Objects: len(rep.Objects), Err: err})
 	return err
 }
 

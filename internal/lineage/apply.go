@@ -143,7 +143,7 @@ func (s *session) recordLineage(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	l := &catalog.Lineage{Dataset: s.spec.Dataset, Kind: catalog.LineageReplay, From: &s.from, To: &s.to,
+	l := &catalog.Lineage{RunID: s.runID, Dataset: s.spec.Dataset, Kind: catalog.LineageReplay, From: &s.from, To: &s.to,
 		TransformVersion: r.TransformVersion, Layer3Rows: r.SourceRecords.Layer3,
 		AnalyticsRows: a.Inserted + a.Updated, AnalyticsObjects: a.Objects, Superseded: a.Superseded,
 		SourceObjects: []int64{},

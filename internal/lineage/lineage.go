@@ -140,6 +140,8 @@ type Request struct {
 	From, To time.Time
 	// Apply writes the differences back (replay --apply).
 	Apply bool
+	// RunID is the strata.runs row of an apply, named in its lineage record.
+	RunID *int64
 }
 
 // Run compares the period's transformed records with the analytics rows
@@ -158,7 +160,7 @@ func (c *Comparer) Run(ctx context.Context, spec Spec, req Request) (*Report, er
 	// closed, which drops them whatever happened.
 	conn := pc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
-	s := &session{c: c, spec: spec, conn: conn, from: req.From.UTC(), to: req.To.UTC(), log: c.logger().With("dataset", spec.Dataset)}
+	s := &session{c: c, spec: spec, conn: conn, from: req.From.UTC(), to: req.To.UTC(), runID: req.RunID, log: c.logger().With("dataset", spec.Dataset)}
 	s.rep = newReport(spec, s.from, s.to)
 	if err := s.run(ctx, req.Apply); err != nil {
 		return nil, fmt.Errorf("compare %s: %w", spec.Dataset, err)

@@ -25,6 +25,7 @@ type session struct {
 	spec     Spec
 	conn     *pgx.Conn
 	from, to time.Time
+	runID    *int64 // the apply's strata.runs row
 	log      *slog.Logger
 	rep      *Report
 
