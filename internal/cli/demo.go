@@ -252,6 +252,9 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 	if err := demoServe(ctx, a); err != nil {
 		return err
 	}
+	if err := demoLineage(ctx, a); err != nil {
+		return err
+	}
 	vrep, err := arch.Verify(ctx, archive.VerifyOptions{Deep: true})
 	if err != nil {
 		return err
@@ -339,9 +342,12 @@ func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
   bin/strata archive --dry-run                # nothing left to archive
   bin/strata serve                            # HTTP API on 127.0.0.1:8080, dashboard at /
   bin/strata verify --deep
+  bin/strata compare --dataset orders --from %s --to %s
+  bin/strata lineage --dataset orders --from %s --to %s
   ls -R %s | head
   bin/strata demo down --state %s            # stop the demo database
-`, cfg, day, day, today, today, rel(filepath.Join(state, "sample-orders.jsonl")), rel(filepath.Join(state, "archive")), rel(state))
+`, cfg, day, day, today, today, rel(filepath.Join(state, "sample-orders.jsonl")), today, today, today, today,
+		rel(filepath.Join(state, "archive")), rel(state))
 }
 
 const demoRecords = 2000
