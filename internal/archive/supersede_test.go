@@ -342,3 +342,42 @@ func TestSupersedeChildProcess(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A superseded object stays in storage, immutable, until it expires, so
+// verify must still check it: damage to it is reported like damage to a
+// current object.
+func TestVerifyChecksSupersededObjectsToo(t *testing.T) {
+	ctx := context.Background()
+	f, _, day := correctionFixture(t)
+	before, err := f.arch.Verify(ctx, archive.VerifyOptions{Deep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := supersede(t, f, day)
+	if len(rep.Superseded) == 0 {
+		t.Fatal("nothing was superseded")
+	}
+	after, err := f.arch.Verify(ctx, archive.VerifyOptions{Deep: true})
+	if err != nil || len(after.Problems) > 0 {
+		t.Fatalf("verify after supersede: %v %+v", err, after.Problems)
+	}
+	if after.Checked != before.Checked+len(rep.Written) {
+		t.Fatalf("verify checked %d objects after the correction, %d before and %d written: superseded objects were skipped",
+			after.Checked, before.Checked, len(rep.Written))
+	}
+	var key string
+	if err := f.pool.QueryRow(ctx, `SELECT key FROM strata.objects WHERE id = $1`, rep.Superseded[0]).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	k, err := storage.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.arch.Store.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	damaged, err := f.arch.Verify(ctx, archive.VerifyOptions{})
+	if err != nil || len(damaged.Problems) != 1 || damaged.Problems[0].Key != key {
+		t.Fatalf("verify with the superseded object deleted: %v %+v, want one problem for %s", err, damaged.Problems, key)
+	}
+}

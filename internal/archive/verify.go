@@ -55,7 +55,11 @@ type VerifyReport struct {
 // catalog does not know, and (with Repair) removes orphans.
 func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
 	var rep VerifyReport
-	objs, err := a.Catalog.List(ctx, catalog.Filter{Dataset: opts.Dataset})
+	// Every object that must still be in storage: current ones, those a
+	// correction superseded and those restored into Layer 2 (all immutable
+	// until they expire).
+	objs, err := a.Catalog.List(ctx, catalog.Filter{Dataset: opts.Dataset, WithSuperseded: true,
+		States: []string{catalog.StateCommitted, catalog.StateRestored}})
 	if err != nil {
 		return rep, err
 	}

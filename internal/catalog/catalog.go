@@ -307,6 +307,9 @@ type Filter struct {
 	States  []string // empty: committed only
 	From    *time.Time
 	To      *time.Time // inclusive day bounds
+	// WithSuperseded also lists objects that a correction superseded
+	// (they stay in storage until they expire; verify checks them).
+	WithSuperseded bool
 }
 
 // List returns the objects matching f, ordered by dataset, type, day, id.
@@ -324,9 +327,9 @@ func ListObjects(ctx context.Context, db DB, f Filter) ([]Object, error) {
 	}
 	rows, err := db.Query(ctx, `SELECT `+objectCols+` FROM strata.objects
 		WHERE ($1 = '' OR dataset = $1) AND ($2 = '' OR archive_type = $2) AND state = ANY($3)
-		  AND superseded_by IS NULL
+		  AND ($6 OR superseded_by IS NULL)
 		  AND ($4::date IS NULL OR day >= $4::date) AND ($5::date IS NULL OR day <= $5::date)
-		ORDER BY dataset, archive_type, day, id`, f.Dataset, f.Type, states, f.From, f.To)
+		ORDER BY dataset, archive_type, day, id`, f.Dataset, f.Type, states, f.From, f.To, f.WithSuperseded)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list objects: %w", err)
 	}
