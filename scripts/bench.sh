@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make bench`: measures `strata archive` against PostgreSQL's binary COPY
 # ceiling on a generated table, `strata ingest`, retrieval (Go API, CLI and
-# live rows, next to DuckDB reading the same Parquet files) and the HTTP API
-# under load, on a throwaway PostgreSQL in .state/bench (started and stopped
-# by internal/bench), then runs the Parquet writer's Go micro-benchmarks.
+# live rows, next to DuckDB reading the same Parquet files), the HTTP API
+# under load, and strata compare and replay (lineage), on a throwaway
+# PostgreSQL in .state/bench (started and stopped by internal/bench), then
+# runs the Parquet writer's Go micro-benchmarks.
 # docs/BENCHMARKS.md explains the figures.
 #
 #   scripts/bench.sh                      # 5,000,000 rows, 3 runs each
 #   BENCH_ROWS=1000000 BENCH_REPS=1 scripts/bench.sh
 #   BENCH_FLAGS="-only retrieve,http -retr-days 20" scripts/bench.sh
+#   BENCH_FLAGS="-only lineage -lineage-records 300000" scripts/bench.sh
 #   BENCH_FLAGS="-profile /tmp/archive.pprof -retr-profile /tmp/retrieve.pprof" scripts/bench.sh
 #
 # DuckDB (@duckdb/node-api, pinned in scripts/duckdb/) is installed into

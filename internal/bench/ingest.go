@@ -135,7 +135,14 @@ func (b *bench) writeIngestConfig(n int, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	yaml := fmt.Sprintf(`# written by internal/bench for one ingest run
+	return b.writeOrdersConfig(fmt.Sprintf("strata-ingest-%d.yaml", n), b.pg.cl.URL(dbName), dir, tr)
+}
+
+// writeOrdersConfig writes, as name in the state folder, the configuration
+// of the orders example dataset in database dbURL with a file:// archive in
+// dir and the transform file tr.
+func (b *bench) writeOrdersConfig(name, dbURL, dir, tr string) (string, error) {
+	yaml := fmt.Sprintf(`# written by internal/bench
 database:
   url: %s
 storage:
@@ -155,8 +162,8 @@ datasets:
       key: [order_id]
       time_column: ordered_at
     transform: %s
-`, b.pg.cl.URL(dbName), dir, tr)
-	path := filepath.Join(b.state, fmt.Sprintf("strata-ingest-%d.yaml", n))
+`, dbURL, dir, tr)
+	path := filepath.Join(b.state, name)
 	return path, os.WriteFile(path, []byte(yaml), 0o644)
 }
 

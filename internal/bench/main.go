@@ -27,12 +27,18 @@
 //     with @duckdb/node-api installed in -duckdb); and from a live table;
 //   - the HTTP API under load: `strata serve` on loopback, -http-clients
 //     concurrent clients in this process retrieving, then ingesting, then
-//     both at once, for -http-duration each.
+//     both at once, for -http-duration each;
+//   - lineage (issue 5): compare and replay --apply of a period of
+//     -lineage-records 1 KB orders records ingested by `strata ingest`,
+//     through the Go API in this process (svc.Compare, svc.Replay): when
+//     everything agrees, with Layer 3 emptied, after a transform change
+//     that alters every row, again with nothing to do, and rebuilding an
+//     emptied Layer 2 (see lineage.go).
 //
 // It prints the figures and PASS/FAIL against the targets of issues 2, 3
-// and 4. -only runs some sections. With -profile it also runs
-// archive.Archiver in this process under the CPU profiler (go tool pprof
-// FILE).
+// and 4 (issue 5 sets no target). -only runs some sections. With -profile
+// it also runs archive.Archiver in this process under the CPU profiler (go
+// tool pprof FILE).
 package main
 
 import (
@@ -62,7 +68,8 @@ type options struct {
 	profile string
 	// ingestRecords is how many 1 KB records strata ingest takes (0: skip).
 	ingestRecords int
-	// only lists the sections to run (archive, ingest, retrieve, http).
+	// only lists the sections to run (archive, ingest, retrieve, http,
+	// lineage).
 	only string
 	// The retrieval benchmark's archive: days of dayRows readings.
 	retrDays    int
@@ -78,10 +85,13 @@ type options struct {
 	// HTTP load: concurrent clients and how long each load runs.
 	httpClients  int
 	httpDuration time.Duration
+	// lineageRecords is how many 1 KB records the lineage section compares
+	// and replays (0: skip).
+	lineageRecords int
 }
 
 // sections are the parts of the benchmark, in the order they run.
-var sections = []string{"archive", "ingest", "retrieve", "http"}
+var sections = []string{"archive", "ingest", "retrieve", "http", "lineage"}
 
 // has reports whether section runs.
 func (o options) has(section string) bool {
@@ -107,6 +117,7 @@ func main() {
 	flag.StringVar(&o.retrProfile, "retr-profile", "", "also retrieve query (b) in-process under the CPU profiler, writing the profile here")
 	flag.IntVar(&o.httpClients, "http-clients", 4, "concurrent HTTP clients of the load test (0 skips it)")
 	flag.DurationVar(&o.httpDuration, "http-duration", 15*time.Second, "how long each HTTP load runs")
+	flag.IntVar(&o.lineageRecords, "lineage-records", 150_000, "1 KB records of the period strata compare and replay run over (0 skips the lineage section)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -197,6 +208,11 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if o.has("lineage") && o.lineageRecords > 0 {
+		if res.lineage, err = b.lineageRuns(ctx); err != nil {
+			return err
+		}
+	}
 	b.reportHeader(ctx)
 	if len(res.copy) > 0 {
 		b.report(res)
@@ -207,6 +223,9 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 	}
 	if load != nil {
 		b.reportHTTP(load)
+	}
+	if res.lineage != nil {
+		b.reportLineage(res.lineage)
 	}
 	return b.cleanup(ctx)
 }
@@ -219,6 +238,9 @@ func (b *bench) cleanup(ctx context.Context) error {
 		return nil
 	}
 	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table+`, `+rTable+`, `+rLive); err != nil {
+		return err
+	}
+	if err := b.dropLineageDB(ctx); err != nil {
 		return err
 	}
 	return local.RemoveArchive(filepath.Join(b.state, "archive"))
@@ -272,6 +294,7 @@ type results struct {
 	copy, read, encode    []sample
 	snappy, zstd, profile []sample
 	ingest                []sample
+	lineage               *lineageResults
 }
 
 func (b *bench) measure(ctx context.Context) (*results, error) {
