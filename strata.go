@@ -140,6 +140,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, err
 	}
 	if s.store, err = openStore(ctx, cfg.Storage.URL, getenv); err != nil {
+		s.cat.Close()
 		s.pool.Close()
 		return nil, err
 	}
@@ -151,6 +152,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 // at most) and releases the database connections.
 func (s *Service) Close() {
 	s.closeLineage()
+	s.cat.Close()
 	s.pool.Close()
 }
 

@@ -29,7 +29,7 @@ func (a *Archiver) Analytics(ctx context.Context, spec AnalyticsSpec, opts Optio
 	if opts.DryRun {
 		return a.plan(ctx, spec, rel, rep)
 	}
-	lock, err := catalog.TryLock(ctx, a.Pool, "strata:archive:analytics:"+spec.Dataset)
+	lock, err := a.Catalog.TryLock(ctx, "strata:archive:analytics:"+spec.Dataset)
 	if err != nil {
 		return rep, err
 	}

@@ -52,15 +52,37 @@ type DB interface {
 // Catalog reads and writes the strata schema through a pool.
 type Catalog struct {
 	pool *pgxpool.Pool
+	// locks holds the sessions of held advisory locks (see TryLock): a
+	// pool of its own, so held locks never starve pool's connections, and
+	// reused, so a run does not pay for a new session per lock.
+	locks *pgxpool.Pool
 }
 
+// lockPoolSize bounds the lock sessions kept; beyond it a lock gets a
+// session of its own.
+const lockPoolSize = 16
+
 // Open applies pending migrations (idempotently, safe when several processes
-// start at once) and returns the catalog.
+// start at once) and returns the catalog. Close releases its lock sessions.
 func Open(ctx context.Context, pool *pgxpool.Pool) (*Catalog, error) {
 	if err := migrate(ctx, pool); err != nil {
 		return nil, err
 	}
-	return &Catalog{pool: pool}, nil
+	lc := pool.Config().Copy()
+	lc.MaxConns, lc.MinConns, lc.MaxConnIdleTime = lockPoolSize, 0, time.Minute
+	locks, err := pgxpool.NewWithConfig(ctx, lc)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: lock sessions: %w", err)
+	}
+	return &Catalog{pool: pool, locks: locks}, nil
+}
+
+// Close ends the catalog's idle lock sessions without waiting: a lock
+// still held keeps its session until it is unlocked (or the process ends,
+// which ends the session and releases the lock).
+func (c *Catalog) Close() {
+	c.locks.Reset()
+	go c.locks.Close() // returns once the held sessions come back
 }
 
 // Pool returns the pool the catalog uses.
@@ -235,7 +257,7 @@ func (c *Catalog) SettleDeadRuns(ctx context.Context, dataset, typ string) (int6
 }
 
 func (c *Catalog) settleRun(ctx context.Context, dataset, typ string, run int64) (int64, error) {
-	l, err := TryLock(ctx, c.pool, RunLockKey(run))
+	l, err := c.TryLock(ctx, RunLockKey(run))
 	if err != nil || l == nil {
 		return 0, err // nil lock: the run is alive
 	}
