@@ -3,8 +3,8 @@ package strata_test
 import (
 	"context"
 	"crypto/sha256"
-	stdjson "encoding/json"
 	"encoding/hex"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -343,4 +343,3 @@ func TestUnknownDatasetIsNotFound(t *testing.T) {
 		t.Fatalf("error %v, want ErrNotFound listing the datasets", err)
 	}
 }
-

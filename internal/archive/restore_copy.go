@@ -2,8 +2,6 @@ package archive
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -19,40 +17,18 @@ import (
 // This file reads committed objects back into PostgreSQL, for Restore and
 // Supersede: download, check against the catalog, COPY.
 
-// fetchObject downloads o into an unlinked spool file (gone when closed,
-// whatever happens) and checks its size and SHA-256 against the catalog
-// before a byte of it is trusted.
+// fetchObject downloads o into an unlinked spool file and checks its size
+// and SHA-256 against the catalog before a byte of it is trusted.
 func (a *Archiver) fetchObject(ctx context.Context, o catalog.Object) (*os.File, error) {
 	key, err := storage.ParseKey(o.Key)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := a.Store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", o.Key, err)
-	}
-	defer rc.Close()
 	dir, err := a.spoolDir()
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(dir, "strata-read-*.parquet")
-	if err != nil {
-		return nil, fmt.Errorf("spool file: %w", err)
-	}
-	os.Remove(f.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), rc)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w", o.Key, err)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); n != o.Bytes || sum != o.SHA256 {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s has %d bytes with sha256 %s, the catalog recorded %d bytes with %s; nothing was changed (run 'strata verify --deep')",
-			storage.ErrChecksum, o.Key, n, sum, o.Bytes, o.SHA256)
-	}
-	return f, nil
+	return storage.Fetch(ctx, a.Store, key, o.Bytes, o.SHA256, dir)
 }
 
 // copyObject downloads and checks o, then COPYs its rows into table (a

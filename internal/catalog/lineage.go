@@ -99,30 +99,9 @@ type LineageFilter struct {
 
 // ListLineage returns the lineage records matching f in time order.
 func ListLineage(ctx context.Context, db DB, f LineageFilter) ([]Lineage, error) {
-	rows, err := db.Query(ctx, `SELECT id, run_id, dataset, kind, at, period_from, period_to,
+	return queryLineage(ctx, db, `SELECT id, run_id, dataset, kind, at, period_from, period_to,
 		coalesce(transform_version, ''), source_objects, layer3_rows, layer3_first_id, layer3_last_id,
 		analytics_rows, analytics_objects, superseded, detail
 		FROM strata.lineage WHERE dataset = $1 AND ($2::timestamptz IS NULL OR at >= $2)
 		AND ($3::timestamptz IS NULL OR at <= $3) ORDER BY at, id`, f.Dataset, f.From, f.To)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: list lineage: %w", err)
-	}
-	defer rows.Close()
-	var out []Lineage
-	for rows.Next() {
-		var l Lineage
-		var detail []byte
-		if err := rows.Scan(&l.ID, &l.RunID, &l.Dataset, &l.Kind, &l.At, &l.From, &l.To, &l.TransformVersion,
-			&l.SourceObjects, &l.Layer3Rows, &l.Layer3FirstID, &l.Layer3LastID, &l.AnalyticsRows,
-			&l.AnalyticsObjects, &l.Superseded, &detail); err != nil {
-			return nil, fmt.Errorf("catalog: list lineage: %w", err)
-		}
-		if detail != nil {
-			if err := json.Unmarshal(detail, &l.Detail); err != nil {
-				return nil, fmt.Errorf("catalog: lineage %d detail: %w", l.ID, err)
-			}
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }

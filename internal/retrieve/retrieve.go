@@ -9,12 +9,9 @@ package retrieve
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"strings"
@@ -40,8 +37,9 @@ func (e requestError) Unwrap() []error { return []error{ErrBadRequest, e.err} }
 
 func badRequest(err error) error { return requestError{err} }
 
-// ErrCorrupt is returned when an object does not match its catalog checksum.
-var ErrCorrupt = errors.New("archive object is corrupt")
+// ErrCorrupt is returned when an object does not match its catalog
+// checksum (it is storage.ErrChecksum).
+var ErrCorrupt = storage.ErrChecksum
 
 // ErrTooManyRows ends a stream that reached Request.MaxRows.
 var ErrTooManyRows = errors.New("the result has more rows than allowed")
@@ -270,33 +268,5 @@ func (r *Retriever) fetch(ctx context.Context, o catalog.Object) (*os.File, erro
 	if err != nil {
 		return nil, err
 	}
-	rc, err := r.Store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", o.Key, err)
-	}
-	defer rc.Close()
-	dir := r.SpoolDir
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "strata-read-*.parquet")
-	if err != nil {
-		return nil, err
-	}
-	os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), rc)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w", o.Key, err)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); n != o.Bytes || sum != o.SHA256 {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s has %d bytes with sha256 %s, the catalog recorded %d bytes with %s; run 'strata verify --deep'",
-			ErrCorrupt, o.Key, n, sum, o.Bytes, o.SHA256)
-	}
-	return f, nil
+	return storage.Fetch(ctx, r.Store, key, o.Bytes, o.SHA256, r.SpoolDir)
 }

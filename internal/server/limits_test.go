@@ -124,4 +124,3 @@ func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 		t.Errorf("/index.html: %d, want 404", r.code)
 	}
 }
-
