@@ -48,7 +48,7 @@ func (c *Catalog) BeginRun(ctx context.Context, command, dataset, typ string) (i
 	if err != nil {
 		return 0, nil, err
 	}
-	l, err := TryLock(ctx, c.pool, RunLockKey(id))
+	l, err := c.TryLock(ctx, RunLockKey(id))
 	if err != nil {
 		return 0, nil, err
 	}
