@@ -75,20 +75,9 @@ func (b *bench) httpLoad(ctx context.Context, d *retrData) (*httpResults, error)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := b.writeReadingsConfig("strata-serve.yaml", d.dir, fmt.Sprintf(`  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-      payload_column: raw_data
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-    transform: %s
-server:
+	cfg, err := b.writeReadingsConfig("strata-serve.yaml", d.dir, ordersDataset(tr)+`server:
   scheduler: "off"
-`, tr))
+`)
 	if err != nil {
 		return nil, err
 	}

@@ -142,7 +142,13 @@ func (b *bench) writeIngestConfig(n int, dir string) (string, error) {
 // of the orders example dataset in database dbURL with a file:// archive in
 // dir and the transform file tr.
 func (b *bench) writeOrdersConfig(name, dbURL, dir, tr string) (string, error) {
-	yaml := fmt.Sprintf(`# written by internal/bench
+	return b.writeConfigFile(name, configHeader(dbURL, dir)+ordersDataset(tr))
+}
+
+// configHeader is the part of every bench configuration before its
+// datasets: the database, a file:// archive in dir, quiet logs.
+func configHeader(dbURL, dir string) string {
+	return fmt.Sprintf(`# written by internal/bench
 database:
   url: %s
 storage:
@@ -151,7 +157,12 @@ storage:
 log:
   level: warn
 datasets:
-  - name: orders
+`, dbURL, dir)
+}
+
+// ordersDataset is the orders example dataset with the transform file tr.
+func ordersDataset(tr string) string {
+	return fmt.Sprintf(`  - name: orders
     source:
       table: source_orders
       id_column: raw_id
@@ -162,7 +173,11 @@ datasets:
       key: [order_id]
       time_column: ordered_at
     transform: %s
-`, dbURL, dir, tr)
+`, tr)
+}
+
+// writeConfigFile writes a configuration as name in the state folder.
+func (b *bench) writeConfigFile(name, yaml string) (string, error) {
 	path := filepath.Join(b.state, name)
 	return path, os.WriteFile(path, []byte(yaml), 0o644)
 }

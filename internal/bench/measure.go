@@ -192,16 +192,7 @@ func (b *bench) checkArchived() error {
 }
 
 func (b *bench) writeConfig(name, dir, codec string) (string, error) {
-	yaml := fmt.Sprintf(`# written by internal/bench for one benchmark run
-database:
-  url: %s
-storage:
-  url: file://%s
-  prefix: bench
-log:
-  level: warn
-datasets:
-  - name: events
+	yaml := configHeader(b.pg.cl.URL(dbName), dir) + fmt.Sprintf(`  - name: events
     analytics:
       table: %s
       key: [id]
@@ -210,9 +201,8 @@ datasets:
     archive:
       compression: %s
       retention: 7y
-`, b.pg.cl.URL(dbName), dir, table, timeCol, codec)
-	path := filepath.Join(b.state, "strata-"+name+".yaml")
-	return path, os.WriteFile(path, []byte(yaml), 0o644)
+`, table, timeCol, codec)
+	return b.writeConfigFile("strata-"+name+".yaml", yaml)
 }
 
 // parquetBytes totals the Parquet objects under dir.

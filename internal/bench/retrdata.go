@@ -201,16 +201,7 @@ func (b *bench) buildReadings(ctx context.Context, from, to time.Time) error {
 // (readings: archived; readings_live: its live table, retention long
 // enough that nothing is archived), plus extra YAML for more datasets.
 func (b *bench) writeReadingsConfig(name, dir, extra string) (string, error) {
-	yaml := fmt.Sprintf(`# written by internal/bench for the retrieval benchmark
-database:
-  url: %s
-storage:
-  url: file://%s
-  prefix: bench
-log:
-  level: warn
-datasets:
-  - name: readings
+	yaml := configHeader(b.pg.cl.URL(dbName), dir) + fmt.Sprintf(`  - name: readings
     analytics:
       table: %s
       key: [id]
@@ -225,9 +216,8 @@ datasets:
       key: [id]
       time_column: %s
       retention: 3650d
-%s`, b.pg.cl.URL(dbName), dir, rTable, rTimeCol, rLive, rTimeCol, extra)
-	path := filepath.Join(b.state, name)
-	return path, os.WriteFile(path, []byte(yaml), 0o644)
+%s`, rTable, rTimeCol, rLive, rTimeCol, extra)
+	return b.writeConfigFile(name, yaml)
 }
 
 // archiveReadings runs `strata archive --dataset readings` and checks that
