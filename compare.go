@@ -24,92 +24,140 @@ type CompareReport = lineage.Report
 var ErrBusy = lineage.ErrBusy
 
 // CompareRequest names a dataset and a period of ingestion times, both
-// bounds inclusive.
+// bounds inclusive, and optionally a candidate transform.
 type CompareRequest struct {
 	Dataset  string
 	From, To time.Time
+	// Transform, when set, is the SQL text of a candidate transform run
+	// instead of the dataset's configured one: what adopting it would
+	// change. It is checked like a transform file (one SELECT naming
+	// {{source}} once, at most 256 KiB); one that does not parse, or that
+	// PostgreSQL refuses or fails to run, is ErrInvalid with the database's
+	// message. It runs in a read-only transaction.
+	Transform string
+	// TransformName labels the candidate in the report and in lineage (a
+	// file name, say); "request" when empty.
+	TransformName string
 }
 
 // Compare takes the raw records ingested in the period (from Layer 3 or
 // the source archive, whichever holds them), runs the dataset's current
-// transform over them (the latest record per key winning, as at ingest)
-// and compares the result, key by key, with the analytics rows of those
-// keys wherever they are now, in Layer 2 or the analytics archive. It
-// changes nothing. Report.Agree says whether they agree.
+// transform (or req.Transform, a candidate) over them (the latest record
+// per key winning, as at ingest) and compares the result, key by key, with
+// the analytics rows of those keys wherever they are now, in Layer 2 or
+// the analytics archive. It changes nothing. Report.Agree says whether
+// they agree.
 //
 // The work is done by PostgreSQL in temporary tables of one session;
 // memory does not grow with the period. docs/LINEAGE.md says which rows
 // are compared and the limits. An unknown dataset matches ErrNotFound; a
-// dataset without source, analytics and transform, or a bad period,
-// ErrInvalid.
+// dataset without source, analytics and transform, a bad period, or a
+// transform that does not parse or run, ErrInvalid.
 func (s *Service) Compare(ctx context.Context, req CompareRequest) (*CompareReport, error) {
-	return s.lineageRun(ctx, req.Dataset, req.From, req.To, false)
+	return s.lineageRun(ctx, ReplayRequest{Dataset: req.Dataset, From: req.From, To: req.To,
+		Transform: req.Transform, TransformName: req.TransformName})
 }
 
 // lineageRun checks the request and runs compare or replay.
-func (s *Service) lineageRun(ctx context.Context, dataset string, from, to time.Time, apply bool) (*CompareReport, error) {
-	ds, err := s.Dataset(dataset)
+func (s *Service) lineageRun(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
+	ds, err := s.Dataset(req.Dataset)
 	if err != nil {
 		return nil, err
 	}
-	if ds.Source == nil || ds.Analytics == nil || ds.Transform == "" {
+	if ds.Source == nil || ds.Analytics == nil || (ds.Transform == "" && req.Transform == "") {
 		return nil, invalid("dataset %q needs a source table, an analytics table and a transform for compare and replay (datasets[].source, .analytics, .transform)", ds.Name)
 	}
 	switch {
-	case from.IsZero() || to.IsZero():
+	case req.From.IsZero() || req.To.IsZero():
 		return nil, invalid("from and to are required: the period of ingestion times to compare")
-	case to.Before(from):
-		return nil, invalid("to %s is before from %s", to.UTC().Format(time.RFC3339Nano), from.UTC().Format(time.RFC3339Nano))
+	case req.To.Before(req.From):
+		return nil, invalid("to %s is before from %s", req.To.UTC().Format(time.RFC3339Nano), req.From.UTC().Format(time.RFC3339Nano))
 	}
-	spec, err := s.lineageSpec(ds)
+	spec, err := s.lineageSpec(ds, req)
 	if err != nil {
 		return nil, err
 	}
 	c := &lineage.Comparer{Pool: s.pool, Fetch: s.fetchCSV(ds.Name), Supersede: s.superseder(ds), Log: s.log}
-	req := lineage.Request{From: from, To: to, Apply: apply}
-	if !apply {
-		return s.compareRun(ctx, c, spec, req)
+	lreq := lineage.Request{From: req.From, To: req.To, Apply: req.Apply}
+	if !req.Apply {
+		return s.compareRun(ctx, c, spec, lreq, s.cfg.TransformPath(ds))
 	}
 	// An apply is a run: in strata.runs, named by its lineage record, and
-	// announced to OpenLineage like ingest and archive runs.
-	runID, end, err := s.cat.BeginRun(ctx, "replay", ds.Name, catalog.TypeAnalytics)
+	// announced to OpenLineage like ingest and archive runs. It begins once
+	// the comparison is done, so a transform that fails leaves no trace.
+	run := &applyRun{s: s, info: archive.RunInfo{Kind: catalog.LineageReplay, Dataset: ds.Name, From: req.From, To: req.To}}
+	lreq.Begin = run.begin
+	rep, err := s.compareRun(ctx, c, spec, lreq, s.cfg.TransformPath(ds))
+	return rep, run.finish(ctx, rep, err)
+}
+
+// applyRun is the strata.runs row and OpenLineage run of a replay --apply.
+type applyRun struct {
+	s    *Service
+	info archive.RunInfo
+	end  func()
+	done func(archive.RunResult)
+}
+
+func (r *applyRun) begin(ctx context.Context) (int64, error) {
+	id, end, err := r.s.cat.BeginRun(ctx, "replay", r.info.Dataset, catalog.TypeAnalytics)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer end()
-	req.RunID = &runID
-	done := s.Archiver().ObserveRun(ctx, archive.RunInfo{ID: runID, Kind: catalog.LineageReplay, Dataset: ds.Name, From: from, To: to})
-	rep, err := s.compareRun(ctx, c, spec, req)
+	r.info.ID, r.end = id, end
+	r.done = r.s.Archiver().ObserveRun(ctx, r.info)
+	return id, nil
+}
+
+// finish ends the run, when it began, with the outcome of the replay.
+func (r *applyRun) finish(ctx context.Context, rep *CompareReport, err error) error {
+	if r.end == nil {
+		return err
+	}
+	defer r.end()
 	var totals catalog.RunTotals
 	if rep != nil && rep.Applied != nil {
 		totals = catalog.RunTotals{Rows: rep.Applied.Inserted + rep.Applied.Updated, Objects: len(rep.Applied.Objects)}
 	}
-	if ferr := s.cat.FinishRun(context.WithoutCancel(ctx), runID, totals, err); ferr != nil && err == nil {
+	if ferr := r.s.cat.FinishRun(context.WithoutCancel(ctx), r.info.ID, totals, err); ferr != nil && err == nil {
 		err = ferr
 	}
-	done(archive.RunResult{Rows: totals.Rows, Objects: totals.Objects, Err: err})
-	return rep, err
+	r.done(archive.RunResult{Rows: totals.Rows, Objects: totals.Objects, Err: err})
+	return err
 }
 
-func (s *Service) compareRun(ctx context.Context, c *lineage.Comparer, spec lineage.Spec, req lineage.Request) (*CompareReport, error) {
+// compareRun runs c; errors of the transform name it (path: the
+// configured transform's file).
+func (s *Service) compareRun(ctx context.Context, c *lineage.Comparer, spec lineage.Spec, req lineage.Request, path string) (*CompareReport, error) {
 	rep, err := c.Run(ctx, spec, req)
-	if errors.Is(err, lineage.ErrInvalid) {
+	switch {
+	case errors.Is(err, lineage.ErrTransform) && spec.Candidate != nil:
+		return nil, invalid("candidate transform %s: %v (nothing was written)", spec.Candidate.Name, err)
+	case errors.Is(err, lineage.ErrTransform):
+		return nil, invalid("datasets %s transform %s: %v (fix the transform file)", spec.Dataset, path, err)
+	case errors.Is(err, lineage.ErrInvalid):
 		return nil, asInvalid(err)
 	}
 	return rep, err
 }
 
-// lineageSpec describes the dataset for package lineage, loading its
-// transform.
-func (s *Service) lineageSpec(ds *config.Dataset) (lineage.Spec, error) {
+// lineageSpec describes the dataset for package lineage, with its
+// configured transform, or with req.Transform as a candidate.
+func (s *Service) lineageSpec(ds *config.Dataset, req ReplayRequest) (lineage.Spec, error) {
 	src, err := s.SourceSpec(ds)
-	if err != nil {
+	if err != nil && req.Transform == "" {
 		return lineage.Spec{}, err
 	}
-	return lineage.Spec{Dataset: ds.Name, SourceTable: src.Table, IDColumn: src.IDColumn, SourceTime: src.TimeColumn,
+	spec := lineage.Spec{Dataset: ds.Name, SourceTable: src.Table, IDColumn: src.IDColumn, SourceTime: src.TimeColumn,
 		PayloadColumn: src.PayloadColumn, ProcessedColumn: src.ProcessedColumn,
-		AnalyticsTable: ds.Analytics.Table.String(), Key: ds.Analytics.Key, AnalyticsTime: ds.Analytics.TimeColumn,
-		Transform: src.Transform.SQL}, nil
+		AnalyticsTable: ds.Analytics.Table.String(), Key: ds.Analytics.Key, AnalyticsTime: ds.Analytics.TimeColumn}
+	if src.Transform != nil {
+		spec.Transform = src.Transform.SQL
+	}
+	if req.Transform == "" {
+		return spec, nil
+	}
+	return s.candidateSpec(spec, ds, req)
 }
 
 // fetchCSV streams a retrieval of the dataset as CSV, for COPY.

@@ -30,6 +30,7 @@ type lworld struct {
 	svc       *strata.Service
 	pool      *pgxpool.Pool
 	transform string // the transform file
+	archive   string // the archive's folder (storage file://)
 }
 
 func newLineageWorld(t *testing.T) *lworld {
@@ -47,7 +48,7 @@ func newLineageWorld(t *testing.T) *lworld {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	w := &lworld{pool: pool, transform: filepath.Join(dir, "orders.sql")}
+	w := &lworld{pool: pool, transform: filepath.Join(dir, "orders.sql"), archive: filepath.Join(dir, "archive")}
 	sql, err := transforms.FS.ReadFile("orders.sql")
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func (s *Service) Lineage(ctx context.Context, req LineageRequest) (*LineageRepo
 	}
 	rep := &LineageReport{Dataset: ds.Name, From: req.From.UTC(), To: req.To.UTC(),
 		Source: LineageSource{Objects: []LineageObject{}}, Analytics: LineageAnalytics{Objects: []LineageObject{}},
-		Batches: []LineageBatch{}, Transforms: []LineageTransform{}}
+		Batches: []LineageBatch{}, Transforms: []LineageTransform{}, Candidates: []LineageCandidate{}}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("lineage %s: %w", ds.Name, err)
@@ -109,6 +109,7 @@ func (g *lineageGather) gather(ctx context.Context) error {
 	if err := g.transforms(ctx); err != nil {
 		return err
 	}
+	g.candidates()
 	return g.live(ctx)
 }
 

@@ -22,6 +22,10 @@ type LineageReport struct {
 	// and the current one (the config's transform file).
 	Transforms       []LineageTransform `json:"transforms"`
 	CurrentTransform *CurrentTransform  `json:"current_transform,omitempty"`
+	// Candidates are the candidate transforms that replays adopted for the
+	// period (strata replay --transform FILE --apply), in time order: which
+	// rows each wrote instead of the configured transform.
+	Candidates []LineageCandidate `json:"candidates"`
 	// Analytics is what came out: objects of the period's days.
 	Analytics LineageAnalytics `json:"analytics"`
 	Totals    LineageTotals    `json:"totals"`
@@ -106,10 +110,13 @@ type LineageBatch struct {
 	// source_archive, replay, restore).
 	Layer2RowsWritten int64 `json:"layer2_rows_written"`
 	// RowsArchived: Layer 2 rows moved into AnalyticsObjects (analytics_archive).
-	RowsArchived     int64          `json:"rows_archived"`
-	AnalyticsObjects []string       `json:"analytics_objects"`
-	Superseded       []string       `json:"superseded"`
-	Detail           map[string]any `json:"detail,omitempty"`
+	RowsArchived     int64    `json:"rows_archived"`
+	AnalyticsObjects []string `json:"analytics_objects"`
+	Superseded       []string `json:"superseded"`
+	// Candidate is set on a replay that ran a candidate transform
+	// (TransformVersion) in place of the configured one.
+	Candidate *CandidateTransform `json:"candidate,omitempty"`
+	Detail    map[string]any      `json:"detail,omitempty"`
 }
 
 // LineageRun is the audit trail of one run (strata.runs).
@@ -132,8 +139,11 @@ type LineageTransform struct {
 	FirstUsed *time.Time `json:"first_used,omitempty"`
 	Current   bool       `json:"current"`        // the config's transform file has this version
 	Used      bool       `json:"used_in_period"` // a batch or object of the period names it
-	Batches   int        `json:"batches"`
-	Records   int64      `json:"records"`
+	// Candidate is true when a replay adopted this version as a candidate
+	// transform for (part of) the period.
+	Candidate bool  `json:"candidate"`
+	Batches   int   `json:"batches"`
+	Records   int64 `json:"records"`
 	// Layer2RowsWritten by the period's batches with this version.
 	Layer2RowsWritten int64 `json:"layer2_rows_written"`
 }

@@ -18,6 +18,15 @@ type ReplayRequest struct {
 	// Apply writes the differences back; without it Replay only reports
 	// them, like Compare.
 	Apply bool
+	// Transform, when set, is the SQL text of a candidate transform run
+	// instead of the configured one (see CompareRequest.Transform). With
+	// Apply it is adopted for the period: its text is recorded as a
+	// transform version in the catalog (strata.transforms) and the lineage
+	// record marks it a candidate; the dataset's configured transform is
+	// unchanged, so later ingests still use it.
+	Transform string
+	// TransformName labels the candidate (a file name); "request" when empty.
+	TransformName string
 }
 
 // Replay re-runs the dataset's current transform over the raw records
@@ -31,7 +40,7 @@ type ReplayRequest struct {
 // are left alone (Applied.Skipped). Replay never deletes a row nor touches
 // Layer 3, and applying twice changes nothing the second time.
 func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
-	return s.lineageRun(ctx, req.Dataset, req.From, req.To, req.Apply)
+	return s.lineageRun(ctx, req)
 }
 
 // superseder corrects archived analytics rows for replay --apply with

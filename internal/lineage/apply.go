@@ -34,6 +34,13 @@ func (s *session) apply(ctx context.Context) error {
 	if r.ChangedArchived > 0 && s.c.Supersede == nil {
 		return fmt.Errorf("%w: %d archived rows differ and were left as they are; nothing was changed", ErrNoSupersede, r.ChangedArchived)
 	}
+	if s.begin != nil {
+		id, err := s.begin(ctx)
+		if err != nil {
+			return err
+		}
+		s.runID = &id
+	}
 	tx, err := s.conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("replay: begin: %w", err)
@@ -135,7 +142,8 @@ func (s *session) supersede(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// recordLineage records the replay and its transform's text in tx.
+// recordLineage records the replay and its transform's text in tx; a
+// candidate transform is named in the record's detail ("candidate").
 func (s *session) recordLineage(ctx context.Context, tx pgx.Tx) error {
 	r, a := s.rep, s.rep.Applied
 	from, to := s.from.Truncate(24*time.Hour), s.to.Truncate(24*time.Hour)
@@ -151,6 +159,9 @@ func (s *session) recordLineage(ctx context.Context, tx pgx.Tx) error {
 			"missing": r.Missing, "unexpected": r.Unexpected, "later": r.Later, "columns": r.Columns,
 			"inserted": a.Inserted, "updated": a.Updated, "skipped": a.Skipped, "archived_rows": a.ArchivedRows,
 			"source_records": r.SourceRecords}}
+	if s.spec.Candidate != nil {
+		l.Detail["candidate"] = s.spec.Candidate
+	}
 	for _, o := range objs {
 		if (o.MaxTime == nil || !o.MaxTime.Before(s.from)) && (o.MinTime == nil || !o.MinTime.After(s.to)) {
 			l.SourceObjects = append(l.SourceObjects, o.ID)

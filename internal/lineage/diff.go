@@ -81,7 +81,10 @@ func (s *session) markLater(ctx context.Context) error {
 	for i, c := range s.l2Named(s.spec.Key) {
 		cast[i] = "__strata_t." + qi(c.Name) + "::" + c.TypeName
 	}
-	if err := s.exec(ctx, "read the later records' keys", `CREATE TEMP TABLE strata_laterkeys AS
+	if err := s.createTemp(ctx, tLaterKeys, s.l2Named(s.spec.Key)); err != nil {
+		return err
+	}
+	if _, err := s.runTransform(ctx, "run over the records ingested after the period, for their keys", `INSERT INTO `+tLaterKeys+`
 		SELECT `+s.payloadKeys("l")+` FROM `+tLater+` l
 		UNION SELECT `+strings.Join(cast, ", ")+s.lateral(tLater)); err != nil {
 		return err

@@ -55,6 +55,13 @@ import (
 // missing table): the configuration or the transform needs fixing.
 var ErrInvalid = errors.New("invalid dataset definition")
 
+// ErrTransform marks an error of the transform itself: PostgreSQL refused
+// its SQL or failed running it over the records (a syntax, type or data
+// error, a division by zero, two rows for one key), or its output does not
+// fit Layer 2. The message carries the database's own. The transform needs
+// fixing; nothing was written.
+var ErrTransform = errors.New("the transform fails")
+
 // ErrBusy is returned when another process held the dataset's analytics
 // lock (an archive run, a restore or another replay) for longer than
 // Comparer.LockWait.
@@ -84,7 +91,25 @@ type Spec struct {
 	AnalyticsTable string
 	Key            []string
 	AnalyticsTime  string
-	Transform      Transform
+	// Transform is the transform to run: the configured one, or a
+	// candidate when Candidate is set.
+	Transform Transform
+	// Candidate, when set, says that Transform is a candidate tried in
+	// place of the configured transform; an apply records it so.
+	Candidate *Candidate
+}
+
+// Candidate describes a candidate transform: one tried (compare) or
+// adopted for a period (replay --apply) instead of the dataset's
+// configured transform, which stays as it is.
+type Candidate struct {
+	// Name says where the candidate came from (a file name, "HTTP
+	// request"); a label only.
+	Name string `json:"name,omitempty"`
+	// ConfiguredVersion and ConfiguredPath are the dataset's configured
+	// transform, unchanged by the candidate ("" when it could not be read).
+	ConfiguredVersion string `json:"configured_version,omitempty"`
+	ConfiguredPath    string `json:"configured_path,omitempty"`
 }
 
 // FetchRequest asks for the rows of one archive type whose time column lies
@@ -140,8 +165,12 @@ type Request struct {
 	From, To time.Time
 	// Apply writes the differences back (replay --apply).
 	Apply bool
-	// RunID is the strata.runs row of an apply, named in its lineage record.
-	RunID *int64
+	// Begin, when set, is called once the comparison is done, when an
+	// apply has something to write and before it writes; it returns the
+	// strata.runs row of the apply, named in its lineage record. A replay
+	// that fails before (a transform that does not run, say) or has
+	// nothing to write so leaves no trace.
+	Begin func(ctx context.Context) (runID int64, err error)
 }
 
 // Run compares the period's transformed records with the analytics rows
@@ -160,7 +189,7 @@ func (c *Comparer) Run(ctx context.Context, spec Spec, req Request) (*Report, er
 	// closed, which drops them whatever happened.
 	conn := pc.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
-	s := &session{c: c, spec: spec, conn: conn, from: req.From.UTC(), to: req.To.UTC(), runID: req.RunID, log: c.logger().With("dataset", spec.Dataset)}
+	s := &session{c: c, spec: spec, conn: conn, from: req.From.UTC(), to: req.To.UTC(), begin: req.Begin, log: c.logger().With("dataset", spec.Dataset)}
 	s.rep = newReport(spec, s.from, s.to)
 	if err := s.run(ctx, req.Apply); err != nil {
 		return nil, fmt.Errorf("compare %s: %w", spec.Dataset, err)

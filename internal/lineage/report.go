@@ -35,8 +35,11 @@ type Report struct {
 	SourceRecords SourceCounts `json:"source_records"`
 	// AnalyticsRows counts the analytics rows found for the keys.
 	AnalyticsRows AnalyticsCounts `json:"analytics_rows"`
-	// TransformVersion is the SHA-256 of the transform file that ran.
+	// TransformVersion is the SHA-256 of the transform text that ran.
 	TransformVersion string `json:"transform_version"`
+	// Candidate is set when the transform that ran is a candidate, not the
+	// dataset's configured transform (which it leaves unchanged).
+	Candidate *Candidate `json:"candidate,omitempty"`
 	// Compared are the columns the transform yields, compared by name;
 	// Ignored are Layer 2 columns it does not yield (not compared, and left
 	// as they are by replay).
@@ -120,6 +123,7 @@ func newReport(spec Spec, from, to time.Time) *Report {
 	if spec.Transform != nil {
 		r.TransformVersion = spec.Transform.Version()
 	}
+	r.Candidate = spec.Candidate
 	r.Samples = Samples{Changed: []ChangedSample{}, Missing: []KeySample{}, Unexpected: []KeySample{}, Later: []KeySample{}}
 	r.Compared, r.Ignored = []string{}, []string{}
 	return r

@@ -77,16 +77,15 @@ func (s *session) expect(ctx context.Context) error {
 	}
 	key := identList("__strata_t", s.spec.Key)
 	id := "__strata_src." + qi(s.spec.IDColumn)
-	tag, err := s.conn.Exec(ctx, `INSERT INTO `+tExpected+` (`+identList("", s.out)+`, `+colID+`)
+	n, err := s.runTransform(ctx, "run over the period's records", `INSERT INTO `+tExpected+` (`+identList("", s.out)+`, `+colID+`)
 		SELECT DISTINCT ON (`+key+`) `+identList("__strata_t", s.out)+`, `+id+s.lateral(tSrc)+`
 		ORDER BY `+key+`, `+id+` DESC`)
 	if err != nil {
-		return fmt.Errorf("run the transform over the period's records: %w", err)
-	}
-	s.rep.AnalyticsRows.Expected = tag.RowsAffected()
-	if err := s.exec(ctx, "index the expected rows (does the transform yield two rows whose keys are equal in the Layer 2 key types?)",
-		`CREATE UNIQUE INDEX ON `+tExpected+` (`+identList("", s.spec.Key)+`)`); err != nil {
 		return err
+	}
+	s.rep.AnalyticsRows.Expected = n
+	if _, err := s.conn.Exec(ctx, `CREATE UNIQUE INDEX ON `+tExpected+` (`+identList("", s.spec.Key)+`)`); err != nil {
+		return transformFault("it yields two rows whose keys are equal in the Layer 2 key types", err)
 	}
 	return s.exec(ctx, "analyze expected rows", `ANALYZE `+tExpected)
 }
@@ -96,21 +95,21 @@ func (s *session) expect(ctx context.Context) error {
 func (s *session) outputColumns(ctx context.Context) error {
 	desc, err := s.conn.Prepare(ctx, "", `SELECT __strata_t.*`+s.lateral(tSrc)+` WHERE false`)
 	if err != nil {
-		return fmt.Errorf("%w: the transform does not run: %v", ErrInvalid, err)
+		return transformFault("it does not run", err)
 	}
 	s.out = s.out[:0]
 	for _, f := range desc.Fields {
 		if slices.Contains(s.out, f.Name) {
-			return fmt.Errorf("%w: the transform yields column %q twice", ErrInvalid, f.Name)
+			return fmt.Errorf("%w: it yields column %q twice", ErrTransform, f.Name)
 		}
 		if _, ok := s.l2Col(f.Name); !ok {
-			return fmt.Errorf("%w: the transform yields column %q, which analytics table %s lacks", ErrInvalid, f.Name, s.l2)
+			return fmt.Errorf("%w: it yields column %q, which analytics table %s lacks", ErrTransform, f.Name, s.l2)
 		}
 		s.out = append(s.out, f.Name)
 	}
 	for _, k := range s.spec.Key {
 		if !slices.Contains(s.out, k) {
-			return fmt.Errorf("%w: the transform's output lacks key column %q (it yields: %s)", ErrInvalid, k, strings.Join(s.out, ", "))
+			return fmt.Errorf("%w: its output lacks key column %q (it yields: %s)", ErrTransform, k, strings.Join(s.out, ", "))
 		}
 	}
 	s.rep.Compared = slices.Clone(s.out)

@@ -26,6 +26,7 @@ type session struct {
 	conn     *pgx.Conn
 	from, to time.Time
 	runID    *int64 // the apply's strata.runs row
+	begin    func(ctx context.Context) (int64, error)
 	log      *slog.Logger
 	rep      *Report
 

@@ -46,11 +46,27 @@ func Load(path string) (*Transform, error) {
 	case err != nil:
 		return nil, fmt.Errorf("transform %s: %w", path, err)
 	}
-	t, err := parse(string(data))
+	t, err := Parse(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("transform %s: %w", path, err)
 	}
 	return t, nil
+}
+
+// MaxSize bounds a transform's text in bytes: a transform is one SELECT,
+// and a larger text is almost surely the wrong file.
+const MaxSize = 256 << 10
+
+// Parse checks text as Load checks a file's (one SELECT or WITH ...
+// SELECT naming {{source}} once, no parameters, at most MaxSize bytes)
+// and returns it as a Transform: how a candidate transform given as text
+// (strata compare --transform, the HTTP API) is read. Errors say what is
+// wrong and how to fix it; the caller adds where the text came from.
+func Parse(text string) (*Transform, error) {
+	if len(text) > MaxSize {
+		return nil, fmt.Errorf("is %d bytes, over the %d-byte limit of a transform (one SELECT ... FROM {{source}})", len(text), MaxSize)
+	}
+	return parse(text)
 }
 
 // Text returns the file's text, unchanged.
