@@ -77,7 +77,7 @@ func (s *Service) lineageRun(ctx context.Context, req ReplayRequest) (*CompareRe
 	if err != nil {
 		return nil, err
 	}
-	c := &lineage.Comparer{Pool: s.pool, Fetch: s.fetchCSV(ds.Name), Supersede: s.superseder(ds), Log: s.log}
+	c := &lineage.Comparer{Pool: s.pool, Fetch: s.fetchCSV(ds.Name), Supersede: s.superseder(ds), Objects: s.Archiver(), Log: s.log}
 	lreq := lineage.Request{From: req.From, To: req.To, Apply: req.Apply}
 	if !req.Apply {
 		return s.compareRun(ctx, c, spec, lreq, s.cfg.TransformPath(ds))
@@ -150,7 +150,8 @@ func (s *Service) lineageSpec(ds *config.Dataset, req ReplayRequest) (lineage.Sp
 	}
 	spec := lineage.Spec{Dataset: ds.Name, SourceTable: src.Table, IDColumn: src.IDColumn, SourceTime: src.TimeColumn,
 		PayloadColumn: src.PayloadColumn, ProcessedColumn: src.ProcessedColumn,
-		AnalyticsTable: ds.Analytics.Table.String(), Key: ds.Analytics.Key, AnalyticsTime: ds.Analytics.TimeColumn}
+		AnalyticsTable: ds.Analytics.Table.String(), Key: ds.Analytics.Key, AnalyticsTime: ds.Analytics.TimeColumn,
+		Retention: ds.Analytics.Retention.Duration()}
 	if src.Transform != nil {
 		spec.Transform = src.Transform.SQL
 	}

@@ -1,6 +1,8 @@
 package strata
 
 import (
+	"encoding/json"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -254,6 +256,7 @@ func (g *lineageGather) batches(ctx context.Context) error {
 		b.SourceObjects, b.SourceObjectRows = g.keys(l.SourceObjects)
 		b.AnalyticsObjects, _ = g.keys(l.AnalyticsObjects)
 		b.Superseded, _ = g.keys(l.Superseded)
+		b.Moved = movedDetail(l.Detail)
 		if l.Kind == catalog.LineageAnalyticsArchive {
 			b.RowsArchived = l.AnalyticsRows
 		} else {
@@ -345,4 +348,18 @@ func (g *lineageGather) currentTransform() *CurrentTransform {
 	cur.Version = t.Version()
 	g.currentText = t.Text()
 	return cur
+}
+
+// movedDetail reads a replay's detail "moved" (nil when it has none).
+func movedDetail(detail map[string]any) *LineageMoved {
+	raw, ok := detail["moved"]
+	if !ok {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	var m LineageMoved
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return &m
 }

@@ -1,6 +1,10 @@
 package strata
 
-import "time"
+import (
+	"time"
+
+	"github.com/stratahq/strata/internal/lineage"
+)
 
 // LineageReport is the evidence chain of a dataset over a period: the raw
 // records received (source objects, Layer 3), every batch and run that
@@ -113,11 +117,19 @@ type LineageBatch struct {
 	RowsArchived     int64    `json:"rows_archived"`
 	AnalyticsObjects []string `json:"analytics_objects"`
 	Superseded       []string `json:"superseded"`
+	// Moved, for a replay, are the rows it found on another day than their
+	// records give them (their time column had changed): their stale
+	// archived copies left the Superseded objects, and they went to Layer 2
+	// or to an object of their own day.
+	Moved *LineageMoved `json:"moved,omitempty"`
 	// Candidate is set on a replay that ran a candidate transform
 	// (TransformVersion) in place of the configured one.
 	Candidate *CandidateTransform `json:"candidate,omitempty"`
 	Detail    map[string]any      `json:"detail,omitempty"`
 }
+
+// LineageMoved is what a replay did with rows that had moved between days.
+type LineageMoved = lineage.MovedDetail
 
 // LineageRun is the audit trail of one run (strata.runs).
 type LineageRun struct {

@@ -38,6 +38,12 @@ func (a *Archiver) fetchObject(ctx context.Context, o catalog.Object) (*os.File,
 // takes its default. It returns the rows copied, which it checks against
 // the file and the catalog. display names the table in messages.
 func (a *Archiver) copyObject(ctx context.Context, tx pgx.Tx, o catalog.Object, table, display string, cols map[string]bool) (int64, error) {
+	return a.CopyObject(ctx, tx.Conn(), o, table, display, cols)
+}
+
+// CopyObject is copyObject on a connection: compare reads the objects that
+// hold the keys it looks for into a temporary table of its session.
+func (a *Archiver) CopyObject(ctx context.Context, conn *pgx.Conn, o catalog.Object, table, display string, cols map[string]bool) (int64, error) {
 	f, err := a.fetchObject(ctx, o)
 	if err != nil {
 		return 0, err
@@ -64,7 +70,7 @@ func (a *Archiver) copyObject(ctx context.Context, tx pgx.Tx, o catalog.Object, 
 	}
 	defer it.Close()
 	src := &copyTextReader{it: it}
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+	tag, err := conn.PgConn().CopyFrom(ctx, src,
 		`COPY `+table+` (`+strings.Join(names, ", ")+`) FROM STDIN`)
 	if err != nil {
 		return 0, fmt.Errorf("copy rows of %s into %s: %w", o.Key, display, err)

@@ -128,6 +128,8 @@ type spoolWriter struct {
 	h  hash.Hash
 	cw *countWriter
 	w  *parquetio.Writer
+	// key is the first key column, whose range the catalog records.
+	key string
 }
 
 func (a *Archiver) newSpoolWriter(schema *parquetio.Schema, opts parquetio.WriterOptions) (*spoolWriter, error) {
@@ -140,6 +142,9 @@ func (a *Archiver) newSpoolWriter(schema *parquetio.Schema, opts parquetio.Write
 		return nil, fmt.Errorf("spool file: %w", err)
 	}
 	sw := &spoolWriter{f: f, h: sha256.New(), cw: &countWriter{}}
+	if len(opts.KeyColumns) > 0 {
+		sw.key = opts.KeyColumns[0]
+	}
 	sw.bw = bufio.NewWriterSize(io.MultiWriter(f, sw.h, sw.cw), 1<<20)
 	if sw.w, err = parquetio.NewWriter(sw.bw, schema, opts); err != nil {
 		sw.abort()
@@ -168,6 +173,9 @@ func (sw *spoolWriter) finish() (*staged, parquetio.Stats, error) {
 		mn, mx := stats.MinTime, stats.MaxTime
 		s.obj.MinTime, s.obj.MaxTime = &mn, &mx
 	}
+	if stats.HasKeyRange {
+		s.obj.KeyColumn, s.obj.KeyMin, s.obj.KeyMax = sw.key, stats.KeyMin, stats.KeyMax
+	}
 	return s, stats, nil
 }
 
@@ -182,6 +190,7 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 		Compression:  spec.Compression,
 		RowGroupRows: spec.RowGroupRows,
 		TimeColumn:   spec.TimeColumn,
+		KeyColumns:   spec.Key,
 		Metadata: map[string]string{
 			parquetio.KeyDataset:      spec.Dataset,
 			parquetio.KeyArchiveType:  catalog.TypeAnalytics,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,10 @@ import (
 // KeySupersedes is the Parquet metadata key of a corrected object: the ids
 // of the objects it supersedes, comma separated.
 const KeySupersedes = "strata.supersedes"
+
+// PlaceColumn is the optional boolean column of a corrections table that
+// lets a correction move a row between days: see Supersede.
+const PlaceColumn = "__strata_place"
 
 // SupersedeReport says what Supersede wrote.
 type SupersedeReport struct {
@@ -51,8 +54,16 @@ type SupersedeReport struct {
 //     lost); a table column an old object lacks reads as NULL. Its rows are
 //     ordered by the time column, then the key. It expires when the latest of
 //     the objects it replaces would have.
-//   - A corrected row must stay in its day: a time column value outside the
-//     day of the object it replaces is an error.
+//   - Without PlaceColumn in corrections, a corrected row must stay in its
+//     day: a time column value outside the day of the object it replaces is
+//     an error. With it (a boolean), a row whose correction lies outside its
+//     object's day is removed from that day's new object (it moved), and a
+//     correction with PlaceColumn true whose time lies in a given day and
+//     whose key no object of that day holds is added to that day's new
+//     object (a day without objects to rewrite gets a new object that
+//     supersedes nothing). The caller passes both the days rows leave and
+//     the days they go to; a correction with PlaceColumn false is placed
+//     nowhere (the caller puts it in Layer 2).
 //   - Objects of a day that hold no changed row are left alone: they stay
 //     current next to the new object.
 //   - Supersede records no lineage: the caller records what it replayed,
@@ -157,6 +168,7 @@ type superseder struct {
 	schema     *parquetio.Schema
 	schemaJSON []byte
 	runID      int64  // 0 until the first upload
+	place      bool   // corrections has PlaceColumn: rows may move between days
 	keyEq      string // o.k = c.k AND ...
 	differ     string // ROW(o.a, ...) IS DISTINCT FROM ROW(c.a, ...)
 	setList    string // "a" = c."a", ...
@@ -168,6 +180,7 @@ type superseder struct {
 const (
 	supObj  = `pg_temp.strata_supersede_obj`
 	supKeep = `pg_temp.strata_supersede_keep`
+	supSeen = `pg_temp.strata_supersede_seen` // keys of corrections the day's objects hold
 )
 
 func (a *Archiver) newSuperseder(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, corrections string) (*superseder, error) {
@@ -198,9 +211,10 @@ func (a *Archiver) newSuperseder(ctx context.Context, tx pgx.Tx, spec AnalyticsS
 		return nil, err
 	}
 	sp.buildSQL()
-	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+supObj+`, `+supKeep+`;
+	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+supObj+`, `+supKeep+`, `+supSeen+`;
 		CREATE TEMP TABLE strata_supersede_obj ON COMMIT DROP AS SELECT * FROM `+sp.rel.Ident()+` WITH NO DATA;
 		CREATE TEMP TABLE strata_supersede_keep ON COMMIT DROP AS SELECT * FROM `+sp.rel.Ident()+` WITH NO DATA;
+		CREATE TEMP TABLE strata_supersede_seen ON COMMIT DROP AS SELECT `+quoteAll("", spec.Key)+` FROM `+sp.rel.Ident()+` WITH NO DATA;
 		ANALYZE `+sp.corr.Ident()); err != nil {
 		return nil, fmt.Errorf("temporary tables: %w", err)
 	}
@@ -217,6 +231,12 @@ func (sp *superseder) checkCorrections(ctx context.Context) error {
 	types := map[string]string{}
 	for _, c := range cc {
 		types[c.Name] = c.TypeName
+	}
+	switch t, ok := types[PlaceColumn]; {
+	case ok && t != "boolean":
+		return fmt.Errorf("corrections table %s: column %q is %s, want boolean", sp.corr, PlaceColumn, t)
+	case ok:
+		sp.place = true
 	}
 	for _, c := range sp.cols {
 		t, ok := types[c.Name]
@@ -272,7 +292,7 @@ func quoteAll(prefix string, names []string) string {
 
 // close drops the temporary tables (they go at commit anyway).
 func (sp *superseder) close(ctx context.Context) {
-	_, _ = sp.tx.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+supObj+`, `+supKeep)
+	_, _ = sp.tx.Exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+supObj+`, `+supKeep+`, `+supSeen)
 }
 
 // day rewrites one day. It returns the staged object (nil when nothing
@@ -280,33 +300,30 @@ func (sp *superseder) close(ctx context.Context) {
 // object is returned with an error when the error came after its upload.
 func (sp *superseder) day(ctx context.Context, day time.Time) (*staged, []int64, int64, error) {
 	old, rows, err := sp.loadChanged(ctx, day)
-	if err != nil || len(old) == 0 {
+	if err != nil {
 		return nil, nil, 0, err
 	}
-	col := `c.` + pgx.Identifier{sp.spec.TimeColumn}.Sanitize()
-	var moved []string
-	r, err := sp.tx.Query(ctx, `SELECT concat_ws(', ', `+quoteAll("c.", sp.spec.Key)+`) FROM `+supKeep+` o JOIN `+
-		sp.corr.Ident()+` c ON `+sp.keyEq+` WHERE (`+col+` >= $1 AND `+col+` < $2) IS NOT TRUE LIMIT 3`, day, day.AddDate(0, 0, 1))
-	if err == nil {
-		moved, err = pgx.CollectRows(r, pgx.RowTo[string])
+	var corrected, moved, placed int64
+	if len(old) > 0 {
+		if moved, err = sp.moveOut(ctx, day); err != nil {
+			return nil, nil, 0, err
+		}
+		if err := sp.tx.QueryRow(ctx, `SELECT count(*) FROM `+supKeep+` o JOIN `+sp.corr.Ident()+` c ON `+sp.keyEq+
+			` WHERE `+sp.differ).Scan(&corrected); err != nil {
+			return nil, nil, 0, fmt.Errorf("count corrected rows: %w", err)
+		}
+		if _, err := sp.tx.Exec(ctx, `UPDATE `+supKeep+` o SET `+sp.setList+` FROM `+sp.corr.Ident()+` c WHERE `+sp.keyEq); err != nil {
+			return nil, nil, 0, fmt.Errorf("apply corrections: %w", err)
+		}
 	}
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("check corrected times: %w", err)
+	if placed, err = sp.placeIn(ctx, day); err != nil {
+		return nil, nil, 0, err
 	}
-	if len(moved) > 0 {
-		return nil, nil, 0, fmt.Errorf("the corrected rows of key(s) %s have a %s outside %s: a correction stays in its day (nothing was written)",
-			strings.Join(moved, "; "), sp.spec.TimeColumn, day.Format(time.DateOnly))
-	}
-	var corrected int64
-	if err := sp.tx.QueryRow(ctx, `SELECT count(*) FROM `+supKeep+` o JOIN `+sp.corr.Ident()+` c ON `+sp.keyEq+
-		` WHERE `+sp.differ).Scan(&corrected); err != nil {
-		return nil, nil, 0, fmt.Errorf("count corrected rows: %w", err)
-	}
-	if _, err := sp.tx.Exec(ctx, `UPDATE `+supKeep+` o SET `+sp.setList+` FROM `+sp.corr.Ident()+` c WHERE `+sp.keyEq); err != nil {
-		return nil, nil, 0, fmt.Errorf("apply corrections: %w", err)
+	if len(old) == 0 && placed == 0 {
+		return nil, nil, 0, nil
 	}
 	ids := objectIDs(old)
-	s, err := sp.write(ctx, day, ids, rows)
+	s, err := sp.write(ctx, day, ids, rows-moved+placed)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -318,7 +335,7 @@ func (sp *superseder) day(ctx context.Context, day time.Time) (*staged, []int64,
 	if err := sp.a.stage(ctx, s, runID); err != nil {
 		return nil, nil, 0, err // stage orphaned and removed it
 	}
-	return s, ids, corrected, sp.commit(ctx, s, ids)
+	return s, ids, corrected + placed, sp.commit(ctx, s, ids)
 }
 
 // loadChanged loads, one object at a time, the day's current objects and
@@ -329,7 +346,7 @@ func (sp *superseder) loadChanged(ctx context.Context, day time.Time) ([]catalog
 	if err != nil {
 		return nil, 0, err
 	}
-	if _, err := sp.tx.Exec(ctx, `TRUNCATE `+supKeep); err != nil {
+	if _, err := sp.tx.Exec(ctx, `TRUNCATE `+supKeep+`, `+supSeen); err != nil {
 		return nil, 0, err
 	}
 	cols := map[string]bool{}
@@ -350,6 +367,10 @@ func (sp *superseder) loadChanged(ctx context.Context, day time.Time) ([]catalog
 		if _, err := sp.tx.Exec(ctx, `ANALYZE `+supObj); err != nil {
 			return nil, 0, err
 		}
+		if _, err := sp.tx.Exec(ctx, `INSERT INTO `+supSeen+` SELECT `+quoteAll("o.", sp.spec.Key)+` FROM `+supObj+` o JOIN `+
+			sp.corr.Ident()+` c ON `+sp.keyEq); err != nil {
+			return nil, 0, fmt.Errorf("keys of %s: %w", o.Key, err)
+		}
 		if err := sp.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+supObj+` o JOIN `+sp.corr.Ident()+` c ON `+sp.keyEq+
 			` WHERE `+sp.differ+`)`).Scan(&differs); err != nil {
 			return nil, 0, fmt.Errorf("compare %s with the corrections: %w", o.Key, err)
@@ -366,46 +387,6 @@ func (sp *superseder) loadChanged(ctx context.Context, day time.Time) ([]catalog
 	return changed, rows, nil
 }
 
-// write writes the day's merged rows to a spool file, as writeDay does.
-func (sp *superseder) write(ctx context.Context, day time.Time, old []int64, rows int64) (*staged, error) {
-	ids := make([]string, len(old))
-	for i, id := range old {
-		ids[i] = strconv.FormatInt(id, 10)
-	}
-	spec := sp.spec
-	sw, err := sp.a.newSpoolWriter(sp.schema, parquetio.WriterOptions{
-		Compression:  spec.Compression,
-		RowGroupRows: spec.RowGroupRows,
-		TimeColumn:   spec.TimeColumn,
-		Metadata: map[string]string{
-			parquetio.KeyDataset:      spec.Dataset,
-			parquetio.KeyArchiveType:  catalog.TypeAnalytics,
-			parquetio.KeyTable:        sp.rel.String(),
-			parquetio.KeyPartitionDay: day.Format(time.DateOnly),
-			KeySupersedes:             strings.Join(ids, ","),
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := copyRows(ctx, sp.tx, sw.w, sp.selectSQL, pgx.QueryResultFormats(sp.schema.ResultFormats())); err != nil {
-		sw.abort()
-		return nil, err
-	}
-	s, _, err := sw.finish()
-	if err != nil {
-		return nil, err
-	}
-	if s.rows != rows {
-		s.cleanup()
-		return nil, fmt.Errorf("wrote %d rows, the objects it replaces hold %d", s.rows, rows)
-	}
-	s.day = day
-	s.obj.Dataset, s.obj.Type, s.obj.Day, s.obj.SourceTable = spec.Dataset, catalog.TypeAnalytics, day, sp.rel.String()
-	s.obj.SchemaFingerprint, s.obj.Schema = sp.schema.Fingerprint(), sp.schemaJSON
-	return s, nil
-}
-
 // commit inserts the new object and supersedes the old ones, in tx.
 func (sp *superseder) commit(ctx context.Context, s *staged, old []int64) error {
 	if err := sp.a.Failpoints.Hit("in-commit-before-delete"); err != nil {
@@ -413,6 +394,9 @@ func (sp *superseder) commit(ctx context.Context, s *staged, old []int64) error 
 	}
 	if err := catalog.Commit(ctx, sp.tx, &s.obj, sp.spec.ArchiveRetention); err != nil {
 		return err
+	}
+	if len(old) == 0 {
+		return nil // a day's first object, of rows placed on it
 	}
 	return catalog.MarkSuperseded(ctx, sp.tx, old, s.obj.ID)
 }

@@ -109,17 +109,22 @@ type Object struct {
 	SupersededBy      *int64
 	ExpiresAt         *time.Time
 	RunID             *int64
+	// KeyColumn names the first key column of an analytics object whose
+	// smallest and largest values are KeyMin and KeyMax (PostgreSQL text
+	// form); all empty when not known.
+	KeyColumn, KeyMin, KeyMax string
 }
 
 const objectCols = `id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
 	min_time, max_time, schema_fingerprint, schema, coalesce(transform_version, ''), created_at,
-	committed_at, superseded_by, expires_at, run_id`
+	committed_at, superseded_by, expires_at, run_id, coalesce(key_column, ''), coalesce(key_min, ''), coalesce(key_max, '')`
 
 func scanObject(row pgx.Row) (Object, error) {
 	var o Object
 	err := row.Scan(&o.ID, &o.Dataset, &o.Type, &o.Day, &o.Key, &o.State, &o.SourceTable, &o.Rows,
 		&o.Bytes, &o.SHA256, &o.MinTime, &o.MaxTime, &o.SchemaFingerprint, &o.Schema,
-		&o.TransformVersion, &o.CreatedAt, &o.CommittedAt, &o.SupersededBy, &o.ExpiresAt, &o.RunID)
+		&o.TransformVersion, &o.CreatedAt, &o.CommittedAt, &o.SupersededBy, &o.ExpiresAt, &o.RunID,
+		&o.KeyColumn, &o.KeyMin, &o.KeyMax)
 	o.Day = o.Day.UTC()
 	return o, err
 }
@@ -196,11 +201,13 @@ func SetState(ctx context.Context, db DB, id int64, from, to string) error {
 func Commit(ctx context.Context, tx DB, o *Object, expiresAfter time.Duration) error {
 	_, err := tx.Exec(ctx, `INSERT INTO strata.objects
 		(id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
-		 min_time, max_time, schema_fingerprint, schema, transform_version, committed_at, expires_at, run_id)
+		 min_time, max_time, schema_fingerprint, schema, transform_version, committed_at, expires_at, run_id,
+		 key_column, key_min, key_max)
 		VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''),
-		        now(), now() + $15::interval, $16)`,
+		        now(), now() + $15::interval, $16, nullif($17, ''), nullif($18, ''), nullif($19, ''))`,
 		o.ID, o.Dataset, o.Type, o.Day, o.Key, o.SourceTable, o.Rows, o.Bytes, o.SHA256,
-		o.MinTime, o.MaxTime, o.SchemaFingerprint, o.Schema, o.TransformVersion, expiresAfter, o.RunID)
+		o.MinTime, o.MaxTime, o.SchemaFingerprint, o.Schema, o.TransformVersion, expiresAfter, o.RunID,
+		o.KeyColumn, o.KeyMin, o.KeyMax)
 	if err != nil {
 		return fmt.Errorf("catalog: commit object %s: %w", o.Key, err)
 	}

@@ -114,6 +114,11 @@ var migrations = []string{
 	CREATE INDEX lineage_dataset_at ON strata.lineage (dataset, at);
 	ALTER TABLE strata.objects DROP CONSTRAINT objects_state_check;
 	ALTER TABLE strata.objects ADD CONSTRAINT objects_state_check CHECK (state IN ('committed', 'expired', 'restored'));`,
+	// 4: per-object key ranges. The first key column of an analytics
+	// object and its smallest and largest value (PostgreSQL text form),
+	// when its type orders by value: compare skips objects whose range
+	// holds none of the keys it looks for. NULL for objects written before.
+	`ALTER TABLE strata.objects ADD COLUMN key_column text, ADD COLUMN key_min text, ADD COLUMN key_max text;`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

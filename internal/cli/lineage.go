@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -266,6 +267,30 @@ func lineageBatchLines(b strata.LineageBatch) []string {
 	if len(b.Superseded) > 0 {
 		out = append(out, "superseded (kept, no longer read):")
 		list(b.Superseded)
+	}
+	return append(out, lineageMovedLines(b.Moved)...)
+}
+
+// lineageMovedLines says what a replay did with rows found on another day
+// than their records give them.
+func lineageMovedLines(m *strata.LineageMoved) []string {
+	if m == nil || m.Rows == 0 {
+		return nil
+	}
+	out := []string{fmt.Sprintf("%d row(s) had moved to another day (their time column differed from what their records give): "+
+		"their stale archived copies left the superseded objects; %d went to Layer 2, %d to an object of their own day; for example:",
+		m.Rows, m.ToLayer2, m.InArchive)}
+	for _, s := range m.Samples {
+		keys := make([]string, 0, len(s.Key))
+		for k, v := range s.Key {
+			keys = append(keys, k+"="+v)
+		}
+		slices.Sort(keys)
+		to := "an object of " + s.To
+		if s.Layer2 {
+			to = "Layer 2 (day " + s.To + ")"
+		}
+		out = append(out, fmt.Sprintf("  %s: was archived on %s, now in %s", strings.Join(keys, ", "), s.From, to))
 	}
 	return out
 }

@@ -76,25 +76,27 @@ func (s *session) loadActual(ctx context.Context) error {
 }
 
 // loadArchived reads the archived analytics rows of the days where the
-// keys' rows may be: the UTC days of the expected rows' time column and
+// keys' rows should be: the UTC days of the expected rows' time column and
 // the period's days, where the catalog has objects. Each run of
 // consecutive days is one retrieval, streamed into strata_stage, of which
-// only the rows of the keys are kept.
+// only the rows of the keys are kept. Then it searches the rest of the
+// archive for the keys (searchArchive): a row whose time column moved to
+// another day is found there.
 func (s *session) loadArchived(ctx context.Context) error {
 	days, err := s.archivedDays(ctx)
-	if err != nil || len(days) == 0 {
+	if err != nil {
 		return err
 	}
-	extra := colOrd + " bigint GENERATED ALWAYS AS IDENTITY" // read order: day, then object
-	if err := s.createTemp(ctx, tStage, s.l2Cols, extra); err != nil {
-		return err
-	}
+	read := make(map[time.Time]bool, len(days))
 	for _, r := range dayRuns(days) {
 		if err := s.loadArchivedRun(ctx, r[0], r[1]); err != nil {
 			return err
 		}
 	}
-	return nil
+	for _, d := range days {
+		read[d] = true
+	}
+	return s.searchArchive(ctx, read)
 }
 
 // archivedDays returns, in order, the days to read.
@@ -159,16 +161,14 @@ func (s *session) loadArchivedRun(ctx context.Context, first, last time.Time) er
 			return nil
 		}
 	}
+	if err := s.ensureStage(ctx); err != nil {
+		return err
+	}
 	n, err := s.copyIn(ctx, tStage, FetchRequest{Type: catalog.TypeAnalytics, From: first,
 		To: last.Add(24*time.Hour - time.Microsecond), Columns: cols})
 	if err != nil {
 		return err
 	}
 	s.log.Debug("read archived analytics rows", "from", first, "to", last, "rows", n)
-	all := identList("", names(s.l2Cols))
-	if err := s.exec(ctx, "keep the archived rows of the keys", `INSERT INTO `+tActualAll+` (`+all+`, `+colLive+`, `+colOrd+`)
-		SELECT `+identList("a", names(s.l2Cols))+`, false, a.`+colOrd+` FROM `+tStage+` a JOIN `+tKeys+` k ON `+s.joinOn("a", "k")); err != nil {
-		return err
-	}
-	return s.exec(ctx, "empty the stage", `TRUNCATE `+tStage)
+	return s.keepStagedRows(ctx)
 }

@@ -46,13 +46,20 @@ func (s *session) apply(ctx context.Context) error {
 		return fmt.Errorf("replay: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if live > 0 {
+	placed, err := s.placeMoved(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := s.countMoved(ctx, tx); err != nil {
+		return err
+	}
+	if live += r.Applied.MovedToLayer2; live > 0 {
 		if err := s.upsert(ctx, tx, live); err != nil {
 			return err
 		}
 	}
 	if r.ChangedArchived > 0 {
-		if err := s.supersede(ctx, tx); err != nil {
+		if err := s.supersede(ctx, tx, placed); err != nil {
 			return err
 		}
 	}
@@ -86,7 +93,7 @@ func (s *session) upsert(ctx context.Context, tx pgx.Tx, planned int64) error {
 	}
 	sql := `WITH u AS (INSERT INTO ` + s.l2.Ident() + ` AS __strata_l2 (` + identList("", s.out) + `)
 		SELECT ` + identList("e", s.out) + ` FROM ` + tDiff + ` d JOIN ` + tExpected + ` e ON ` + s.joinOn("d", "e") + `
-		WHERE d.` + colKind + ` = '` + kindMissing + `' OR (d.` + colKind + ` = '` + kindChanged + `' AND d.` + colLive + `)
+		WHERE d.` + colKind + ` = '` + kindMissing + `' OR (d.` + colKind + ` = '` + kindChanged + `' AND d.` + colLive + `)` + s.movedToLayer2("d") + `
 		ON CONFLICT (` + identList("", s.spec.Key) + `) ` + conflict + `
 		RETURNING (xmax = 0) AS inserted)
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM u`
@@ -105,8 +112,8 @@ func (s *session) upsert(ctx context.Context, tx pgx.Tx, planned int64) error {
 // supersede corrects the changed archived rows: strata_corrections holds
 // their Layer 2 columns, the transform's columns from the expected row and
 // the others as archived; the days are those of the archived rows.
-func (s *session) supersede(ctx context.Context, tx pgx.Tx) error {
-	if err := s.createTemp(ctx, tFix, s.l2Cols); err != nil {
+func (s *session) supersede(ctx context.Context, tx pgx.Tx, placed []time.Time) error {
+	if err := s.createTemp(ctx, tFix, s.l2Cols, qi(PlaceColumn)+" boolean NOT NULL DEFAULT false"); err != nil {
 		return err
 	}
 	vals := make([]string, len(s.l2Cols))
@@ -118,7 +125,8 @@ func (s *session) supersede(ctx context.Context, tx pgx.Tx) error {
 		vals[i] = qualify(from, c.Name)
 	}
 	archived := s.changedRows() + ` AND NOT d.` + colLive
-	if _, err := tx.Exec(ctx, `INSERT INTO `+tFix+` (`+identList("", names(s.l2Cols))+`) SELECT `+strings.Join(vals, ", ")+archived); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+tFix+` (`+identList("", names(s.l2Cols))+`, `+qi(PlaceColumn)+`) SELECT `+
+		strings.Join(vals, ", ")+`, `+s.placeInArchive("d")+archived); err != nil {
 		return fmt.Errorf("replay: build the corrections: %w", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT DISTINCT date_trunc('day', a.`+qi(s.spec.AnalyticsTime)+`::timestamptz, 'UTC')`+archived+` ORDER BY 1`)
@@ -133,7 +141,7 @@ func (s *session) supersede(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return fmt.Errorf("replay: days of the archived rows: %w", err)
 	}
-	res, err := s.c.Supersede(ctx, tx, tFix, days)
+	res, err := s.c.Supersede(ctx, tx, tFix, append(days, placed...))
 	if err != nil {
 		return fmt.Errorf("replay: correct the archived rows: %w", err)
 	}
@@ -161,6 +169,9 @@ func (s *session) recordLineage(ctx context.Context, tx pgx.Tx) error {
 			"source_records": r.SourceRecords}}
 	if s.spec.Candidate != nil {
 		l.Detail["candidate"] = s.spec.Candidate
+	}
+	if r.Moved > 0 {
+		l.Detail["moved"] = MovedDetail{Rows: r.Moved, ToLayer2: a.MovedToLayer2, InArchive: a.MovedInArchive, Samples: r.Samples.Moved}
 	}
 	for _, o := range objs {
 		if (o.MaxTime == nil || !o.MaxTime.Before(s.from)) && (o.MinTime == nil || !o.MinTime.After(s.to)) {

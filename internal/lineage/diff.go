@@ -107,6 +107,9 @@ func (s *session) summarise(ctx context.Context) error {
 		return fmt.Errorf("count differences: %w", err)
 	}
 	r.Agree = r.Changed == 0 && r.Missing == 0 && r.Unexpected == 0
+	if err := s.findMoved(ctx); err != nil {
+		return err
+	}
 	if r.Changed > 0 {
 		if err := s.columnCounts(ctx); err != nil {
 			return err

@@ -91,6 +91,10 @@ type Spec struct {
 	AnalyticsTable string
 	Key            []string
 	AnalyticsTime  string
+	// Retention is analytics.retention: a moved row younger than it goes
+	// to Layer 2 on apply, an older one to an object of its day (all to
+	// Layer 2 when zero).
+	Retention time.Duration
 	// Transform is the transform to run: the configured one, or a
 	// candidate when Candidate is set.
 	Transform Transform
@@ -149,7 +153,11 @@ type Comparer struct {
 	// Supersede corrects archived rows on apply; nil means this build
 	// cannot, and an apply that needs it fails before changing anything.
 	Supersede Superseder
-	Log       *slog.Logger
+	// Objects reads archived objects in the search for keys that moved to
+	// another day; nil: only the days where the keys' rows should be are
+	// read.
+	Objects ObjectReader
+	Log     *slog.Logger
 	// LockWait is how long to wait for the dataset's analytics lock;
 	// 30 seconds when zero.
 	LockWait time.Duration

@@ -23,6 +23,10 @@ type Report struct {
 	// one; ChangedArchived of them are in the analytics archive.
 	Changed         int64 `json:"changed"`
 	ChangedArchived int64 `json:"changed_archived"`
+	// Moved of the changed archived keys were found on another UTC day
+	// than the one their expected row's time column gives (the time column
+	// differs): replay --apply moves them.
+	Moved int64 `json:"moved"`
 	// Later keys have a record ingested after the period: their analytics
 	// row comes from it, so they were not compared here.
 	Later int64 `json:"later"`
@@ -35,6 +39,9 @@ type Report struct {
 	SourceRecords SourceCounts `json:"source_records"`
 	// AnalyticsRows counts the analytics rows found for the keys.
 	AnalyticsRows AnalyticsCounts `json:"analytics_rows"`
+	// Search says how the archive outside the days read whole was searched
+	// for the keys.
+	Search SearchCounts `json:"search"`
 	// TransformVersion is the SHA-256 of the transform text that ran.
 	TransformVersion string `json:"transform_version"`
 	// Candidate is set when the transform that ran is a candidate, not the
@@ -57,6 +64,7 @@ type Samples struct {
 	Missing    []KeySample     `json:"missing"`
 	Unexpected []KeySample     `json:"unexpected"`
 	Later      []KeySample     `json:"later"`
+	Moved      []MovedSample   `json:"moved"`
 }
 
 // KeySample is one key, each column's value in PostgreSQL's text form.
@@ -111,9 +119,14 @@ type Applied struct {
 	Skipped int64 `json:"skipped"`
 	// ArchivedRows were corrected in the archive, by the new Objects that
 	// supersede the old ones listed in Superseded.
-	ArchivedRows int64   `json:"archived_rows"`
-	Objects      []int64 `json:"objects"`
-	Superseded   []int64 `json:"superseded"`
+	ArchivedRows int64 `json:"archived_rows"`
+	// MovedToLayer2 and MovedInArchive count the moved rows put in Layer 2
+	// and in an object of their own day; their stale archived rows left
+	// their old objects (superseded).
+	MovedToLayer2  int64   `json:"moved_to_layer2"`
+	MovedInArchive int64   `json:"moved_in_archive"`
+	Objects        []int64 `json:"objects"`
+	Superseded     []int64 `json:"superseded"`
 	// Lineage is the id of the lineage record (0 when nothing was written).
 	Lineage int64 `json:"lineage_id"`
 }
@@ -124,7 +137,8 @@ func newReport(spec Spec, from, to time.Time) *Report {
 		r.TransformVersion = spec.Transform.Version()
 	}
 	r.Candidate = spec.Candidate
-	r.Samples = Samples{Changed: []ChangedSample{}, Missing: []KeySample{}, Unexpected: []KeySample{}, Later: []KeySample{}}
+	r.Samples = Samples{Changed: []ChangedSample{}, Missing: []KeySample{}, Unexpected: []KeySample{}, Later: []KeySample{},
+		Moved: []MovedSample{}}
 	r.Compared, r.Ignored = []string{}, []string{}
 	return r
 }

@@ -40,6 +40,8 @@ type session struct {
 	out []string
 	// started is the database clock when the session began.
 	started time.Time
+	// staged says strata_stage exists.
+	staged bool
 }
 
 // The temporary tables of a session (all in pg_temp).

@@ -45,11 +45,15 @@ type OpenOptions struct {
 	// (parquet-go's ReadModeAsync), so reading a file can use a second
 	// core.
 	ReadAhead bool
+	// BloomFilters reads the file's bloom filters (a few bytes a row
+	// group, read at open) for Reader.MayHoldAny; skipped otherwise.
+	BloomFilters bool
 }
 
 // OpenWith is Open with options.
 func OpenWith(r io.ReaderAt, size int64, opts OpenOptions) (*Reader, error) {
-	fopts := []parquet.FileOption{parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true)}
+	fopts := []parquet.FileOption{parquet.SkipBloomFilters(!opts.BloomFilters), parquet.PrefetchBloomFilters(opts.BloomFilters),
+		parquet.SkipPageIndex(true)}
 	if opts.ReadBufferSize > 0 {
 		fopts = append(fopts, parquet.ReadBufferSize(opts.ReadBufferSize))
 	}

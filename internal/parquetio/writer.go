@@ -42,6 +42,11 @@ type WriterOptions struct {
 	// whose finite minimum and maximum are tracked, returned in Stats and
 	// written as KeyMinTime/KeyMaxTime.
 	TimeColumn string
+	// KeyColumns, when set, names the columns that identify a row: each
+	// scalar one gets a split-block bloom filter per row group, and the
+	// first one's range is tracked (Stats.KeyMin/KeyMax) when its type
+	// orders by its stored values (integers, date, timestamps, uuid).
+	KeyColumns []string
 	// Metadata is the caller's key-values (see KeyDataset and its
 	// siblings); keys the writer sets itself (KeyRows, ...) are refused.
 	Metadata map[string]string
@@ -52,6 +57,11 @@ type Stats struct {
 	Rows             int64
 	MinTime, MaxTime time.Time // UTC, microsecond precision; zero unless HasTime
 	HasTime          bool      // the time column had at least one finite non-NULL value
+	// KeyMin and KeyMax are the first key column's smallest and largest
+	// values in PostgreSQL's text form; HasKeyRange says they are set (a
+	// range-tracked key column with at least one non-NULL value).
+	KeyMin, KeyMax string
+	HasKeyRange    bool
 }
 
 // Writer encodes rows into one Parquet file. Decoding happens on the
@@ -71,6 +81,8 @@ type Writer struct {
 	minT    int64
 	maxT    int64
 	hasT    bool
+	blooms  []parquet.BloomFilterColumn
+	keys    keyRange
 	err     error
 }
 
@@ -107,6 +119,9 @@ func NewWriter(w io.Writer, s *Schema, opts WriterOptions) (*Writer, error) {
 			return nil, err
 		}
 	}
+	if tw.blooms, tw.keys, err = keyOptions(s, opts.KeyColumns); err != nil {
+		return nil, err
+	}
 	tw.cur = newBatch(len(s.cols))
 	return tw, nil
 }
@@ -124,9 +139,12 @@ func (w *Writer) start(first *batch) {
 	for i, t := range w.s.types {
 		dict[i] = wantDictionary(t, first.cols[i], w.opts.RowGroupRows)
 	}
-	w.pw = parquet.NewWriter(w.out, w.s.parquetSchema(dict), &parquet.WriterConfig{CreatedBy: CreatedBy},
-		parquet.Compression(w.codec), parquet.PageBufferSize(512*1024), parquet.WriteBufferSize(256*1024),
-		parquet.DictionaryMaxBytes(dictionaryMaxBytes))
+	opts := []parquet.WriterOption{w.s.parquetSchema(dict), &parquet.WriterConfig{CreatedBy: CreatedBy}, parquet.Compression(w.codec), parquet.PageBufferSize(512 * 1024),
+		parquet.WriteBufferSize(256 * 1024), parquet.DictionaryMaxBytes(dictionaryMaxBytes)}
+	if len(w.blooms) > 0 {
+		opts = append(opts, parquet.BloomFilters(w.blooms...))
+	}
+	w.pw = parquet.NewWriter(w.out, opts...)
 	w.enc = startEncoder(w.pw, dict, first)
 }
 
@@ -292,6 +310,9 @@ func (w *Writer) addValue(b *batch, i int, raw []byte) error {
 	if i == w.timeCol {
 		w.trackTime(v)
 	}
+	if i == w.keys.col {
+		w.keys.track(t.kind, v)
+	}
 	vals := append(b.cols[i], v)
 	p := &vals[len(vals)-1]
 	p.SetDefinitionLevel(t.defValue)
@@ -381,6 +402,9 @@ func (w *Writer) stats() Stats {
 	if w.hasT {
 		st.MinTime = time.UnixMicro(w.minT).UTC()
 		st.MaxTime = time.UnixMicro(w.maxT).UTC()
+	}
+	if w.keys.has {
+		st.KeyMin, st.KeyMax, st.HasKeyRange = string(w.keys.min.AppendText(nil)), string(w.keys.max.AppendText(nil)), true
 	}
 	return st
 }
