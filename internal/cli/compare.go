@@ -21,6 +21,8 @@ import (
 type compareFlags struct {
 	dataset, from, to, format string
 	apply                     bool
+	// transform is a candidate transform's file (--transform).
+	transform string
 }
 
 func (f *compareFlags) add(cmd *cobra.Command) {
@@ -29,6 +31,7 @@ func (f *compareFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.from, "from", "", "start of the period of ingestion times, inclusive (required)")
 	fl.StringVar(&f.to, "to", "", "end of the period, inclusive (required)")
 	fl.StringVarP(&f.format, "format", "f", "text", "output: text (a summary) or json (the whole report)")
+	fl.StringVar(&f.transform, "transform", "", "a candidate transform `FILE` to run instead of the dataset's configured one (the configured one stays as it is)")
 }
 
 // check validates the flags before anything is opened.
@@ -57,24 +60,37 @@ Layer 2 column it does not yield is not compared. A key with a record
 ingested after the period is counted as later and not compared: its row
 comes from that record (compare the period that holds it).
 
+--transform FILE tries a candidate transform instead of the configured one:
+the report then says what adopting it would change (changed rows, with
+the columns it changes and samples of expected = candidate vs found =
+current values; missing; unexpected). Nothing is written, and the
+configured transform stays as it is. The candidate is checked like a
+transform file (one SELECT naming {{source}} once, at most 256 KiB) and
+runs in a read-only transaction; one that does not parse, that PostgreSQL
+refuses, or that fails over the records (a division by zero, a value Layer
+2 cannot hold) exits 2 with the database's message. 'strata replay
+--transform FILE --apply' adopts it.
+
 The work runs in PostgreSQL, in temporary tables of one session, so a
 period larger than memory costs temporary disk space, not memory. While the
 analytics rows are read it holds the dataset's analytics lock, so an
 archive run waits (or a compare waits up to 30 s for one to finish).
 docs/LINEAGE.md has the details and the limits.
 
-Exit status: 0 when source and analytics agree, 3 when they differ, 2 on bad
-input (an unknown dataset, one without source, analytics and transform, a
-bad period), 1 on failure.`
+Exit status: 0 when source and analytics agree (with --transform: the
+candidate would change nothing), 3 when they differ, 2 on bad input (an
+unknown dataset, one without source, analytics and transform, a bad period,
+a transform that does not parse or run), 1 on failure.`
 
 func newCompareCmd(env Env, g *globalFlags) *cobra.Command {
 	var f compareFlags
 	cmd := &cobra.Command{
-		Use:   "compare --dataset N --from T --to T [--format text|json]",
+		Use:   "compare --dataset N --from T --to T [--transform FILE] [--format text|json]",
 		Short: "Check that the analytics rows are what the transform makes of the raw records of a period",
 		Long:  compareLong,
 		Example: `  strata compare --dataset orders --from 2024-11-01 --to 2024-11-07
-  strata compare -d orders --from 2024-11-01T00:00:00Z --to 2024-11-01T12:00:00Z --format json`,
+  strata compare -d orders --from 2024-11-01T00:00:00Z --to 2024-11-01T12:00:00Z --format json
+  strata compare --dataset orders --from 2024-11-01 --to 2024-11-07 --transform candidate.sql   # what adopting it would change`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runCompare(c.Context(), env, g, f, "compare")
@@ -90,16 +106,21 @@ func runCompare(ctx context.Context, env Env, g *globalFlags, f compareFlags, ve
 	if err != nil {
 		return err
 	}
+	candidate, err := readCandidate(f.transform)
+	if err != nil {
+		return err
+	}
 	a, err := openApp(ctx, env, g)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	var rep *strata.CompareReport
+	req := strata.ReplayRequest{Dataset: f.dataset, From: from, To: to, Apply: f.apply, Transform: candidate, TransformName: f.transform}
 	if verb == "compare" {
-		rep, err = a.svc.Compare(ctx, strata.CompareRequest{Dataset: f.dataset, From: from, To: to})
+		rep, err = a.svc.Compare(ctx, strata.CompareRequest{Dataset: req.Dataset, From: from, To: to, Transform: candidate, TransformName: f.transform})
 	} else {
-		rep, err = a.svc.Replay(ctx, strata.ReplayRequest{Dataset: f.dataset, From: from, To: to, Apply: f.apply})
+		rep, err = a.svc.Replay(ctx, req)
 	}
 	if err != nil {
 		if errors.Is(err, strata.ErrInvalid) || errors.Is(err, strata.ErrNotFound) {
@@ -124,8 +145,8 @@ func runCompare(ctx context.Context, env Env, g *globalFlags, f compareFlags, ve
 
 // printCompareReport writes the human summary of a compare or replay.
 func printCompareReport(w io.Writer, r *strata.CompareReport, verb string) {
-	fmt.Fprintf(w, "%s %s: records ingested %s .. %s, transform %s\n", verb, r.Dataset,
-		r.From.Format(time.RFC3339Nano), r.To.Format(time.RFC3339Nano), versionPrefix(r.TransformVersion))
+	fmt.Fprintf(w, "%s %s: records ingested %s .. %s, %s\n", verb, r.Dataset,
+		r.From.Format(time.RFC3339Nano), r.To.Format(time.RFC3339Nano), transformLabel(r))
 	s := r.SourceRecords
 	fmt.Fprintf(w, "source records: %d (source archive %d, Layer 3 %d)", s.Archive+s.Layer3, s.Archive, s.Layer3)
 	if s.WithoutKey > 0 {
@@ -241,20 +262,10 @@ func sampleValue(v *string) string {
 // printCompareOutcome says what the report means, and what was written.
 func printCompareOutcome(w io.Writer, r *strata.CompareReport, verb string) {
 	switch {
+	case r.Candidate != nil:
+		printCandidateOutcome(w, r, verb)
 	case r.Applied != nil:
-		a := r.Applied
-		if a.Lineage == 0 {
-			fmt.Fprintln(w, "applied: nothing to change")
-			return
-		}
-		fmt.Fprintf(w, "applied: Layer 2 %d inserted, %d updated", a.Inserted, a.Updated)
-		if a.Skipped > 0 {
-			fmt.Fprintf(w, ", %d skipped (changed since compared: run the replay again)", a.Skipped)
-		}
-		if len(a.Objects) > 0 {
-			fmt.Fprintf(w, "; archive %d rows corrected in %d new object(s) superseding %d", a.ArchivedRows, len(a.Objects), len(a.Superseded))
-		}
-		fmt.Fprintf(w, "; lineage record %d\n", a.Lineage)
+		printApplied(w, r.Applied)
 	case verb == "replay":
 		fmt.Fprintln(w, "dry run: nothing was changed (--apply writes the changed and missing rows)")
 	case r.Agree:
@@ -262,4 +273,20 @@ func printCompareOutcome(w io.Writer, r *strata.CompareReport, verb string) {
 	default:
 		fmt.Fprintln(w, "result: source and analytics differ (exit 3); 'strata replay --apply' over the period writes the transform's rows")
 	}
+}
+
+// printApplied says what an apply wrote.
+func printApplied(w io.Writer, a *lineage.Applied) {
+	if a.Lineage == 0 {
+		fmt.Fprintln(w, "applied: nothing to change")
+		return
+	}
+	fmt.Fprintf(w, "applied: Layer 2 %d inserted, %d updated", a.Inserted, a.Updated)
+	if a.Skipped > 0 {
+		fmt.Fprintf(w, ", %d skipped (changed since compared: run the replay again)", a.Skipped)
+	}
+	if len(a.Objects) > 0 {
+		fmt.Fprintf(w, "; archive %d rows corrected in %d new object(s) superseding %d", a.ArchivedRows, len(a.Objects), len(a.Superseded))
+	}
+	fmt.Fprintf(w, "; lineage record %d\n", a.Lineage)
 }

@@ -246,7 +246,7 @@ func lineageBatchLines(b strata.LineageBatch) []string {
 		list(b.AnalyticsObjects)
 		return out
 	case catalog.LineageReplay:
-		out = append(out, fmt.Sprintf("re-ran the transform over the period's raw records (%d of them read from Layer 3) and these source objects:", b.Layer3Rows))
+		out = append(out, fmt.Sprintf("re-ran %s over the period's raw records (%d of them read from Layer 3) and these source objects:", replayedTransform(b), b.Layer3Rows))
 		list(b.SourceObjects)
 	case catalog.LineageRestore:
 		into, _ := b.Detail["into"].(string)
@@ -307,6 +307,10 @@ func printLineageTransforms(w io.Writer, r *strata.LineageReport) {
 	for _, t := range r.Transforms {
 		fmt.Fprintf(w, "\n  Version %s", t.Version)
 		switch {
+		case t.Candidate && t.Current:
+			fmt.Fprint(w, " (current; adopted as a candidate by a replay first)")
+		case t.Candidate:
+			fmt.Fprint(w, " (a candidate adopted by a replay; not the configured transform)")
 		case t.Current && t.Used:
 			fmt.Fprint(w, " (current)")
 		case t.Current:
@@ -335,6 +339,7 @@ func printLineageTransforms(w io.Writer, r *strata.LineageReport) {
 		}
 		fmt.Fprintln(w, rule)
 	}
+	printLineageCandidates(w, r)
 }
 
 func printLineageAnalytics(w io.Writer, r *strata.LineageReport) {

@@ -32,17 +32,30 @@ affected period with --apply) and how Layer 2 is rebuilt after a disaster
 (with Layer 2 and Layer 3 emptied, replay --apply over the period rebuilds
 Layer 2 from the source archive alone).
 
+--transform FILE runs a candidate transform instead of the configured one,
+checked and run as by 'strata compare --transform'. With --apply the
+candidate is adopted for the period: its rows are written as above, its
+text is recorded in the catalog as a transform version (strata.transforms),
+and the lineage record names it, so 'strata lineage' shows which rows it
+wrote. The dataset's configured transform is unchanged: ingest and later
+replays still use it (and compare with it reports the candidate's rows as
+changed). To make the candidate the default, copy it over the file
+datasets[].transform names. A candidate that does not parse or run exits 2
+with the database's message, and nothing is written.
+
 Exit status: 0 when it ran, whether or not it found differences; 2 on bad
-input; 1 on failure (nothing was changed).`
+input (including a candidate transform that does not parse or run); 1 on
+failure (nothing was changed).`
 
 func newReplayCmd(env Env, g *globalFlags) *cobra.Command {
 	var f compareFlags
 	cmd := &cobra.Command{
-		Use:   "replay --dataset N --from T --to T [--apply] [--format text|json]",
+		Use:   "replay --dataset N --from T --to T [--transform FILE] [--apply] [--format text|json]",
 		Short: "Re-run the transform over a period's archived raw records; with --apply, write the differences back",
 		Long:  replayLong,
 		Example: `  strata replay --dataset orders --from 2024-11-01 --to 2024-11-30           # what would change
-  strata replay --dataset orders --from 2024-11-01 --to 2024-11-30 --apply   # after fixing transforms/orders.sql`,
+  strata replay --dataset orders --from 2024-11-01 --to 2024-11-30 --apply   # after fixing transforms/orders.sql
+  strata replay --dataset orders --from 2024-11-01 --to 2024-11-30 --transform candidate.sql --apply   # adopt a candidate for November`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runCompare(c.Context(), env, g, f, "replay")
