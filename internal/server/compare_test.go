@@ -97,7 +97,7 @@ func TestCompareAndReplayRefuseBadInputChangingNothing(t *testing.T) {
 		{"a bad time", "/v1/datasets/orders/replay", `{"from": "yesterday", "to": "2024-01-01", "apply": true}`, 400, "RFC 3339"},
 		{"a reversed period", "/v1/datasets/orders/replay", `{"from": "2024-02-01", "to": "2024-01-01", "apply": true}`, 400, "before"},
 		{"a query parameter", "/v1/datasets/orders/replay?apply=true", period + "}", 400, "unknown parameter"},
-		{"a huge body", "/v1/datasets/orders/replay", `{"from": "` + strings.Repeat("9", 8000) + `"}`, 400, "over"},
+		{"a huge body", "/v1/datasets/orders/replay", `{"from": "` + strings.Repeat("9", 600000) + `"}`, 400, "over"},
 	} {
 		r := e.postJSON(c.path, c.body)
 		msg, _, _ := errorOf(t, r)

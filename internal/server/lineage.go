@@ -5,9 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 
 	strata "github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/transform"
 )
 
 // Routes of compare and replay.
@@ -16,89 +19,139 @@ const (
 	routeReplay  = "POST /v1/datasets/{dataset}/replay"
 )
 
-// maxPeriodBody bounds the JSON body of a compare or replay.
-const maxPeriodBody = 4096
+// maxPeriodBody bounds the JSON body of a compare or replay: a few fields
+// and a candidate transform of at most transform.MaxSize bytes, which JSON
+// escaping may double.
+const maxPeriodBody = 4096 + 2*transform.MaxSize
 
-// periodBody is the body of compare and of replay: {"from":..,"to":..}
-// and, for replay, "apply".
+// maxTransformName bounds the label of a candidate transform.
+const maxTransformName = 200
+
+// periodBody is the body of compare and of replay: {"from":..,"to":..},
+// optionally a candidate transform's SQL and label, and, for replay,
+// "apply".
 type periodBody struct {
-	From  string `json:"from"`
-	To    string `json:"to"`
-	Apply *bool  `json:"apply,omitempty"`
+	From          string  `json:"from"`
+	To            string  `json:"to"`
+	Apply         *bool   `json:"apply,omitempty"`
+	Transform     *string `json:"transform,omitempty"`
+	TransformName string  `json:"transform_name,omitempty"`
+}
+
+// lineageRequest is a checked compare or replay request.
+type lineageRequest struct {
+	dataset  string
+	from, to time.Time
+	apply    bool
+	// transform and name are a candidate transform and its label.
+	transform, name string
 }
 
 // handleCompare compares a period's transformed records with the analytics
-// rows: POST /v1/datasets/{dataset}/compare {"from":..,"to":..}. It answers
-// 200 with the report whether or not they agree (see "agree").
+// rows: POST /v1/datasets/{dataset}/compare {"from":..,"to":..} (and
+// "transform": a candidate's SQL). It answers 200 with the report whether
+// or not they agree (see "agree").
 func (s *Server) handleCompare(w http.ResponseWriter, r *http.Request) {
-	ds, from, to, _, err := s.periodRequest(w, r, false)
+	q, err := s.periodRequest(w, r, false)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	rep, err := s.svc.Compare(r.Context(), strata.CompareRequest{Dataset: ds, From: from, To: to})
+	rep, err := s.svc.Compare(r.Context(), strata.CompareRequest{Dataset: q.dataset, From: q.from, To: q.to,
+		Transform: q.transform, TransformName: q.name})
 	s.answerReport(w, r, rep, err)
 }
 
 // handleReplay re-runs the transform over a period's records: POST
-// /v1/datasets/{dataset}/replay {"from":..,"to":..,"apply":false}. Without
-// apply it changes nothing.
+// /v1/datasets/{dataset}/replay {"from":..,"to":..,"apply":false} (and
+// "transform": a candidate's SQL, adopted for the period with apply).
+// Without apply it changes nothing.
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
-	ds, from, to, apply, err := s.periodRequest(w, r, true)
+	q, err := s.periodRequest(w, r, true)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	rep, err := s.svc.Replay(r.Context(), strata.ReplayRequest{Dataset: ds, From: from, To: to, Apply: apply})
+	rep, err := s.svc.Replay(r.Context(), strata.ReplayRequest{Dataset: q.dataset, From: q.from, To: q.to, Apply: q.apply,
+		Transform: q.transform, TransformName: q.name})
 	s.answerReport(w, r, rep, err)
 }
 
 // periodRequest validates the dataset, the (empty) query and the JSON body.
-func (s *Server) periodRequest(w http.ResponseWriter, r *http.Request, replay bool) (ds string, from, to time.Time, apply bool, err error) {
-	ds = r.PathValue("dataset")
-	if err = checkDataset(ds); err != nil {
-		return
+func (s *Server) periodRequest(w http.ResponseWriter, r *http.Request, replay bool) (q lineageRequest, err error) {
+	q.dataset = r.PathValue("dataset")
+	if err = checkDataset(q.dataset); err != nil {
+		return q, err
 	}
 	if _, err = query(r.URL.RawQuery); err != nil {
-		return
+		return q, err
 	}
-	var b periodBody
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPeriodBody))
-	dec.DisallowUnknownFields()
-	if derr := dec.Decode(&b); derr != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(derr, &mbe) {
-			err = badRequest("the body is over %d bytes: send {\"from\": ..., \"to\": ...}", maxPeriodBody)
-			return
-		}
-		err = badRequest("body: %v (send a JSON object such as %s)", derr, bodyExample(replay))
-		return
-	}
-	if _, derr := dec.Token(); derr != io.EOF {
-		err = badRequest("body: one JSON object only, such as %s", bodyExample(replay))
-		return
+	b, err := decodePeriodBody(w, r, replay)
+	if err != nil {
+		return q, err
 	}
 	if b.Apply != nil {
 		if !replay {
-			err = badRequest(`body: "apply" is for replay; compare changes nothing`)
-			return
+			return q, badRequest(`body: "apply" is for replay; compare changes nothing`)
 		}
-		apply = *b.Apply
+		q.apply = *b.Apply
+	}
+	if q.transform, q.name, err = candidateOf(b); err != nil {
+		return q, err
 	}
 	if b.From == "" || b.To == "" {
-		err = badRequest("from and to are required: RFC 3339 times (2024-11-01T00:00:00Z) or dates (2024-11-01), e.g. %s", bodyExample(replay))
-		return
+		return q, badRequest("from and to are required: RFC 3339 times (2024-11-01T00:00:00Z) or dates (2024-11-01), e.g. %s", bodyExample(replay))
 	}
-	if from, err = parseTime("from", b.From, false); err != nil {
-		return
+	if q.from, err = parseTime("from", b.From, false); err != nil {
+		return q, err
 	}
-	if to, err = parseTime("to", b.To, true); err != nil {
-		return
+	if q.to, err = parseTime("to", b.To, true); err != nil {
+		return q, err
 	}
-	if to.Before(from) {
-		err = badRequest("to %s is before from %s", to.Format(time.RFC3339Nano), from.Format(time.RFC3339Nano))
+	if q.to.Before(q.from) {
+		return q, badRequest("to %s is before from %s", q.to.Format(time.RFC3339Nano), q.from.Format(time.RFC3339Nano))
 	}
-	return
+	return q, nil
+}
+
+// decodePeriodBody reads the one JSON object of the body, bounded.
+func decodePeriodBody(w http.ResponseWriter, r *http.Request, replay bool) (periodBody, error) {
+	var b periodBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPeriodBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return b, badRequest("the body is over %d bytes: send {\"from\": ..., \"to\": ...} and at most a %d-byte \"transform\"", maxPeriodBody, transform.MaxSize)
+		}
+		return b, badRequest("body: %v (send a JSON object such as %s)", err, bodyExample(replay))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return b, badRequest("body: one JSON object only, such as %s", bodyExample(replay))
+	}
+	return b, nil
+}
+
+// candidateOf returns the candidate transform of the body and its label
+// ("HTTP request" when none is given); the service checks the SQL.
+func candidateOf(b periodBody) (sql, name string, err error) {
+	if b.Transform == nil {
+		if b.TransformName != "" {
+			return "", "", badRequest(`body: "transform_name" labels a candidate "transform", which is missing`)
+		}
+		return "", "", nil
+	}
+	if strings.TrimSpace(*b.Transform) == "" {
+		return "", "", badRequest(`body: "transform" is empty: send the candidate transform's SQL (one SELECT ... FROM {{source}} AS r), or leave the field out to run the configured one`)
+	}
+	name = b.TransformName
+	if len(name) > maxTransformName || strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return "", "", badRequest(`body: "transform_name" must be at most %d printable characters (a label such as a file name)`, maxTransformName)
+	}
+	if name == "" {
+		name = "HTTP request"
+	}
+	return *b.Transform, name, nil
 }
 
 func bodyExample(replay bool) string {
