@@ -40,6 +40,7 @@ server.scheduler is off.
   GET  /v1/catalog                             list archive objects
   POST /v1/datasets/{dataset}/compare          {"from","to"}: source vs analytics (strata compare)
   POST /v1/datasets/{dataset}/replay           {"from","to","apply"}: re-run the transform (strata replay)
+                                               either takes "transform": a candidate's SQL (--transform)
   GET  /v1/datasets/{dataset}/lineage          the evidence chain of a period (strata lineage)
   GET  /healthz                                200 when the database and the storage answer
   GET  /metrics                                Prometheus metrics
