@@ -62,6 +62,7 @@ func (s *Service) SourceSpec(ds *config.Dataset) (archive.SourceSpec, error) {
 		ArchiveRetention: ds.Archive.Retention.Duration(),
 		Compression:      string(ds.Archive.Compression),
 		RowGroupRows:     ds.Archive.RowGroupRows,
+		OnTransformError: src.OnTransformError,
 	}
 	if ds.Transform == "" || ds.Analytics == nil {
 		return spec, nil

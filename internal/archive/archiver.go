@@ -148,6 +148,9 @@ type Report struct {
 	Skipped string
 	// Orphaned counts uncommitted objects of crashed runs found at start.
 	Orphaned int64
+	// Quarantined counts source records the transform could not map, stored
+	// unprocessed (source.on_transform_error quarantine).
+	Quarantined int64
 	// DBBytes is the table's pg_total_relation_size before the run.
 	DBBytes int64
 	// EstimatedRowBytes is the rows' estimated share of DBBytes (dry run).

@@ -19,6 +19,10 @@ type IngestReport struct {
 	Bytes   int64 // payload bytes received
 	// Objects are the source batch objects written, one per batch and day.
 	Objects []DayReport
+	// Quarantined are the records the transform could not map, stored
+	// unprocessed (on_transform_error quarantine); Index counts records
+	// from the start of the input.
+	Quarantined []RecordError
 }
 
 // Ingest runs the spec's process_source_data for raw records: per batch, in
@@ -29,6 +33,11 @@ type IngestReport struct {
 //
 // next returns the records one by one (io.EOF at the end); the caller has
 // validated them. A record's bytes are stored exactly as given.
+//
+// A batch with records the transform cannot map is refused whole with a
+// *TransformError (on_transform_error reject; the batches before it stay
+// stored) or stored with them quarantined (quarantine). Record positions
+// in both count from the start of the input.
 func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]byte, error)) (IngestReport, error) {
 	var rep IngestReport
 	if _, err := a.Catalog.SettleDeadRuns(ctx, spec.Dataset, catalog.TypeSource); err != nil {
@@ -56,18 +65,24 @@ func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]b
 func (a *Archiver) ingestAll(ctx context.Context, spec SourceSpec, next func() ([]byte, error), runID int64, rep *IngestReport) error {
 	var batch [][]byte
 	var size int64
+	var offset int // records in the batches before this one
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		days, err := a.ingestBatch(ctx, spec, batch, runID)
+		res, err := a.ingestBatch(ctx, spec, batch, runID)
+		if te := (*TransformError)(nil); errors.As(err, &te) {
+			te.Records = shiftRecords(te.Records, offset)
+		}
 		if err != nil {
 			return fmt.Errorf("ingest %s batch %d (%d records; the batches before it are stored): %w", spec.Dataset, rep.Batches+1, len(batch), err)
 		}
 		rep.Batches++
 		rep.Records += int64(len(batch))
 		rep.Bytes += size
-		rep.Objects = append(rep.Objects, days...)
+		rep.Objects = append(rep.Objects, res.Days...)
+		rep.Quarantined = append(rep.Quarantined, shiftRecords(res.Quarantined, offset)...)
+		offset += len(batch)
 		batch, size = batch[:0], 0
 		return nil
 	}
@@ -89,26 +104,32 @@ func (a *Archiver) ingestAll(ctx context.Context, spec SourceSpec, next func() (
 	}
 }
 
-func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]byte, runID int64) ([]DayReport, error) {
+// ingestBatch stores, archives and transforms one batch in one
+// transaction: all of it or nothing. Positions in a *TransformError or in
+// the result's Quarantined are indexes into recs, so a caller that gathers
+// several requests into one batch can tell which request sent each
+// failing record (and, in reject mode, call again without it).
+func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]byte, runID int64) (batchResult, error) {
+	var res batchResult
 	tx, st, release, err := a.beginSource(ctx, spec)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer release()
 	if st.sequence == "" {
-		return nil, fmt.Errorf("source.id_column %q of %s has no sequence: ingest needs a bigserial or identity column to number records", spec.IDColumn, st.rel)
+		return res, fmt.Errorf("source.id_column %q of %s has no sequence: ingest needs a bigserial or identity column to number records", spec.IDColumn, st.rel)
 	}
 	var now time.Time
 	if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
-		return nil, err
+		return res, err
 	}
 	rows, err := tx.Query(ctx, `SELECT nextval($1::regclass) FROM generate_series(1, $2)`, st.sequence, len(recs))
 	if err != nil {
-		return nil, fmt.Errorf("number records: %w", err)
+		return res, fmt.Errorf("number records: %w", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, fmt.Errorf("number records: %w", err)
+		return res, fmt.Errorf("number records: %w", err)
 	}
 	// With a transform, the rows are transformed and committed in this same
 	// transaction, so they are stored already marked processed: the same
@@ -128,10 +149,18 @@ func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]by
 		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{st.rel.Schema, st.rel.Name}, cols, pgx.CopyFromRows(src)); err != nil {
-		return nil, fmt.Errorf("store records in %s: %w", st.rel, err)
+		return res, fmt.Errorf("store records in %s: %w", st.rel, err)
 	}
 	if err := a.Failpoints.Hit("after-plan"); err != nil {
-		return nil, err
+		return res, err
 	}
 	return a.archiveBatch(ctx, tx, st, ids, runID, true)
+}
+
+// shiftRecords adds offset to the records' positions.
+func shiftRecords(recs []RecordError, offset int) []RecordError {
+	for i := range recs {
+		recs[i].Index += offset
+	}
+	return recs
 }

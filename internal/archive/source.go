@@ -40,6 +40,10 @@ type SourceSpec struct {
 	// Transform, when set, turns the batch's rows into Layer 2 rows in the
 	// same transaction that commits the batch.
 	Transform *TransformSpec
+	// OnTransformError says what happens to a batch with records the
+	// transform cannot map (DataError): OnErrorReject (also when empty) or
+	// OnErrorQuarantine.
+	OnTransformError string
 }
 
 // Transformer is a dataset's transform SQL.
@@ -328,10 +332,11 @@ func (st *sourceTable) describe(s *staged, day time.Time) {
 	}
 }
 
-// commitBatch marks the rows archived, transforms them into Layer 2 and
-// marks them processed (unless this transaction inserted them, processed),
-// and commits the objects, all in tx.
-func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, objs []batchObject, ids []int64, inserted bool) error {
+// commitBatch marks the rows archived, records the transform (which
+// transformBatch ran in tx) and marks the rows it mapped processed (unless
+// this transaction inserted them, processed), and commits the objects, all
+// in tx.
+func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, objs []batchObject, ids []int64, inserted bool, tr transformResult) error {
 	if err := a.Failpoints.Hit("in-commit-before-delete"); err != nil {
 		return err
 	}
@@ -347,19 +352,17 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 	}
 	l := batchLineage(st, objs, ids, inserted)
 	if st.upsertSQL != "" {
-		tag, err := tx.Exec(ctx, st.upsertSQL, ids)
-		if err != nil {
-			return fmt.Errorf("transform %s into %s: %w", st.spec.Dataset, st.spec.Transform.Table, err)
+		l.AnalyticsRows = tr.Rows
+		if len(tr.Failed) > 0 {
+			l.Detail = map[string]any{"quarantined": len(tr.Failed)}
 		}
-		l.AnalyticsRows = tag.RowsAffected()
 		t := st.spec.Transform.SQL
 		if err := catalog.RecordTransform(ctx, tx, st.spec.Dataset, t.Version(), t.Text()); err != nil {
 			return err
 		}
-		pc, idc := pgx.Identifier{st.spec.ProcessedColumn}.Sanitize(), pgx.Identifier{st.spec.IDColumn}.Sanitize()
 		if !inserted { // rows inserted by this transaction are stored processed already
-			if _, err := tx.Exec(ctx, `UPDATE `+st.rel.Ident()+` SET `+pc+` = true WHERE `+idc+` = ANY($1) AND NOT `+pc, ids); err != nil {
-				return fmt.Errorf("mark rows processed: %w", err)
+			if err := markProcessed(ctx, tx, st, ids, tr.Failed); err != nil {
+				return err
 			}
 		}
 	}
@@ -374,6 +377,25 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 		return err
 	}
 	return a.commitTx(ctx, tx, staged)
+}
+
+// markProcessed marks the rows ids processed, but for the failed ones.
+func markProcessed(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, failed []RecordError) error {
+	pc, idc := pgx.Identifier{st.spec.ProcessedColumn}.Sanitize(), pgx.Identifier{st.spec.IDColumn}.Sanitize()
+	if _, err := tx.Exec(ctx, `UPDATE `+st.rel.Ident()+` SET `+pc+` = true WHERE `+idc+` = ANY($1) AND NOT `+pc+
+		` AND NOT `+idc+` = ANY($2)`, ids, failedIDs(failed)); err != nil {
+		return fmt.Errorf("mark rows processed: %w", err)
+	}
+	return nil
+}
+
+// failedIDs returns the Layer 3 ids of failed records (never nil).
+func failedIDs(failed []RecordError) []int64 {
+	out := make([]int64, len(failed))
+	for i, f := range failed {
+		out[i] = f.ID
+	}
+	return out
 }
 
 // batchLineage describes a source batch: its Layer 3 rows, its objects and

@@ -71,8 +71,13 @@ func (a *Archiver) Source(ctx context.Context, spec SourceSpec, opts SourceOptio
 
 func (a *Archiver) sourceLoop(ctx context.Context, spec SourceSpec, opts SourceOptions, runID int64, rep *Report) error {
 	for {
-		days, n, err := a.claimBatch(ctx, spec, runID)
-		rep.Days = append(rep.Days, days...)
+		res, n, err := a.claimBatch(ctx, spec, runID)
+		rep.Days = append(rep.Days, res.Days...)
+		rep.Quarantined += int64(len(res.Quarantined))
+		if te := (*TransformError)(nil); errors.As(err, &te) {
+			return fmt.Errorf("archive source %s: Layer 3 row %s = %d: %w; nothing of the batch was committed: correct the row or the transform, or set source.on_transform_error: quarantine to archive such rows unprocessed",
+				spec.Dataset, spec.IDColumn, te.Records[0].ID, err)
+		}
 		if err != nil {
 			return fmt.Errorf("archive source %s: %w", spec.Dataset, err)
 		}
@@ -126,24 +131,25 @@ func (a *Archiver) pending(ctx context.Context, spec SourceSpec) (pending, error
 
 // claimBatch locks up to BatchMaxRows pending rows (skipping rows another
 // process holds), archives them and commits. It returns the rows claimed.
-func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64) ([]DayReport, int, error) {
+func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64) (batchResult, int, error) {
+	var res batchResult
 	tx, st, release, err := a.beginSource(ctx, spec)
 	if err != nil {
-		return nil, 0, err
+		return res, 0, err
 	}
 	defer release()
 	ids, err := claim(ctx, tx, st)
 	if errors.Is(err, errRaced) {
-		return nil, st.spec.BatchMaxRows, nil // claim again: more rows may wait
+		return res, st.spec.BatchMaxRows, nil // claim again: more rows may wait
 	}
 	if err != nil || len(ids) == 0 {
-		return nil, len(ids), err
+		return res, len(ids), err
 	}
 	if err := a.Failpoints.Hit("after-plan"); err != nil {
-		return nil, len(ids), err
+		return res, len(ids), err
 	}
-	days, err := a.archiveBatch(ctx, tx, st, ids, runID, false)
-	return days, len(ids), err
+	res, err = a.archiveBatch(ctx, tx, st, ids, runID, false)
+	return res, len(ids), err
 }
 
 // claim locks up to BatchMaxRows pending rows, skipping rows another
@@ -213,9 +219,33 @@ func (a *Archiver) beginSource(ctx context.Context, spec SourceSpec) (pgx.Tx, *s
 	return tx, st, release, nil
 }
 
-// archiveBatch writes, stages and commits the rows with ids, which tx has
-// locked or inserted. Nothing is committed unless everything is.
-func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64, inserted bool) ([]DayReport, error) {
+// batchResult is what archiving one batch did.
+type batchResult struct {
+	Days []DayReport
+	// Quarantined are the records the transform could not map, stored
+	// unprocessed (on_transform_error quarantine).
+	Quarantined []RecordError
+}
+
+// archiveBatch transforms the rows with ids, which tx has locked or
+// inserted, into Layer 2, then writes, stages and commits their objects.
+// The transform runs first, so a batch it rejects has uploaded nothing.
+// Nothing is committed unless everything is.
+func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64, inserted bool) (batchResult, error) {
+	var res batchResult
+	tr, err := a.transformBatch(ctx, tx, st, ids)
+	if err != nil {
+		return res, err
+	}
+	if len(tr.Failed) > 0 {
+		if st.spec.OnTransformError != OnErrorQuarantine {
+			return res, &TransformError{Dataset: st.spec.Dataset, Records: tr.Failed, More: tr.More}
+		}
+		if err := quarantine(ctx, tx, st, tr.Failed, runID); err != nil {
+			return res, err
+		}
+		res.Quarantined = tr.Failed
+	}
 	objs, err := a.writeBatch(ctx, tx, st, ids)
 	var staged []*staged
 	defer func() {
@@ -224,18 +254,18 @@ func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable,
 		}
 	}()
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	for _, o := range objs {
 		if err := a.stage(ctx, o.staged, runID); err != nil {
 			a.orphan(context.WithoutCancel(ctx), staged)
-			return nil, err
+			return res, err
 		}
 		staged = append(staged, o.staged)
 	}
-	if err := a.commitBatch(ctx, tx, st, objs, ids, inserted); err != nil {
+	if err := a.commitBatch(ctx, tx, st, objs, ids, inserted, tr); err != nil {
 		a.orphan(context.WithoutCancel(ctx), staged)
-		return nil, err
+		return res, err
 	}
 	ids2 := make([]int64, len(staged))
 	for i, s := range staged {
@@ -244,5 +274,6 @@ func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable,
 	if err := a.Catalog.MarkCommitted(ctx, ids2); err != nil {
 		a.logger().Warn("batch committed; recording it in strata.uploads failed (the next run settles it)", "err", err)
 	}
-	return a.confirm(ctx, staged, job{})
+	res.Days, err = a.confirm(ctx, staged, job{})
+	return res, err
 }

@@ -119,6 +119,24 @@ var migrations = []string{
 	// when its type orders by value: compare skips objects whose range
 	// holds none of the keys it looks for. NULL for objects written before.
 	`ALTER TABLE strata.objects ADD COLUMN key_column text, ADD COLUMN key_min text, ADD COLUMN key_max text;`,
+	// 5: quarantined records (source.on_transform_error quarantine): Layer
+	// 3 rows the transform could not map, stored and archived unprocessed,
+	// with the database's error. A replay --apply that processes one sets
+	// resolved_at and resolved_run; purge keeps the row while it is open.
+	`CREATE TABLE strata.quarantine (
+		dataset           text NOT NULL,
+		id                bigint NOT NULL,
+		ingested_at       timestamptz,
+		run_id            bigint REFERENCES strata.runs (id),
+		at                timestamptz NOT NULL DEFAULT now(),
+		transform_version text,
+		sqlstate          text NOT NULL,
+		error             text NOT NULL,
+		resolved_at       timestamptz,
+		resolved_run      bigint REFERENCES strata.runs (id),
+		PRIMARY KEY (dataset, id)
+	);
+	CREATE INDEX quarantine_ingested ON strata.quarantine (dataset, ingested_at);`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

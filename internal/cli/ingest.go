@@ -73,7 +73,7 @@ func runIngest(ctx context.Context, env Env, g *globalFlags, dataset, in string)
 	}
 	start := time.Now()
 	rep, err := a.svc.Ingest(ctx, dataset, r)
-	if rep.Received == 0 && err != nil {
+	if (rep.Received == 0 || rep.Records == 0 && errors.Is(err, strata.ErrRejected)) && err != nil {
 		if errors.Is(err, strata.ErrInvalid) {
 			return usageErr("%s: %v", in, err)
 		}
@@ -86,5 +86,22 @@ func runIngest(ctx context.Context, env Env, g *globalFlags, dataset, in string)
 	for _, o := range rep.Objects {
 		fmt.Fprintf(env.Stdout, "  %s  %d records  %s  %s\n", o.Day.Format(time.DateOnly), o.Rows, units.Bytes(o.Bytes), o.Key)
 	}
+	printQuarantined(env.Stdout, dataset, rep.QuarantinedRecords)
 	return err
+}
+
+// printQuarantined says which stored records the transform could not map.
+func printQuarantined(w io.Writer, dataset string, recs []strata.RecordError) {
+	if len(recs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: %d record(s) quarantined: stored and archived, not transformed; after fixing the transform, 'strata replay --apply' over their ingestion period processes them\n",
+		dataset, len(recs))
+	for i, r := range recs {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... and %d more (strata lineage lists them)\n", len(recs)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", r.Where(), r.Error)
+	}
 }

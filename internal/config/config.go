@@ -155,7 +155,21 @@ type SourceSpec struct {
 	BatchMaxRows  int      `yaml:"batch_max_rows"`
 	BatchMaxBytes int64    `yaml:"batch_max_bytes"`
 	BatchMaxWait  Duration `yaml:"batch_max_wait"`
+	// OnTransformError says what happens to a well-formed record that the
+	// transform cannot map (the database refuses its analytics row: a NULL
+	// in a NOT NULL column, a failed cast). reject (default): the ingest is
+	// refused (HTTP 422, exit 2) naming the record, and nothing is stored.
+	// quarantine: the batch is stored and archived as received, the failing
+	// records stay unprocessed in Layer 3 with their error in
+	// strata.quarantine until a replay --apply processes them.
+	OnTransformError string `yaml:"on_transform_error"`
 }
+
+// The values of source.on_transform_error.
+const (
+	OnTransformErrorReject     = "reject"
+	OnTransformErrorQuarantine = "quarantine"
+)
 
 // AnalyticsSpec is Layer 2: the table of transformed rows.
 type AnalyticsSpec struct {
@@ -269,6 +283,7 @@ func (ds *Dataset) applyDefaults() {
 		setDefault(&s.BatchMaxRows, DefaultBatchMaxRows)
 		setDefault(&s.BatchMaxBytes, DefaultBatchMaxBytes)
 		setDefault(&s.BatchMaxWait, DurationOf(DefaultBatchMaxWait))
+		setDefault(&s.OnTransformError, OnTransformErrorReject)
 	}
 	if a := ds.Analytics; a != nil {
 		setDefault(&a.Retention, DurationOf(DefaultAnalyticsRetain))

@@ -45,6 +45,11 @@ func (s *SourceSpec) validate(p *problems, field string) {
 	checkRange(p, field+".batch_max_rows", int64(s.BatchMaxRows), 1, 100_000_000)
 	checkRange(p, field+".batch_max_bytes", s.BatchMaxBytes, 1<<10, 16<<30)
 	checkRange(p, field+".max_record_bytes", s.MaxRecordBytes, 2, 64<<20) // 2: the smallest record, {}
+	switch s.OnTransformError {
+	case OnTransformErrorReject, OnTransformErrorQuarantine:
+	default:
+		p.add(field+".on_transform_error", "%q is not supported (use reject, the default, or quarantine)", s.OnTransformError)
+	}
 }
 
 // checkDistinctColumns rejects one column serving two roles: the payload

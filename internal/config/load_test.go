@@ -57,7 +57,8 @@ func TestLoadFillsDefaults(t *testing.T) {
 	s, a, ar := ds.Source, ds.Analytics, ds.Archive
 	if s.Retention != DurationOf(7*Day) || !s.ArchiveAfter.IsImmediate() || s.BatchMaxRows != 100000 ||
 		s.BatchMaxBytes != 64<<20 || s.BatchMaxWait != DurationOf(time.Hour) ||
-		s.PayloadColumn != "raw_data" || s.ProcessedColumn != "processed" || s.MaxRecordBytes != 1<<20 {
+		s.PayloadColumn != "raw_data" || s.ProcessedColumn != "processed" || s.MaxRecordBytes != 1<<20 ||
+		s.OnTransformError != OnTransformErrorReject {
 		t.Errorf("source defaults: %+v", s)
 	}
 	if a.Retention != DurationOf(90*Day) {

@@ -147,6 +147,8 @@ func TestValidateReportsWhatIsWrongAndHowToFixIt(t *testing.T) {
 		}, "datasets[0].source.retention: 1d is shorter than archive_after 2d (rows are purged only once archived: use at least 2d)"},
 		{"a batch of zero rows", func(c *Config) { c.Datasets[0].Source.BatchMaxRows = -1 },
 			"datasets[0].source.batch_max_rows: -1 is out of range (use 1 to 100000000)"},
+		{"an unknown answer to transform errors", func(c *Config) { c.Datasets[0].Source.OnTransformError = "ignore" },
+			`datasets[0].source.on_transform_error: "ignore" is not supported (use reject, the default, or quarantine)`},
 		{"a tiny batch size in bytes", func(c *Config) { c.Datasets[0].Source.BatchMaxBytes = 10 },
 			"datasets[0].source.batch_max_bytes: 10 is out of range (use 1024 to 17179869184)"},
 		{"analytics without a key", func(c *Config) { c.Datasets[1].Analytics.Key = nil },

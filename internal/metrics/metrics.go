@@ -25,6 +25,7 @@ type Metrics struct {
 	archivedObjects *prometheus.CounterVec
 	ingestedRecords *prometheus.CounterVec
 	ingestedBytes   *prometheus.CounterVec
+	transformFailed *prometheus.CounterVec
 	retrievedRows   *prometheus.CounterVec
 	retrieval       *prometheus.HistogramVec
 	httpRequests    *prometheus.HistogramVec
@@ -53,12 +54,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		archivedObjects: counter("archived_objects_total", "Archive objects committed.", "dataset", "type"),
 		ingestedRecords: counter("ingested_records_total", "Raw records ingested (stored, archived and transformed).", "dataset"),
 		ingestedBytes:   counter("ingested_bytes_total", "Bytes of raw records ingested.", "dataset"),
-		retrievedRows:   counter("retrieved_rows_total", "Rows returned by retrievals.", "dataset", "type"),
-		retrieval:       histogram("retrieval_duration_seconds", "Time to stream a whole retrieval.", latency, "dataset", "type"),
-		httpRequests:    histogram("http_request_duration_seconds", "HTTP requests by route and status code.", latency, "route", "method", "code"),
-		jobRuns:         counter("job_runs_total", "Lifecycle job runs by outcome (ok, error, skipped).", "dataset", "job", "outcome"),
-		jobDuration:     histogram("job_duration_seconds", "Lifecycle job run time.", latency, "dataset", "job"),
-		errors:          counter("errors_total", "Errors by component.", "component"),
+		transformFailed: counter("transform_failed_records_total",
+			"Raw records the transform could not map, by outcome: rejected (refused, not stored) or quarantined (stored unprocessed).",
+			"dataset", "outcome"),
+		retrievedRows: counter("retrieved_rows_total", "Rows returned by retrievals.", "dataset", "type"),
+		retrieval:     histogram("retrieval_duration_seconds", "Time to stream a whole retrieval.", latency, "dataset", "type"),
+		httpRequests:  histogram("http_request_duration_seconds", "HTTP requests by route and status code.", latency, "route", "method", "code"),
+		jobRuns:       counter("job_runs_total", "Lifecycle job runs by outcome (ok, error, skipped).", "dataset", "job", "outcome"),
+		jobDuration:   histogram("job_duration_seconds", "Lifecycle job run time.", latency, "dataset", "job"),
+		errors:        counter("errors_total", "Errors by component.", "component"),
 	}
 	m.jobLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "strata", Name: "job_last_success_timestamp_seconds",
 		Help: "Unix time of the last successful run of a lifecycle job."}, []string{"dataset", "job"})
@@ -83,6 +87,15 @@ func (m *Metrics) Ingested(dataset string, records, bytes int64) {
 	}
 	m.ingestedRecords.WithLabelValues(dataset).Add(float64(records))
 	m.ingestedBytes.WithLabelValues(dataset).Add(float64(bytes))
+}
+
+// TransformFailed counts records the transform could not map; outcome is
+// rejected or quarantined. Zero counts are not recorded.
+func (m *Metrics) TransformFailed(dataset, outcome string, records int64) {
+	if m == nil || records == 0 {
+		return
+	}
+	m.transformFailed.WithLabelValues(dataset, outcome).Add(float64(records))
 }
 
 // Retrieved records one finished retrieval.

@@ -53,6 +53,8 @@ type envOptions struct {
 	// storage replaces the file:// archive; getenv gives its credentials.
 	storage string
 	getenv  map[string]string
+	// onTransformError sets the orders source.on_transform_error.
+	onTransformError string
 }
 
 // newEnv builds an env and serves it with httptest.
@@ -73,7 +75,7 @@ func buildEnv(t *testing.T, o envOptions) *env {
 	dbURL, pool := pgtest.NewDB(t)
 	e := &env{t: t, pool: pool, logs: &syncBuffer{}}
 	e.makeTables(ctx, o)
-	cfg := e.writeConfig(dbURL, o.storage)
+	cfg := e.writeConfig(dbURL, o.storage, o.onTransformError)
 	if o.limits != nil {
 		o.limits(&cfg.Server)
 	}
@@ -118,8 +120,11 @@ func (e *env) makeTables(ctx context.Context, o envOptions) {
 }
 
 // writeConfig writes strata.yaml and the orders transform and loads them.
-func (e *env) writeConfig(dbURL, storage string) *config.Config {
+func (e *env) writeConfig(dbURL, storage, onTransformError string) *config.Config {
 	e.t.Helper()
+	if onTransformError == "" {
+		onTransformError = "reject"
+	}
 	dir := e.t.TempDir()
 	e.archive = filepath.Join(dir, "archive")
 	if storage == "" {
@@ -143,6 +148,7 @@ datasets:
       table: source_orders
       id_column: raw_id
       time_column: ingested_at
+      on_transform_error: %s
     analytics:
       table: orders
       key: [order_id]
@@ -154,7 +160,7 @@ datasets:
       table: customers
       key: [customer_id]
       time_column: updated_at
-`, dbURL, storage)
+`, dbURL, storage, onTransformError)
 	path := filepath.Join(dir, "strata.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		e.t.Fatal(err)

@@ -70,6 +70,8 @@ func (s *Server) classify(r *http.Request, err error) *apiError {
 		return &apiError{code: http.StatusRequestEntityTooLarge,
 			msg:    fmt.Sprintf("the request body is over %d bytes (server.max_body_bytes); nothing was stored: send fewer records per request", mbe.Limit),
 			detail: map[string]any{"limit_bytes": mbe.Limit, "config_key": "server.max_body_bytes"}}
+	case errors.As(err, new(*strata.RejectedError)):
+		return rejected(err)
 	case errors.Is(err, strata.ErrTooManyRows):
 		return s.tooManyRows()
 	case errors.Is(err, strata.ErrNotFound):
@@ -83,6 +85,16 @@ func (s *Server) classify(r *http.Request, err error) *apiError {
 		return &apiError{code: http.StatusServiceUnavailable, msg: "the request was cancelled (the client went away or the server is shutting down)"}
 	}
 	return &apiError{code: http.StatusInternalServerError, msg: internalMsg(requestID(r.Context()))}
+}
+
+// rejected is the answer to an ingest whose records the transform cannot
+// map: 422, the client's data is at fault, with the records by line.
+func rejected(err error) *apiError {
+	var re *strata.RejectedError
+	errors.As(err, &re)
+	return &apiError{code: http.StatusUnprocessableEntity, msg: clientMessage(re),
+		detail: map[string]any{"records": re.Records, "more": re.More, "records_stored": re.Stored,
+			"config_key": "source.on_transform_error"}}
 }
 
 // tooManyRows is the answer to a retrieval over server.max_result_rows.

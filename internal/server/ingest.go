@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -17,6 +18,11 @@ type ingestAnswer struct {
 	// Bytes are the records' payload bytes.
 	Bytes   int64          `json:"bytes"`
 	Objects []ingestObject `json:"objects"`
+	// Quarantined counts the stored records that the transform could not
+	// map (source.on_transform_error quarantine); QuarantinedRecords names
+	// them by line with the database's error.
+	Quarantined        int                  `json:"quarantined"`
+	QuarantinedRecords []strata.RecordError `json:"quarantined_records,omitempty"`
 }
 
 // ingestObject is one source batch object written.
@@ -58,6 +64,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.Archived(ds, "source", rep.Records, objBytes, int64(len(rep.Objects)))
 	}
+	s.metrics.TransformFailed(ds, "quarantined", int64(len(rep.QuarantinedRecords)))
+	if re := (*strata.RejectedError)(nil); errors.As(err, &re) {
+		s.metrics.TransformFailed(ds, "rejected", int64(len(re.Records)))
+	}
 	if err != nil {
 		e := s.classify(r, err)
 		if rep.Records > 0 { // whole batches before the failure stay stored
@@ -73,7 +83,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 // answerOf turns an ingest report into its JSON answer.
 func answerOf(ds string, rep strata.IngestReport) ingestAnswer {
 	a := ingestAnswer{Dataset: ds, Records: rep.Records, Received: rep.Received, Batches: rep.Batches,
-		Bytes: rep.Bytes, Objects: make([]ingestObject, len(rep.Objects))}
+		Bytes: rep.Bytes, Objects: make([]ingestObject, len(rep.Objects)),
+		Quarantined: len(rep.QuarantinedRecords), QuarantinedRecords: rep.QuarantinedRecords}
 	for i, o := range rep.Objects {
 		a.Objects[i] = ingestObject{Day: o.Day.UTC().Format(time.DateOnly), Rows: o.Rows, Bytes: o.Bytes, Key: o.Key}
 	}
