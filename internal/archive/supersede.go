@@ -78,6 +78,12 @@ func (a *Archiver) Supersede(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec,
 	if len(days) == 0 {
 		return rep, nil
 	}
+	// A killed correction's uploads become orphans here, so that this one,
+	// writing the same bytes, adopts them instead of uploading a second
+	// copy (write-once storage keeps every copy).
+	if _, err := a.Catalog.SettleDeadRuns(ctx, spec.Dataset, catalog.TypeAnalytics); err != nil {
+		return rep, fmt.Errorf("supersede %s: %w", spec.Dataset, err)
+	}
 	sp, err := a.newSuperseder(ctx, tx, spec, corrections)
 	if err != nil {
 		return rep, fmt.Errorf("supersede %s: %w", spec.Dataset, err)

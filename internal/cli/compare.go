@@ -157,6 +157,10 @@ func printCompareReport(w io.Writer, r *strata.CompareReport, verb string) {
 	if a.Duplicates > 0 {
 		fmt.Fprintf(w, " (and %d duplicates)", a.Duplicates)
 	}
+	if c := r.Search; c.Objects > 0 {
+		fmt.Fprintf(w, "\narchive searched for the keys beyond their days: %d object(s), %d ruled out by their key ranges, %d probed (statistics, bloom filters, key columns), %d read",
+			c.Objects, c.SkippedRange, c.Probed, c.Read)
+	}
 	fmt.Fprint(w, "\n\n")
 	later := ""
 	if r.Later > 0 {
@@ -199,7 +203,10 @@ func changedColumnsNote(r *strata.CompareReport) string {
 		parts = append(parts, fmt.Sprintf("%s %d", c, r.Columns[c]))
 	}
 	note := strings.Join(parts, ", ")
-	if r.ChangedArchived > 0 {
+	switch {
+	case r.Moved > 0:
+		note += fmt.Sprintf(" (%d archived, %d of them on another day)", r.ChangedArchived, r.Moved)
+	case r.ChangedArchived > 0:
 		note += fmt.Sprintf(" (%d archived)", r.ChangedArchived)
 	}
 	return note
@@ -208,7 +215,7 @@ func changedColumnsNote(r *strata.CompareReport) string {
 // printCompareSamples writes the report's samples, one key per line.
 func printCompareSamples(w io.Writer, r *strata.CompareReport) {
 	s := r.Samples
-	if len(s.Changed)+len(s.Missing)+len(s.Unexpected)+len(s.Later) == 0 {
+	if len(s.Changed)+len(s.Missing)+len(s.Unexpected)+len(s.Later)+len(s.Moved) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
@@ -236,6 +243,13 @@ func printCompareSamples(w io.Writer, r *strata.CompareReport) {
 		for _, ks := range k.keys {
 			fmt.Fprintf(w, "  %-11s %s\n", k.kind, sampleKey(ks.Key))
 		}
+	}
+	for _, m := range s.Moved {
+		to := "an object of that day"
+		if m.Layer2 {
+			to = "Layer 2"
+		}
+		fmt.Fprintf(w, "  moved       %s  archived on %s, its records give %s (replay --apply moves it to %s)\n", sampleKey(m.Key), m.From, m.To, to)
 	}
 }
 
@@ -287,6 +301,10 @@ func printApplied(w io.Writer, a *lineage.Applied) {
 	}
 	if len(a.Objects) > 0 {
 		fmt.Fprintf(w, "; archive %d rows corrected in %d new object(s) superseding %d", a.ArchivedRows, len(a.Objects), len(a.Superseded))
+	}
+	if a.MovedToLayer2+a.MovedInArchive > 0 {
+		fmt.Fprintf(w, "; rows that had moved to another day: %d put in Layer 2, %d in objects of their own day, their stale copies superseded",
+			a.MovedToLayer2, a.MovedInArchive)
 	}
 	fmt.Fprintf(w, "; lineage record %d\n", a.Lineage)
 }
