@@ -1,0 +1,129 @@
+package pgcast
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/stratahq/strata/internal/parquetio"
+)
+
+// nameMaxBytes is the longest name PostgreSQL keeps (NAMEDATALEN - 1).
+const nameMaxBytes = 63
+
+// toString casts to text, varchar(n), char(n), name or citext: a string
+// type keeps its characters (a char(n) loses its trailing blanks first,
+// unless the target is char too); any other scalar becomes its text output.
+// Then the target's length applies as an assignment does: a longer value
+// is an error unless what is cut is blanks; char(n) pads with blanks; name
+// cuts at 63 bytes. Order is kept between unpadded string types only.
+func toString(f, t Type) (scalarConv, bool) {
+	trim := f.Bpchar && !t.Bpchar
+	conv := func(v parquetio.Value, arena *[]byte) (parquetio.Value, string) {
+		start := len(*arena)
+		*arena = appendValueText(*arena, v, f)
+		s := (*arena)[start:]
+		if trim {
+			s = bytes.TrimRight(s, " ")
+		}
+		s, reason := fitLength(s, t)
+		if reason != "" {
+			return parquetio.Value{}, reason
+		}
+		if len(s) > len((*arena)[start:]) { // padded: copy the blanks in
+			*arena = append((*arena)[:start], s...)
+			s = (*arena)[start:]
+		}
+		return parquetio.BytesValue(parquetio.KindText, s[:len(s):len(s)]), ""
+	}
+	order := (f.isString() || f.Kind == parquetio.KindEnum) && !f.Bpchar && !t.Bpchar && !t.NameType
+	return conv, order
+}
+
+// fitLength applies t's length to s: varchar(n) and char(n) refuse more
+// than n characters unless the excess is blanks (then cut), char(n) pads
+// to n, name cuts at 63 bytes on a character boundary.
+func fitLength(s []byte, t Type) ([]byte, string) {
+	if t.NameType && len(s) > nameMaxBytes {
+		n := nameMaxBytes
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:n], ""
+	}
+	if t.Length <= 0 {
+		return s, ""
+	}
+	chars := utf8.RuneCount(s)
+	if chars > t.Length {
+		cut := byteOffset(s, t.Length)
+		if len(bytes.TrimRight(s[cut:], " ")) > 0 {
+			return nil, "value too long for type " + t.elemName()
+		}
+		return s[:cut], ""
+	}
+	if t.Bpchar && chars < t.Length {
+		padded := make([]byte, len(s), len(s)+t.Length-chars)
+		copy(padded, s)
+		return append(padded, bytes.Repeat([]byte{' '}, t.Length-chars)...), ""
+	}
+	return s, ""
+}
+
+// byteOffset is where character n of s starts.
+func byteOffset(s []byte, n int) int {
+	off := 0
+	for range n {
+		_, size := utf8.DecodeRune(s[off:])
+		off += size
+	}
+	return off
+}
+
+// appendValueText appends a scalar's text as PostgreSQL's cast to text
+// writes it (DateStyle ISO, TimeZone UTC): booleans as true/false, floats
+// as float4out/float8out do, everything else as its output function.
+func appendValueText(dst []byte, v parquetio.Value, f Type) []byte {
+	switch v.Kind() {
+	case parquetio.KindBool:
+		if v.Bool() {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	case parquetio.KindFloat32:
+		return appendFloatText(dst, v.Float64(), 32)
+	case parquetio.KindFloat64:
+		return appendFloatText(dst, v.Float64(), 64)
+	case parquetio.KindNumeric, parquetio.KindText, parquetio.KindEnum, parquetio.KindInterval,
+		parquetio.KindJSON, parquetio.KindJSONB:
+		return append(dst, v.Bytes()...)
+	}
+	return v.AppendText(dst)
+}
+
+// appendFloatText writes a float as PostgreSQL 12 and later do: the
+// shortest digits that read back exactly, in fixed notation when the
+// decimal exponent is from -4 to 14 (double precision) or 5 (real), else
+// as d.ddde±XX.
+func appendFloatText(dst []byte, x float64, bits int) []byte {
+	switch {
+	case math.IsNaN(x):
+		return append(dst, "NaN"...)
+	case math.IsInf(x, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(x, -1):
+		return append(dst, "-Infinity"...)
+	}
+	e := strconv.FormatFloat(x, 'e', -1, bits)
+	i := indexE(e)
+	exp, _ := strconv.Atoi(e[i+1:])
+	limit := 15
+	if bits == 32 {
+		limit = 6
+	}
+	if exp < -4 || exp >= limit {
+		return append(dst, e...)
+	}
+	return strconv.AppendFloat(dst, x, 'f', -1, bits)
+}
