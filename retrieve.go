@@ -130,8 +130,16 @@ func (r *Rows) Values() []any {
 	return r.vals
 }
 
-// Err returns the error that ended the stream, if any.
-func (r *Rows) Err() error { return r.rs.Err() }
+// Err returns the error that ended the stream, if any: ErrInvalid when
+// the request cannot be answered as asked (an archived value that cannot
+// be cast to its column's type now, for instance).
+func (r *Rows) Err() error {
+	err := r.rs.Err()
+	if errors.Is(err, retrieve.ErrBadRequest) {
+		return asInvalid(err)
+	}
+	return err
+}
 
 // Close releases the stream's files and its database snapshot.
 func (r *Rows) Close() error { return r.rs.Close() }

@@ -157,13 +157,18 @@ func abs32(x int32) int32 {
 }
 
 // textOperand binds a string to a text-like or enum column. Values compare
-// bytewise, as PostgreSQL does under COLLATE "C"; character(n) values lose
-// their trailing spaces first, as its cast to text does.
+// bytewise, as PostgreSQL does under COLLATE "C"; for a character(n)
+// column the value and the literal lose their trailing spaces first, as
+// PostgreSQL compares character(n) with a string literal (which it reads
+// as character).
 func textOperand(c column, l literal) (operand, error) {
 	if l.kind != litString {
 		return operand{}, typeError(c, l, "a string in single quotes, e.g. "+quoteIdent(c.name)+" = 'shipped'")
 	}
 	lit, bpchar := []byte(l.text), c.bpchar
+	if bpchar {
+		lit = bytes.TrimRight(lit, " ")
+	}
 	cmp := func(v parquetio.Value) (int, bool) {
 		k := v.Kind()
 		if k != parquetio.KindText && k != parquetio.KindEnum {
@@ -175,7 +180,7 @@ func textOperand(c column, l literal) (operand, error) {
 		}
 		return bytes.Compare(b, lit), true
 	}
-	return operand{cmp: cmp, arg: l.text, cast: "::text"}, nil
+	return operand{cmp: cmp, arg: string(lit), cast: "::text"}, nil
 }
 
 // boolOperand binds TRUE or FALSE to a boolean column (FALSE < TRUE).

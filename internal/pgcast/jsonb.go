@@ -264,31 +264,20 @@ func (n *jnode) appendObject(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// jsonbEscapes are the characters escape_json writes with a backslash
+// and a letter; it writes other control characters as \u00XX.
+var jsonbEscapes = map[byte]string{'"': `\"`, '\\': `\\`, '\b': `\b`, '\f': `\f`, '\n': `\n`, '\r': `\r`, '\t': `\t`}
+
 // appendJSONBString quotes s as PostgreSQL's escape_json does.
 func appendJSONBString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	for _, c := range s {
-		switch c {
-		case '"':
-			dst = append(dst, '\\', '"')
-		case '\\':
-			dst = append(dst, '\\', '\\')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			if c < 0x20 {
-				dst = append(dst, fmt.Sprintf(`\u%04x`, c)...)
-			} else {
-				dst = append(dst, c)
-			}
+		if e, ok := jsonbEscapes[c]; ok {
+			dst = append(dst, e...)
+		} else if c < 0x20 {
+			dst = fmt.Appendf(dst, `\u%04x`, c)
+		} else {
+			dst = append(dst, c)
 		}
 	}
 	return append(dst, '"')

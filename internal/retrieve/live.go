@@ -67,18 +67,15 @@ func parseWhere(src string) (filter.Expr, error) {
 	return e, nil
 }
 
-// bindWhere type-checks the filter against every column the data may have:
-// the archived objects' schemas and the table's.
-func bindWhere(e filter.Expr, objs []catalog.Object, table, live []parquetio.Column) (*filter.Filter, error) {
+// bindWhere type-checks the filter against every column the data may
+// have, each with its type now (targets): archived values of an older type
+// are cast to it before the filter sees them.
+func bindWhere(e filter.Expr, targets map[string]parquetio.Column) (*filter.Filter, error) {
 	if e == nil {
 		return nil, nil
 	}
-	_, defs, err := schemaUnion(objs, append(slices.Clone(table), live...))
-	if err != nil {
-		return nil, err
-	}
-	cols := make([]parquetio.Column, 0, len(defs))
-	for _, c := range defs {
+	cols := make([]parquetio.Column, 0, len(targets))
+	for _, c := range targets {
 		cols = append(cols, c)
 	}
 	slices.SortFunc(cols, func(a, b parquetio.Column) int { return strings.Compare(a.Name, b.Name) })
@@ -140,7 +137,10 @@ func (rs *Rows) startLive() error {
 		return err
 	}
 	sql, args := rs.liveSQL(rel.Ident(), exprs)
-	args = append([]any{pgx.QueryResultFormats(lq.schema.ResultFormats())}, args...)
+	// Described on every run, never a cached prepared statement: after an
+	// ALTER COLUMN ... TYPE the same text returns other types, which a
+	// cached statement refuses ("cached plan must not change result type").
+	args = append([]any{pgx.QueryExecModeDescribeExec, pgx.QueryResultFormats(lq.schema.ResultFormats())}, args...)
 	if lq.rows, err = rs.tx.Query(rs.ctx, sql, args...); err != nil {
 		return fmt.Errorf("read live rows of %s: %w", lq.table, err)
 	}

@@ -9,11 +9,11 @@ package retrieve
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,10 +149,21 @@ func (r *Retriever) Query(ctx context.Context, req Request) (rs *Rows, err error
 	if req.Live != nil {
 		liveCols = req.Live.columns(tableCols)
 	}
-	if rs.cols, rs.defs, err = outputColumns(rs.objs, liveCols, req.Columns); err != nil {
+	targets, err := targetColumns(rs.objs, tableCols, liveCols)
+	if err != nil {
 		return nil, err
 	}
-	if rs.filter, err = bindWhere(expr, rs.objs, tableCols, liveCols); err != nil {
+	if rs.cols, rs.defs, err = outputColumns(rs.objs, liveCols, req.Columns, targets); err != nil {
+		return nil, err
+	}
+	if rs.filter, err = bindWhere(expr, targets); err != nil {
+		return nil, err
+	}
+	needed := slices.Clone(rs.cols)
+	if rs.filter != nil {
+		needed = append(needed, rs.filter.Columns()...)
+	}
+	if rs.casts, err = planCasts(rs.objs, targets, needed); err != nil {
 		return nil, err
 	}
 	if req.Live != nil {
@@ -215,10 +226,10 @@ func (r *Retriever) objects(ctx context.Context, db catalog.DB, req Request) ([]
 
 // outputColumns resolves the requested columns against the objects'
 // schemas and the live columns, or takes the union of them in first-seen
-// order. It returns each output column's definition, taken from the newest
-// source that has it (the live table is the newest).
-func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string) ([]string, []parquetio.Column, error) {
-	all, defs, err := schemaUnion(objs, live)
+// order. It returns each output column's definition now (targets).
+func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string,
+	targets map[string]parquetio.Column) ([]string, []parquetio.Column, error) {
+	all, err := schemaUnion(objs, live)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -228,7 +239,7 @@ func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string
 	}
 	out := make([]parquetio.Column, 0, len(names))
 	for _, c := range names {
-		d, ok := defs[c]
+		d, ok := targets[c]
 		if !ok && len(all) > 0 {
 			return nil, nil, badRequest(fmt.Errorf("unknown column %q (columns: %s)", c, strings.Join(all, ", ")))
 		}
@@ -238,27 +249,27 @@ func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string
 }
 
 // schemaUnion returns the column names of the objects' schemas and extra
-// columns in first-seen order, and each one's newest definition.
-func schemaUnion(objs []catalog.Object, extra []parquetio.Column) ([]string, map[string]parquetio.Column, error) {
+// columns in first-seen order.
+func schemaUnion(objs []catalog.Object, extra []parquetio.Column) ([]string, error) {
 	var all []string
-	defs := map[string]parquetio.Column{}
+	seen := map[string]bool{}
 	add := func(cols []parquetio.Column) {
 		for _, c := range cols {
-			if _, ok := defs[c.Name]; !ok {
+			if !seen[c.Name] {
 				all = append(all, c.Name)
+				seen[c.Name] = true
 			}
-			defs[c.Name] = c
 		}
 	}
 	for _, o := range objs {
-		var cols []parquetio.Column
-		if err := json.Unmarshal(o.Schema, &cols); err != nil {
-			return nil, nil, fmt.Errorf("object %s: catalog schema: %w", o.Key, err)
+		cols, err := objectColumns(o)
+		if err != nil {
+			return nil, err
 		}
 		add(cols)
 	}
 	add(extra)
-	return all, defs, nil
+	return all, nil
 }
 
 // fetch downloads an object into a spool file, checking size and SHA-256

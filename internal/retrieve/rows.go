@@ -12,6 +12,7 @@ import (
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/filter"
 	"github.com/stratahq/strata/internal/parquetio"
+	"github.com/stratahq/strata/internal/pgcast"
 )
 
 // Rows is a stream of retrieved rows. Use it like sql.Rows:
@@ -27,6 +28,15 @@ type Rows struct {
 	filter *filter.Filter // nil: no where
 	tx     pgx.Tx         // the snapshot of a query with live rows
 	live   *liveQuery     // nil: archived rows only
+
+	// casts holds, per object, the casts of the columns it holds with
+	// another type than their type now (types.go).
+	casts []map[string]*pgcast.Cast
+	// conv is, per column of the open object's rows, its cast or nil;
+	// convF lists the filter's columns that have one, convRest the others.
+	conv            []*pgcast.Cast
+	convF, convRest []int
+	castArena       []byte
 
 	next int // next object to open
 	// prefetch delivers objs[next], fetched in the background while the
@@ -103,15 +113,16 @@ func (rs *Rows) nextArchived() bool {
 				continue
 			}
 		}
+		rs.castArena = rs.castArena[:0]
 		if rs.match != nil {
-			if !it.Decode(rs.fcols) {
+			if !it.Decode(rs.fcols) || !rs.castColumns(row, rs.convF) {
 				break
 			}
 			if !rs.match.Match(row) {
 				continue
 			}
 		}
-		if !it.Decode(nil) {
+		if !it.Decode(nil) || !rs.castColumns(row, rs.convRest) {
 			break
 		}
 		for i, s := range rs.src {
@@ -218,7 +229,8 @@ const readBufferSize = 64 << 10
 // open verifies and opens the next object and maps its columns to the
 // output.
 func (rs *Rows) open() error {
-	o := rs.objs[rs.next]
+	idx := rs.next
+	o := rs.objs[idx]
 	f, err := rs.fetchNext()
 	if err != nil {
 		return err
@@ -234,7 +246,7 @@ func (rs *Rows) open() error {
 		return fmt.Errorf("open %s: %w", o.Key, err)
 	}
 	read, src, tcol := rs.projection(pr.Schema())
-	keep := rs.rowGroupFilter(pr)
+	keep := rs.rowGroupFilter(pr, rs.casts[idx])
 	it, err := pr.Rows(rs.ctx, read, keep)
 	if err != nil {
 		f.Close()
@@ -251,6 +263,7 @@ func (rs *Rows) open() error {
 			}
 		}
 	}
+	rs.planConversions(read, rs.casts[idx])
 	rs.ensureOut()
 	for i, c := range rs.cols {
 		if j := pr.Schema().Index(c); j >= 0 {
@@ -343,14 +356,15 @@ func (rs *Rows) projection(s *parquetio.Schema) (read []string, src []int, tcol 
 }
 
 // rowGroupFilter skips row groups whose statistics show that no row is in
-// the time range or matches the filter.
-func (rs *Rows) rowGroupFilter(pr *parquetio.Reader) func(int) bool {
+// the time range or matches the filter. The filter sees the statistics of
+// columns the object holds with another type as castStats leaves them.
+func (rs *Rows) rowGroupFilter(pr *parquetio.Reader, casts map[string]*pgcast.Cast) func(int) bool {
 	if rs.req.TimeColumn == "" && rs.filter == nil {
 		return nil
 	}
 	return func(i int) bool {
 		stats := pr.RowGroupStats(i)
-		if rs.filter != nil && !rs.filter.MayMatch(stats, pr.RowGroupRows(i)) {
+		if rs.filter != nil && !rs.filter.MayMatch(castStats(stats, casts), pr.RowGroupRows(i)) {
 			return false
 		}
 		return rs.timeMayMatch(stats)
