@@ -93,7 +93,7 @@ func TestCreatedByIsFixedNotTheBuildsParquetGoVersion(t *testing.T) {
 func TestJSONOfARowRendersEachType(t *testing.T) {
 	pool, s := setupAllTypes(t)
 	file, _ := archive(t, pool, s, "FROM a WHERE id IN (2, 3) ORDER BY id", parquetio.WriterOptions{})
-	cols := []string{"id", "f8", "num", "tstz", "ts", "d", "tm", "by", "j", "jb", "ai", "at", "af8", "u", "iv"}
+	cols := []string{"id", "b", "f8", "num", "tstz", "ts", "d", "tm", "by", "j", "jb", "ai", "at", "af8", "ab", "u", "iv"}
 	it, err := open(t, file).Rows(context.Background(), cols, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -109,12 +109,12 @@ func TestJSONOfARowRendersEachType(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = enc.Flush()
-	want := `{"id":2,"f8":2.25,"num":"12.340","tstz":"2024-11-01T12:34:56.789012Z","ts":"2024-11-01T12:34:56.789012",` +
-		`"d":"2024-11-01","tm":"12:34:56.789000","by":"\\x00ff00","j":{"b": 1,   "a" : [1, 2] , "a": "dup"},` +
+	want := `{"id":2,"b":true,"f8":2.25,"num":"12.340","tstz":"2024-11-01T12:34:56.789012+00:00","ts":"2024-11-01T12:34:56.789012",` +
+		`"d":"2024-11-01","tm":"12:34:56.789","by":"\\x00ff00","j":{"b": 1,   "a" : [1, 2] , "a": "dup"},` +
 		`"jb":{"a": [1, 2], "b": 1},"ai":[1,null,3],"at":["a b",null,"","NULL","x,y","q\"uote","back\\slash","{br}"],` +
-		`"af8":["NaN","Infinity",-0,1e+300],"u":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","iv":"1 year 2 mons 3 days 04:05:06.789"}
-{"id":3,"f8":"NaN","num":"NaN","tstz":"infinity","ts":"infinity","d":"infinity","tm":"24:00:00.000000","by":"\\x",` +
-		`"j":{"spaced":true,"nl":"x"},"jb":{},"ai":[],"at":[],"af8":null,"u":null,"iv":"-178000000 years"}
+		`"af8":["NaN","Infinity",-0,1e+300],"ab":[true,false,null],"u":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","iv":"1 year 2 mons 3 days 04:05:06.789"}
+{"id":3,"b":false,"f8":"NaN","num":"NaN","tstz":"infinity","ts":"infinity","d":"infinity","tm":"24:00:00","by":"\\x",` +
+		`"j":{"spaced":true,"nl":"x"},"jb":{},"ai":[],"at":[],"af8":null,"ab":null,"u":null,"iv":"-178000000 years"}
 `
 	if out.String() != want {
 		t.Errorf("JSON lines:\n%s\nwant:\n%s", out.String(), want)

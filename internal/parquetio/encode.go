@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"slices"
 )
 
 // JSONLEncoder writes rows as JSON lines, one object per row with the
@@ -11,12 +12,16 @@ import (
 type JSONLEncoder struct {
 	w    *bufio.Writer
 	keys [][]byte // `"name":` per column, the first with '{', the rest with ','
+	raw  []bool   // columns written with AppendJSONText
 	buf  []byte
 }
 
-// NewJSONLEncoder returns an encoder for rows with the given columns.
-func NewJSONLEncoder(w io.Writer, columns []string) *JSONLEncoder {
-	e := &JSONLEncoder{w: bufio.NewWriterSize(w, 64*1024)}
+// NewJSONLEncoder returns an encoder for rows with the given columns. The
+// columns named in raw are written as JSON strings of their text
+// (Value.AppendJSONText) instead: a source archive's raw payload, kept as
+// received rather than embedded as JSON.
+func NewJSONLEncoder(w io.Writer, columns []string, raw ...string) *JSONLEncoder {
+	e := &JSONLEncoder{w: bufio.NewWriterSize(w, 64*1024), raw: make([]bool, len(columns))}
 	for i, c := range columns {
 		var k []byte
 		if i == 0 {
@@ -26,6 +31,7 @@ func NewJSONLEncoder(w io.Writer, columns []string) *JSONLEncoder {
 		}
 		k = appendJSONString(k, []byte(c))
 		e.keys = append(e.keys, append(k, ':'))
+		e.raw[i] = slices.Contains(raw, c)
 	}
 	return e
 }
@@ -38,7 +44,11 @@ func (e *JSONLEncoder) Encode(row []Value) error {
 	}
 	for i, v := range row {
 		b = append(b, e.keys[i]...)
-		b = v.AppendJSON(b)
+		if e.raw[i] {
+			b = v.AppendJSONText(b)
+		} else {
+			b = v.AppendJSON(b)
+		}
 	}
 	b = append(b, '}', '\n')
 	e.buf = b
@@ -49,9 +59,11 @@ func (e *JSONLEncoder) Encode(row []Value) error {
 // Flush writes what is buffered; call it at the end.
 func (e *JSONLEncoder) Flush() error { return e.w.Flush() }
 
-// CSVEncoder writes rows as CSV (RFC 4180) with a header line, in the form
-// PostgreSQL's COPY ... (FORMAT csv, HEADER) reads back: NULL is an empty
-// unquoted field, an empty string is "", values are Value.AppendText.
+// CSVEncoder writes rows as CSV (RFC 4180) with a header line, byte for
+// byte as PostgreSQL's COPY ... TO (FORMAT csv, HEADER) writes them in a
+// session with DateStyle ISO and TimeZone UTC, which COPY ... FROM reads
+// back: NULL is an empty unquoted field, an empty string is "", values are
+// Value.AppendText, quoted only where COPY quotes.
 type CSVEncoder struct {
 	w      *bufio.Writer
 	header []string
@@ -73,7 +85,7 @@ func (e *CSVEncoder) writeHeader() error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCSVField(b, []byte(c), true)
+		b = appendCSVField(b, []byte(c), true, len(e.header) == 1)
 	}
 	e.buf = append(b, '\n')
 	_, err := e.w.Write(e.buf)
@@ -96,7 +108,7 @@ func (e *CSVEncoder) Encode(row []Value) error {
 			continue
 		}
 		e.field = v.AppendText(e.field[:0])
-		b = appendCSVField(b, e.field, false)
+		b = appendCSVField(b, e.field, false, len(row) == 1)
 	}
 	e.buf = append(b, '\n')
 	_, err := e.w.Write(e.buf)
@@ -113,11 +125,12 @@ func (e *CSVEncoder) Flush() error {
 	return e.w.Flush()
 }
 
-// appendCSVField quotes a non-NULL field when needed: empty (to tell it
-// from NULL), containing a delimiter, quote or line break, or being
-// PostgreSQL's end-of-data marker \. .
-func appendCSVField(dst, f []byte, header bool) []byte {
-	quote := (len(f) == 0 && !header) || bytes.ContainsAny(f, ",\"\r\n") || bytes.Equal(f, []byte(`\.`))
+// appendCSVField quotes a non-NULL field where COPY ... TO (FORMAT csv)
+// does, so that the output is byte for byte PostgreSQL's: when empty (to
+// tell it from NULL; not in the header), containing a delimiter, quote or
+// line break, or, as the only column, being the end-of-data marker \. .
+func appendCSVField(dst, f []byte, header, single bool) []byte {
+	quote := (len(f) == 0 && !header) || bytes.ContainsAny(f, ",\"\r\n") || (single && bytes.Equal(f, []byte(`\.`)))
 	if !quote {
 		return append(dst, f...)
 	}

@@ -9,10 +9,11 @@ import (
 	"unicode/utf8"
 )
 
-// AppendText appends the value in PostgreSQL's text input form, so that it
-// reads back equal through COPY (text or CSV) or a ::type cast, whatever the
-// session's DateStyle, TimeZone or IntervalStyle: booleans as t/f, floats
-// shortest-exact with NaN/Infinity/-Infinity, timestamptz in UTC with "+00",
+// AppendText appends the value in PostgreSQL's text output form with
+// DateStyle ISO, TimeZone UTC and IntervalStyle postgres, which reads back
+// equal through COPY (text or CSV) or a ::type cast whatever the reading
+// session's settings: booleans as t/f, floats as float8out writes them
+// (shortest exact, NaN/Infinity/-Infinity), timestamptz in UTC with "+00",
 // years before 1 with " BC", bytea as \x hex, arrays as {a,"b c",NULL}.
 // A NULL appends nothing: its spelling belongs to the carrier (\N in COPY
 // text, an empty unquoted field in CSV); check IsNull first.
@@ -42,22 +43,33 @@ func (v Value) AppendText(dst []byte) []byte {
 	return v.appendTimeOrBytes(dst, false)
 }
 
-// appendTimeOrBytes writes date/time kinds, and the kinds whose stored bytes
-// are their text (numeric, text, enum, interval, json, jsonb).
-func (v Value) appendTimeOrBytes(dst []byte, iso bool) []byte {
+// appendTimeOrBytes writes date/time kinds (xsd: as to_json writes them),
+// and the kinds whose stored bytes are their text (numeric, text, enum,
+// interval, json, jsonb).
+func (v Value) appendTimeOrBytes(dst []byte, xsd bool) []byte {
 	switch v.kind {
 	case KindDate:
-		return appendDateValue(dst, int32(v.i), iso)
+		return appendDateValue(dst, int32(v.i))
 	case KindTime:
-		return appendClock(dst, v.i, iso)
+		return appendClock(dst, v.i)
 	case KindTimestamp:
-		return appendTimestamp(dst, v.i, false, iso)
+		return appendTimestamp(dst, v.i, false, xsd)
 	case KindTimestamptz:
-		return appendTimestamp(dst, v.i, true, iso)
+		return appendTimestamp(dst, v.i, true, xsd)
 	}
 	return append(dst, v.b...)
 }
 
+// isTime reports whether k is a date/time kind whose JSON is a string of
+// its (xsd) text form.
+func isTime(k Kind) bool {
+	return k == KindDate || k == KindTime || k == KindTimestamp || k == KindTimestamptz
+}
+
+// appendFloat writes a real or double precision as float4out/float8out do
+// (extra_float_digits 1, the default since PostgreSQL 12); in JSON, NaN and
+// ±Infinity are the strings "NaN", "Infinity" and "-Infinity", as to_json
+// writes them, since JSON has no such numbers.
 func (v Value) appendFloat(dst []byte, json bool) []byte {
 	f, bits := v.Float64(), 64
 	if v.kind == KindFloat32 {
@@ -72,12 +84,64 @@ func (v Value) appendFloat(dst []byte, json bool) []byte {
 	case math.IsInf(f, -1):
 		special = "-Infinity"
 	default:
-		return strconv.AppendFloat(dst, f, 'g', -1, bits)
+		return appendShortestFloat(dst, f, bits)
 	}
 	if json {
 		return append(append(append(dst, '"'), special...), '"')
 	}
 	return append(dst, special...)
+}
+
+// appendShortestFloat writes a finite float with the fewest digits that
+// read back to it, laid out as PostgreSQL's Ryu output does: fixed notation
+// when the decimal exponent is in [-4, 6) for real and [-4, 15) for double
+// precision ("0.0001", "1234567"), else "1.5e+20" (at least two exponent
+// digits). strconv finds the same shortest, closest digits.
+func appendShortestFloat(dst []byte, f float64, bits int) []byte {
+	var buf [32]byte
+	e := strconv.AppendFloat(buf[:0], f, 'e', -1, bits) // -d.ddde±dd
+	at := bytes.IndexByte(e, 'e')
+	exp := 0
+	for _, c := range e[at+2:] {
+		exp = exp*10 + int(c-'0')
+	}
+	if e[at+1] == '-' {
+		exp = -exp
+	}
+	limit := 15
+	if bits == 32 {
+		limit = 6
+	}
+	if exp < -4 || exp >= limit {
+		return append(dst, e...)
+	}
+	mant := e[:at]
+	if mant[0] == '-' {
+		dst = append(dst, '-')
+		mant = mant[1:]
+	}
+	var digits [24]byte
+	d := append(digits[:0], mant[0])
+	if len(mant) > 2 {
+		d = append(d, mant[2:]...) // skip the point
+	}
+	switch {
+	case exp < 0:
+		dst = append(dst, '0', '.')
+		for range -exp - 1 {
+			dst = append(dst, '0')
+		}
+		return append(dst, d...)
+	case len(d) <= exp+1:
+		dst = append(dst, d...)
+		for range exp + 1 - len(d) {
+			dst = append(dst, '0')
+		}
+		return dst
+	}
+	dst = append(dst, d[:exp+1]...)
+	dst = append(dst, '.')
+	return append(dst, d[exp+1:]...)
 }
 
 func appendUUID(dst, u []byte) []byte {
@@ -137,17 +201,18 @@ func needsArrayQuote(s []byte) bool {
 	return false
 }
 
-// AppendJSON appends the value as JSON: NULL as null; booleans and integers
-// as JSON literals and numbers; floats as numbers except NaN and ±Infinity,
-// which are the strings "NaN", "Infinity", "-Infinity"; numeric as a string
-// holding its exact decimal text (JSON readers would round it to a double);
-// timestamps as RFC 3339 with 6 fractional digits (timestamptz ends in "Z",
-// timestamp has no offset; years outside 1-9999 use ISO 8601 expanded years,
-// and ±infinity is "infinity"/"-infinity"); time as "15:04:05.000000"; bytea
-// as "\\x..." hex, as PostgreSQL's to_json writes it; uuid, text, enum and
-// interval as strings; json and jsonb embedded as they are (json holding
-// line breaks is compacted so that a row stays one JSON line); arrays as
-// JSON arrays.
+// AppendJSON appends the value as PostgreSQL's to_json writes it in a
+// session with TimeZone UTC, with one exception: numeric is a string
+// holding its exact text ("12.340", "NaN"), since most JSON readers would
+// round a number to a double. So: NULL as null; booleans as true/false;
+// integers and finite floats as numbers (floats spelled as AppendText
+// does); NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity";
+// timestamptz as "2024-11-01T12:34:56.789+00:00", timestamp without the
+// offset, date as "2024-11-01", time as "12:34:56.789" (fractions without
+// trailing zeros, years before 1 ending in " BC", "infinity"/"-infinity");
+// bytea as "\\x..." hex; uuid, text, enum and interval as strings; json
+// and jsonb embedded as they are (json holding line breaks is compacted so
+// that a row stays one JSON line); arrays as JSON arrays of these.
 func (v Value) AppendJSON(dst []byte) []byte {
 	if v.IsNull() {
 		return append(dst, "null"...)
@@ -163,8 +228,13 @@ func (v Value) AppendJSON(dst []byte) []byte {
 		return append(dst, ']')
 	}
 	switch v.kind {
-	case KindBool, KindInt16, KindInt32, KindInt64:
-		return v.AppendText(dst)
+	case KindBool:
+		if v.i != 0 {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	case KindInt16, KindInt32, KindInt64:
+		return strconv.AppendInt(dst, v.i, 10)
 	case KindFloat32, KindFloat64:
 		return v.appendFloat(dst, true)
 	case KindJSON, KindJSONB:
@@ -175,13 +245,25 @@ func (v Value) AppendJSON(dst []byte) []byte {
 	case KindUUID:
 		return append(appendUUID(append(dst, '"'), v.b), '"')
 	}
-	start := len(dst)
-	dst = append(dst, '"')
-	dst = v.appendTimeOrBytes(dst, true)
-	if v.kind == KindDate || v.kind == KindTime || v.kind == KindTimestamp || v.kind == KindTimestamptz {
-		return append(dst, '"')
+	if isTime(v.kind) {
+		return append(v.appendTimeOrBytes(append(dst, '"'), true), '"')
 	}
-	return appendJSONString(dst[:start], v.b)
+	return appendJSONString(dst, v.b)
+}
+
+// AppendJSONText appends the value's text form (AppendText) as a JSON
+// string, NULL as null: the source archive's raw payload, which is kept
+// byte for byte as received rather than embedded as JSON.
+func (v Value) AppendJSONText(dst []byte) []byte {
+	if v.IsNull() {
+		return append(dst, "null"...)
+	}
+	switch {
+	case v.array, v.kind == KindBool, v.kind == KindBytea, v.kind == KindUUID, isTime(v.kind),
+		v.kind == KindInt16, v.kind == KindInt32, v.kind == KindInt64, v.kind == KindFloat32, v.kind == KindFloat64:
+		return appendJSONString(dst, v.AppendText(nil))
+	}
+	return appendJSONString(dst, v.b) // the stored bytes are the text
 }
 
 func appendRawJSON(dst, raw []byte) []byte {

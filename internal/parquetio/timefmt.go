@@ -53,17 +53,13 @@ func floorDiv(a, b int64) (q, r int64) {
 	return q, r
 }
 
-// appendDate writes days since 1970 as YYYY-MM-DD. PostgreSQL style (text)
-// writes years before 1 as "YYYY-MM-DD BC" (caller adds the suffix via bc);
-// ISO style (JSON) writes astronomical years, e.g. -0043 for 44 BC.
-func appendDate(dst []byte, days int64, iso bool) (out []byte, bc bool) {
+// appendDate writes days since 1970 as YYYY-MM-DD, as PostgreSQL does with
+// DateStyle ISO: years before 1 as the year counted back ("0044-03-15" for
+// 44 BC), bc set so that the caller ends the value with " BC".
+func appendDate(dst []byte, days int64) (out []byte, bc bool) {
 	y, m, d := civil(days)
-	if y <= 0 && !iso {
+	if y <= 0 {
 		y, bc = 1-y, true
-	}
-	if y < 0 {
-		dst = append(dst, '-')
-		y = -y
 	}
 	dst = appendPadded(dst, int(y), 4)
 	dst = append(dst, '-')
@@ -73,39 +69,38 @@ func appendDate(dst []byte, days int64, iso bool) (out []byte, bc bool) {
 	return dst, bc
 }
 
-// appendClock writes micros since midnight as HH:MM:SS[.ffffff]; with all6
-// the fraction always has 6 digits, else trailing zeros are trimmed.
-func appendClock(dst []byte, micros int64, all6 bool) []byte {
+// appendClock writes micros since midnight as HH:MM:SS[.ffffff], trailing
+// zeros of the fraction trimmed, as PostgreSQL does.
+func appendClock(dst []byte, micros int64) []byte {
 	secs, frac := micros/1e6, micros%1e6
 	dst = appendPadded(dst, int(secs/3600), 2)
 	dst = append(dst, ':')
 	dst = appendPadded(dst, int(secs/60%60), 2)
 	dst = append(dst, ':')
 	dst = appendPadded(dst, int(secs%60), 2)
-	return appendFraction(dst, frac, all6)
+	return appendFraction(dst, frac)
 }
 
-func appendFraction(dst []byte, frac int64, all6 bool) []byte {
-	if frac == 0 && !all6 {
+func appendFraction(dst []byte, frac int64) []byte {
+	if frac == 0 {
 		return dst
 	}
 	dst = append(dst, '.')
 	start := len(dst)
 	dst = appendPadded(dst, int(frac), 6)
-	if !all6 {
-		for len(dst) > start+1 && dst[len(dst)-1] == '0' {
-			dst = dst[:len(dst)-1]
-		}
+	for len(dst) > start+1 && dst[len(dst)-1] == '0' {
+		dst = dst[:len(dst)-1]
 	}
 	return dst
 }
 
-// appendTimestamp writes microseconds since 1970. Text form (iso false):
-// "2024-01-02 03:04:05.5+00" (tz) — PostgreSQL input, independent of the
-// session's DateStyle and TimeZone. JSON form (iso true): RFC 3339,
-// "2024-01-02T03:04:05.500000Z", always 6 fractional digits, no "Z" without
-// time zone.
-func appendTimestamp(dst []byte, us int64, tz, iso bool) []byte {
+// appendTimestamp writes microseconds since 1970 as PostgreSQL writes a
+// timestamp in a session with DateStyle ISO and TimeZone UTC. Text form
+// (xsd false), what a ::timestamptz cast reads back whatever the reading
+// session's DateStyle and TimeZone: "2024-01-02 03:04:05.5+00". JSON form
+// (xsd true), as to_json and row_to_json write it: "2024-01-02T03:04:05.5+00:00".
+// A timestamp without time zone has no offset; years before 1 end in " BC".
+func appendTimestamp(dst []byte, us int64, tz, xsd bool) []byte {
 	if us == math.MaxInt64 {
 		return append(dst, "infinity"...)
 	}
@@ -113,16 +108,16 @@ func appendTimestamp(dst []byte, us int64, tz, iso bool) []byte {
 		return append(dst, "-infinity"...)
 	}
 	days, rem := floorDiv(us, microsPerDay)
-	dst, bc := appendDate(dst, days, iso)
-	if iso {
+	dst, bc := appendDate(dst, days)
+	if xsd {
 		dst = append(dst, 'T')
 	} else {
 		dst = append(dst, ' ')
 	}
-	dst = appendClock(dst, rem, iso)
+	dst = appendClock(dst, rem)
 	switch {
-	case tz && iso:
-		dst = append(dst, 'Z')
+	case tz && xsd:
+		dst = append(dst, "+00:00"...)
 	case tz:
 		dst = append(dst, "+00"...)
 	}
@@ -133,14 +128,14 @@ func appendTimestamp(dst []byte, us int64, tz, iso bool) []byte {
 }
 
 // appendDateValue writes a date (days since 1970) or ±infinity.
-func appendDateValue(dst []byte, days int32, iso bool) []byte {
+func appendDateValue(dst []byte, days int32) []byte {
 	switch days {
 	case math.MaxInt32:
 		return append(dst, "infinity"...)
 	case math.MinInt32:
 		return append(dst, "-infinity"...)
 	}
-	dst, bc := appendDate(dst, int64(days), iso)
+	dst, bc := appendDate(dst, int64(days))
 	if bc {
 		dst = append(dst, " BC"...)
 	}
@@ -206,5 +201,5 @@ func appendAbsClock(dst []byte, micros int64) []byte {
 	dst = appendPadded(dst, int(secs/60%60), 2)
 	dst = append(dst, ':')
 	dst = appendPadded(dst, int(secs%60), 2)
-	return appendFraction(dst, frac, false)
+	return appendFraction(dst, frac)
 }
