@@ -2,8 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -19,24 +17,13 @@ import (
 )
 
 func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.T) {
-	endpoint, key := os.Getenv("STRATA_TEST_AZURITE_ENDPOINT"), os.Getenv("STRATA_TEST_AZURITE_KEY")
-	if endpoint == "" || key == "" {
-		msg := "Azurite is not running: run the tests with `make test` (or scripts/azurite.sh start)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	storeURL, env := archiveStorage(t, "azurite")
 	dbURL, pool := pgtest.NewDB(t)
 	ds := demo.Datasets[1] // scor_metrics
 	ds.PerDay = 50
 	if err := demo.Create(context.Background(), pool, ds, 95); err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	container := "e2e-cli-" + hex.EncodeToString(b)
-	storeURL := fmt.Sprintf("azblob://%s?account=devstoreaccount1&endpoint=%s", container, url.QueryEscape(endpoint))
 	cfg := filepath.Join(t.TempDir(), "strata.yaml")
 	yaml := fmt.Sprintf(`database:
   url: %s
@@ -54,7 +41,7 @@ datasets:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"STRATA_CONFIG": cfg, "AZURE_STORAGE_KEY": key}
+	env["STRATA_CONFIG"] = cfg
 
 	r := run(t, env, "archive")
 	if r.code != 0 {
