@@ -47,12 +47,15 @@ Times are RFC 3339 (2024-11-01T06:00:00Z) or dates (2024-11-01); a date as
 SHA-256 before any of its rows are returned: a damaged archive makes the
 command fail, never return wrong rows.
 
-Formats: jsonl (one JSON object per line; exact numerics, NaN and Infinity as
-strings, json columns embedded, except a source archive's raw payload, which is
-a JSON string holding the record byte for byte as received), csv (header line, PostgreSQL text form,
-NULL as an empty unquoted field, so COPY ... FROM ... CSV HEADER reads it back)
-and parquet (one snappy Parquet file with the columns typed as archived, for
-DuckDB, Spark or pandas; redirect it to a file).`,
+Formats: jsonl (one JSON object per line, each value as PostgreSQL's to_json
+writes it in UTC, except numeric, a string of its exact text; NaN and Infinity
+as strings; json columns embedded, except a source archive's raw payload, which
+is a JSON string holding the record byte for byte as received), csv (header
+line, then each row byte for byte as COPY ... TO (FORMAT csv, HEADER) writes it
+in UTC, NULL as an empty unquoted field, so COPY ... FROM ... CSV HEADER reads
+it back) and parquet (one snappy Parquet file with the columns typed as
+archived, for DuckDB, Spark or pandas; redirect it to a file). How each type
+is written: docs/TYPES.md.`,
 		Example: `  strata retrieve --dataset scor_metrics --type analytics --from 2024-01-01 --to 2024-01-31 \
       --columns metric_id,value,timestamp,process_id
   strata retrieve -d orders --from 2024-03-01 --to 2024-03-31 \
