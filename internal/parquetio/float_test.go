@@ -17,7 +17,9 @@ func floatCases(r *rand.Rand, n int) []float64 {
 	fs := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-4, 9.999e-5, 1e-5, 123456, 999999, 1e6, 1234567,
 		1e14, 999999999999999, 1e15, 1.5e15, 123456789012345, 1234567890123456, 1e21, 1e22, 1e23,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, math.MaxFloat32, math.SmallestNonzeroFloat32,
-		2.2250738585072014e-308, 5e-324, 1e-40, 0.30000000000000004, 9007199254740993, 4.35, 100, 1e100}
+		2.2250738585072014e-308, 5e-324, 1e-40, 0.30000000000000004, 9007199254740993, 4.35, 100, 1e100,
+		math.Nextafter(1e-4, 0), math.Nextafter(1e15, 0), float64(math.Nextafter32(float32(1e-4), 0)),
+		float64(math.Nextafter32(float32(1e-4), 1)), float64(math.Nextafter32(1e6, 0))}
 	for range n {
 		fs = append(fs, math.Float64frombits(r.Uint64()))
 		fs = append(fs, float64(r.Int64N(1e17))*math.Pow(10, float64(r.IntN(40)-25)))

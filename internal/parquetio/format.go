@@ -95,53 +95,19 @@ func (v Value) appendFloat(dst []byte, json bool) []byte {
 // appendShortestFloat writes a finite float with the fewest digits that
 // read back to it, laid out as PostgreSQL's Ryu output does: fixed notation
 // when the decimal exponent is in [-4, 6) for real and [-4, 15) for double
-// precision ("0.0001", "1234567"), else "1.5e+20" (at least two exponent
-// digits). strconv finds the same shortest, closest digits.
+// precision ("0.0001", "123456", "100000000000000"), else "1.5e+20" (two
+// exponent digits at least). strconv finds the same shortest, closest
+// digits; the bounds are the floats nearest 1e-4 and the exact 1e6 and 1e15,
+// so a value is on the side of a bound its shortest digits are.
 func appendShortestFloat(dst []byte, f float64, bits int) []byte {
-	var buf [32]byte
-	e := strconv.AppendFloat(buf[:0], f, 'e', -1, bits) // -d.ddde±dd
-	at := bytes.IndexByte(e, 'e')
-	exp := 0
-	for _, c := range e[at+2:] {
-		exp = exp*10 + int(c-'0')
-	}
-	if e[at+1] == '-' {
-		exp = -exp
-	}
-	limit := 15
+	lo, hi := 1e-4, 1e15
 	if bits == 32 {
-		limit = 6
+		lo, hi = float64(float32(1e-4)), 1e6
 	}
-	if exp < -4 || exp >= limit {
-		return append(dst, e...)
+	if a := math.Abs(f); a == 0 || (a >= lo && a < hi) {
+		return strconv.AppendFloat(dst, f, 'f', -1, bits)
 	}
-	mant := e[:at]
-	if mant[0] == '-' {
-		dst = append(dst, '-')
-		mant = mant[1:]
-	}
-	var digits [24]byte
-	d := append(digits[:0], mant[0])
-	if len(mant) > 2 {
-		d = append(d, mant[2:]...) // skip the point
-	}
-	switch {
-	case exp < 0:
-		dst = append(dst, '0', '.')
-		for range -exp - 1 {
-			dst = append(dst, '0')
-		}
-		return append(dst, d...)
-	case len(d) <= exp+1:
-		dst = append(dst, d...)
-		for range exp + 1 - len(d) {
-			dst = append(dst, '0')
-		}
-		return dst
-	}
-	dst = append(dst, d[:exp+1]...)
-	dst = append(dst, '.')
-	return append(dst, d[exp+1:]...)
+	return strconv.AppendFloat(dst, f, 'e', -1, bits)
 }
 
 func appendUUID(dst, u []byte) []byte {
