@@ -224,6 +224,9 @@ func (w *typeWorld) checkAll(t *testing.T, c typeChange) {
 		t.Fatalf("retrieved %d rows without a filter, inserted %d", total, w.next)
 	}
 	w.checkJSONAsLive(t)
+	if _, n := w.retrieve(t, "m", "parquet", ""); n != total {
+		t.Errorf("the Parquet output has %d rows, want %d", n, total)
+	}
 	some := false
 	for _, where := range c.wheres {
 		some = w.check(t, where, where) > 0 || some

@@ -36,6 +36,13 @@ with 'single-quoted' strings, numbers, TRUE/FALSE, and times as strings
 are refused (exit 2) naming the column. Row groups whose statistics rule
 the filter out are not read. See docs/FILTERS.md.
 
+A column whose type changed (ALTER TABLE ... ALTER COLUMN ... TYPE) after
+some of its days were archived comes back, and is filtered, with its type
+now: archived values are cast as that ALTER cast the rows it found, so each
+column has one type in the output. A change the archive cannot follow (one
+made with USING), or an archived value the cast refuses, fails the command
+(exit 2) naming the column, the objects and the types. See docs/TYPES.md.
+
 --include-live adds the rows of the range still in the database (Layer 2
 rows not yet archived, Layer 3 records not yet in a source batch), read in
 the same snapshot as the catalog, so each row comes once whichever layer

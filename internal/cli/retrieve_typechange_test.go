@@ -1,0 +1,85 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stratahq/strata/internal/demo"
+	"github.com/stratahq/strata/internal/pgtest"
+)
+
+// Issue 9's report: scor_metrics.value changed from double precision to
+// numeric(12,3) between two archive runs; retrieve --where "value > 500"
+// dropped the rows archived as double precision, with exit 0. It must
+// return what PostgreSQL selects; and a change of type the archive cannot
+// follow (made with USING) must exit 2 naming the column, the types and
+// the objects.
+func TestRetrieveFiltersAcrossAChangeOfTypeThroughTheCommandLine(t *testing.T) {
+	ctx := context.Background()
+	url, pool := pgtest.NewDB(t)
+	ds := demo.Datasets[1] // scor_metrics
+	ds.PerDay = 100
+	if err := demo.Create(ctx, pool, ds, 95); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "strata.yaml")
+	yaml := fmt.Sprintf(`database:
+  url: %s
+storage:
+  url: file://%s
+datasets:
+  - name: scor_metrics
+    analytics:
+      table: scor_metrics
+      key: [metric_id]
+      time_column: timestamp
+      retention: 90d
+`, url, filepath.Join(t.TempDir(), "archive"))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"STRATA_CONFIG": cfg}
+	sql := func(q string) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	sql(`CREATE TABLE every_row AS TABLE scor_metrics`)
+	if r := run(t, env, "archive"); r.code != 0 {
+		t.Fatalf("archive: exit %d\n%s", r.code, r.stderr)
+	}
+	sql(`ALTER TABLE scor_metrics ALTER COLUMN value TYPE numeric(12,3)`)
+	sql(`ALTER TABLE every_row ALTER COLUMN value TYPE numeric(12,3)`)
+	sql(`UPDATE scor_metrics SET "timestamp" = "timestamp" - interval '30 days' WHERE "timestamp" < now() - interval '88 days'`)
+	if r := run(t, env, "archive"); r.code != 0 {
+		t.Fatalf("archive after the change: exit %d\n%s", r.code, r.stderr)
+	}
+	var want int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM every_row WHERE value > 500`).Scan(&want); err != nil || want < 100 {
+		t.Fatalf("PostgreSQL selects %d rows (%v): the test needs more", want, err)
+	}
+	r := run(t, env, "retrieve", "-d", "scor_metrics", "--from", "2000-01-01", "--to", "2100-01-01", "--where", "value > 500",
+		"--include-live", "--columns", "metric_id,value")
+	if got := strings.Count(r.stdout, "\n"); r.code != 0 || got != want {
+		t.Fatalf("retrieve --where \"value > 500\": exit %d, %d rows; PostgreSQL selects %d\n%s", r.code, got, want, r.stderr)
+	}
+	if strings.Count(r.stdout, `"value":"`) != want {
+		t.Errorf("value is not a numeric (a JSON string) in every row:\n%.500s", r.stdout)
+	}
+
+	sql(`ALTER TABLE scor_metrics ALTER COLUMN unit TYPE integer USING length(unit)`)
+	r = run(t, env, "retrieve", "-d", "scor_metrics", "--from", "2000-01-01", "--to", "2100-01-01", "--where", "unit > 1")
+	if r.code != 2 || r.stdout != "" {
+		t.Fatalf("retrieve over a change made with USING: exit %d, %d bytes of output; want exit 2 and none\n%s", r.code, len(r.stdout), r.stderr)
+	}
+	for _, s := range []string{`"unit"`, "text", "integer", "analytics/scor_metrics/", "USING"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("the message does not mention %q:\n%s", s, r.stderr)
+		}
+	}
+}
