@@ -123,7 +123,7 @@ func (c *Cast) Convert(v parquetio.Value, arena *[]byte) (parquetio.Value, error
 func (c *Cast) scalar(v parquetio.Value, arena *[]byte) (parquetio.Value, error) {
 	out, reason := c.conv(v, arena)
 	if reason != "" {
-		text := string(appendValueText(nil, v, c.from))
+		text := string(appendValueText(nil, v))
 		if len(text) > 60 {
 			text = text[:57] + "..."
 		}

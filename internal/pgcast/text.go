@@ -2,8 +2,6 @@ package pgcast
 
 import (
 	"bytes"
-	"math"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/stratahq/strata/internal/parquetio"
@@ -22,7 +20,7 @@ func toString(f, t Type) (scalarConv, bool) {
 	trim := f.Bpchar && !t.Bpchar
 	conv := func(v parquetio.Value, arena *[]byte) (parquetio.Value, string) {
 		start := len(*arena)
-		*arena = appendValueText(*arena, v, f)
+		*arena = appendValueText(*arena, v)
 		s := (*arena)[start:]
 		if trim {
 			s = bytes.TrimRight(s, " ")
@@ -82,48 +80,14 @@ func byteOffset(s []byte, n int) int {
 }
 
 // appendValueText appends a scalar's text as PostgreSQL's cast to text
-// writes it (DateStyle ISO, TimeZone UTC): booleans as true/false, floats
-// as float4out/float8out do, everything else as its output function.
-func appendValueText(dst []byte, v parquetio.Value, f Type) []byte {
-	switch v.Kind() {
-	case parquetio.KindBool:
+// writes it (DateStyle ISO, TimeZone UTC): booleans as true/false (the
+// cast, not boolout's t/f), everything else as its output function does.
+func appendValueText(dst []byte, v parquetio.Value) []byte {
+	if v.Kind() == parquetio.KindBool {
 		if v.Bool() {
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	case parquetio.KindFloat32:
-		return appendFloatText(dst, v.Float64(), 32)
-	case parquetio.KindFloat64:
-		return appendFloatText(dst, v.Float64(), 64)
-	case parquetio.KindNumeric, parquetio.KindText, parquetio.KindEnum, parquetio.KindInterval,
-		parquetio.KindJSON, parquetio.KindJSONB:
-		return append(dst, v.Bytes()...)
 	}
 	return v.AppendText(dst)
-}
-
-// appendFloatText writes a float as PostgreSQL 12 and later do: the
-// shortest digits that read back exactly, in fixed notation when the
-// decimal exponent is from -4 to 14 (double precision) or 5 (real), else
-// as d.ddde±XX.
-func appendFloatText(dst []byte, x float64, bits int) []byte {
-	switch {
-	case math.IsNaN(x):
-		return append(dst, "NaN"...)
-	case math.IsInf(x, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(x, -1):
-		return append(dst, "-Infinity"...)
-	}
-	e := strconv.FormatFloat(x, 'e', -1, bits)
-	i := indexE(e)
-	exp, _ := strconv.Atoi(e[i+1:])
-	limit := 15
-	if bits == 32 {
-		limit = 6
-	}
-	if exp < -4 || exp >= limit {
-		return append(dst, e...)
-	}
-	return strconv.AppendFloat(dst, x, 'f', -1, bits)
 }
