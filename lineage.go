@@ -112,6 +112,9 @@ func (g *lineageGather) gather(ctx context.Context) error {
 		return err
 	}
 	g.candidates()
+	if err := g.quarantine(ctx); err != nil {
+		return err
+	}
 	return g.live(ctx)
 }
 

@@ -163,6 +163,7 @@ func (r *LineageReport) check() {
 		in.Notes = append(in.Notes, fmt.Sprintf("the current transform (%s, version %s) differs from a version used in the period: both texts are listed", c.Path, short(c.Version)))
 	}
 	in.Notes = append(in.Notes, r.candidateNotes()...)
+	in.Notes = append(in.Notes, r.quarantineNote()...)
 	if in.Verified {
 		in.Problems = append(in.Problems, r.verifyProblems()...)
 	}

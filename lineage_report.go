@@ -69,6 +69,8 @@ type LineageSource struct {
 	Objects []LineageObject `json:"objects"`
 	// Live counts the period's rows still in the Layer 3 table.
 	Live *LiveRows `json:"live,omitempty"`
+	// Quarantine is set when records of the period were quarantined.
+	Quarantine *LineageQuarantine `json:"quarantine,omitempty"`
 }
 
 // LineageAnalytics is the transformed side: analytics objects of the

@@ -37,8 +37,12 @@ type ReplayRequest struct {
 // the source archive), corrects changed archived rows with new analytics
 // objects that supersede the old ones, and records a lineage record with
 // the transform's text. Rows changed in Layer 2 after they were compared
-// are left alone (Applied.Skipped). Replay never deletes a row nor touches
-// Layer 3, and applying twice changes nothing the second time.
+// are left alone (Applied.Skipped). The period's quarantined records (the
+// transform refused them at ingest, source.on_transform_error quarantine)
+// count in SourceRecords.Quarantined; an apply processes them: marks them
+// processed in Layer 3 and resolved in strata.quarantine, in the same
+// transaction (Applied.Quarantined). Otherwise replay never deletes a row
+// nor touches Layer 3, and applying twice changes nothing the second time.
 func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
 	return s.lineageRun(ctx, req)
 }

@@ -19,14 +19,18 @@ type PurgeReport struct {
 	// Purged rows were older than the cutoff, in a committed source batch
 	// and (with a transform) processed.
 	Purged int64
-	// NotArchived and NotProcessed are old rows that stay, and why.
+	// NotArchived and NotProcessed are old rows that stay, and why;
+	// Quarantined of them are held in quarantine (the transform refused
+	// them; a replay --apply processes them), whatever their processed flag.
 	NotArchived  int64
 	NotProcessed int64
+	Quarantined  int64
 }
 
 // Purge deletes the Layer 3 rows older than retention that are in a
 // committed source batch and, when requireProcessed, processed. A row that is
-// not archived is never purged, whatever its age.
+// not archived, or is held in quarantine (strata.quarantine, not resolved),
+// is never purged, whatever its age.
 func (a *Archiver) Purge(ctx context.Context, spec SourceSpec, retention time.Duration, requireProcessed, dryRun bool) (PurgeReport, error) {
 	rep := PurgeReport{Dataset: spec.Dataset}
 	rel, err := pgsource.Resolve(ctx, a.Pool, spec.Table)
@@ -37,9 +41,9 @@ func (a *Archiver) Purge(ctx context.Context, spec SourceSpec, retention time.Du
 		return rep, err
 	}
 	tc, idc := pgx.Identifier{spec.TimeColumn}.Sanitize(), pgx.Identifier{spec.IDColumn}.Sanitize()
-	processed := "true"
+	processed := `NOT EXISTS (SELECT 1 FROM strata.quarantine q WHERE q.dataset = $1 AND q.id = s.` + idc + ` AND q.resolved_at IS NULL)`
 	if requireProcessed {
-		processed = "s." + pgx.Identifier{spec.ProcessedColumn}.Sanitize()
+		processed += " AND s." + pgx.Identifier{spec.ProcessedColumn}.Sanitize()
 	}
 	archived := `EXISTS (SELECT 1 FROM strata.source_archived a WHERE a.dataset = $1 AND a.id = s.` + idc + `)`
 	if !dryRun {
@@ -53,9 +57,11 @@ func (a *Archiver) Purge(ctx context.Context, spec SourceSpec, retention time.Du
 	}
 	var would int64
 	err = a.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE arch AND proc), count(*) FILTER (WHERE NOT arch),
-		count(*) FILTER (WHERE arch AND NOT proc)
-		FROM (SELECT `+archived+` AS arch, coalesce(`+processed+`, false) AS proc FROM `+rel.Ident()+` s WHERE s.`+tc+` < $2) x`,
-		spec.Dataset, rep.Cutoff).Scan(&would, &rep.NotArchived, &rep.NotProcessed)
+		count(*) FILTER (WHERE arch AND NOT proc), count(*) FILTER (WHERE quar)
+		FROM (SELECT `+archived+` AS arch, coalesce(`+processed+`, false) AS proc,
+			EXISTS (SELECT 1 FROM strata.quarantine q WHERE q.dataset = $1 AND q.id = s.`+idc+` AND q.resolved_at IS NULL) AS quar
+			FROM `+rel.Ident()+` s WHERE s.`+tc+` < $2) x`,
+		spec.Dataset, rep.Cutoff).Scan(&would, &rep.NotArchived, &rep.NotProcessed, &rep.Quarantined)
 	if err != nil {
 		return rep, fmt.Errorf("count rows of %s: %w", rel, err)
 	}

@@ -152,6 +152,9 @@ func printCompareReport(w io.Writer, r *strata.CompareReport, verb string) {
 	if s.WithoutKey > 0 {
 		fmt.Fprintf(w, "; %d without a readable key", s.WithoutKey)
 	}
+	if s.Quarantined > 0 {
+		fmt.Fprintf(w, "; %d quarantined (the transform refused them at ingest; replay --apply processes them)", s.Quarantined)
+	}
 	a := r.AnalyticsRows
 	fmt.Fprintf(w, "\nanalytics rows: %d expected; found %d live, %d archived", a.Expected, a.Live, a.Archived)
 	if a.Duplicates > 0 {
@@ -305,6 +308,9 @@ func printApplied(w io.Writer, a *lineage.Applied) {
 	if a.MovedToLayer2+a.MovedInArchive > 0 {
 		fmt.Fprintf(w, "; rows that had moved to another day: %d put in Layer 2, %d in objects of their own day, their stale copies superseded",
 			a.MovedToLayer2, a.MovedInArchive)
+	}
+	if a.Quarantined > 0 {
+		fmt.Fprintf(w, "; %d quarantined record(s) processed", a.Quarantined)
 	}
 	fmt.Fprintf(w, "; lineage record %d\n", a.Lineage)
 }

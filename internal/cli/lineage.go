@@ -144,10 +144,26 @@ func printLineageSource(w io.Writer, r *strata.LineageReport) {
 		}
 		fmt.Fprintln(w, ".")
 	}
+	printLineageQuarantine(w, r.Source.Quarantine)
 	t := r.Totals
 	fmt.Fprintf(w, "  Source archive: %d object(s), %d records, %s. Objects are never changed; each one's\n"+
 		"  SHA-256 was recorded when it was written.\n\n", t.SourceObjects, t.SourceRows, units.Bytes(t.SourceBytes))
 	printLineageObjects(w, r.Source.Objects)
+}
+
+// printLineageQuarantine lists the records the transform refused.
+func printLineageQuarantine(w io.Writer, q *strata.LineageQuarantine) {
+	if q == nil {
+		return
+	}
+	fmt.Fprintf(w, "  Quarantined: %d record(s) the transform refused at ingest were stored unprocessed; %d still wait, %d were processed by a replay --apply.\n",
+		q.Open+q.Resolved, q.Open, q.Resolved)
+	for _, x := range q.Records {
+		fmt.Fprintf(w, "    id %d  %s  %s\n", x.ID, lineageTime(x.IngestedAt), x.Error)
+	}
+	if n := q.Open - int64(len(q.Records)); n > 0 {
+		fmt.Fprintf(w, "    ... and %d more (strata.quarantine)\n", n)
+	}
 }
 
 func printLineageObjects(w io.Writer, objs []strata.LineageObject) {

@@ -54,6 +54,9 @@ is deleted from storage (storage under its own retention lock keeps it).
 				if rep.NotArchived+rep.NotProcessed > 0 {
 					fmt.Fprintf(env.Stdout, "; staying: %d not yet archived, %d archived but not processed", rep.NotArchived, rep.NotProcessed)
 				}
+				if rep.Quarantined > 0 {
+					fmt.Fprintf(env.Stdout, " (%d of them quarantined: the transform refused them; fix it, then 'strata replay --apply' over their period)", rep.Quarantined)
+				}
 				fmt.Fprintln(env.Stdout)
 			}
 			exp, err := arch.Expire(c.Context(), dataset, dryRun)

@@ -27,7 +27,7 @@ func (s *session) apply(ctx context.Context) error {
 	r := s.rep
 	r.Applied = &Applied{Objects: []int64{}, Superseded: []int64{}}
 	live := r.Changed - r.ChangedArchived + r.Missing
-	if live == 0 && r.ChangedArchived == 0 {
+	if live == 0 && r.ChangedArchived == 0 && r.SourceRecords.Quarantined == 0 {
 		s.log.Info("replay: nothing to apply")
 		return nil
 	}
@@ -63,6 +63,9 @@ func (s *session) apply(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.resolveQuarantined(ctx, tx); err != nil {
+		return err
+	}
 	if err := s.recordLineage(ctx, tx); err != nil {
 		return err
 	}
@@ -70,7 +73,8 @@ func (s *session) apply(ctx context.Context) error {
 		return fmt.Errorf("replay: commit: %w", err)
 	}
 	s.log.Info("replay applied", "inserted", r.Applied.Inserted, "updated", r.Applied.Updated,
-		"skipped", r.Applied.Skipped, "archived_rows", r.Applied.ArchivedRows, "objects", len(r.Applied.Objects))
+		"skipped", r.Applied.Skipped, "archived_rows", r.Applied.ArchivedRows, "objects", len(r.Applied.Objects),
+		"quarantined_processed", r.Applied.Quarantined)
 	return nil
 }
 
@@ -166,7 +170,7 @@ func (s *session) recordLineage(ctx context.Context, tx pgx.Tx) error {
 		Detail: map[string]any{"matched": r.Matched, "changed": r.Changed, "changed_archived": r.ChangedArchived,
 			"missing": r.Missing, "unexpected": r.Unexpected, "later": r.Later, "columns": r.Columns,
 			"inserted": a.Inserted, "updated": a.Updated, "skipped": a.Skipped, "archived_rows": a.ArchivedRows,
-			"source_records": r.SourceRecords}}
+			"source_records": r.SourceRecords, "quarantined_processed": a.Quarantined}}
 	if s.spec.Candidate != nil {
 		l.Detail["candidate"] = s.spec.Candidate
 	}

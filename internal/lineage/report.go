@@ -95,6 +95,10 @@ type SourceCounts struct {
 	// WithoutKey records have no readable record key (see the package
 	// documentation); they still count for the expected rows.
 	WithoutKey int64 `json:"without_key"`
+	// Quarantined records were refused by the transform at ingest and are
+	// not processed yet (source.on_transform_error quarantine); replay
+	// --apply processes them.
+	Quarantined int64 `json:"quarantined"`
 }
 
 // AnalyticsCounts counts the analytics rows found for the period's keys.
@@ -127,6 +131,9 @@ type Applied struct {
 	MovedInArchive int64   `json:"moved_in_archive"`
 	Objects        []int64 `json:"objects"`
 	Superseded     []int64 `json:"superseded"`
+	// Quarantined records of the period were processed: marked processed
+	// in Layer 3 and resolved in strata.quarantine.
+	Quarantined int64 `json:"quarantined_processed"`
 	// Lineage is the id of the lineage record (0 when nothing was written).
 	Lineage int64 `json:"lineage_id"`
 }

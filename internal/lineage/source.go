@@ -55,7 +55,7 @@ func (s *session) loadSource(ctx context.Context) error {
 		}
 	}
 	s.rep.SourceRecords.Archive = n - s.rep.SourceRecords.Layer3
-	return nil
+	return s.countQuarantined(ctx)
 }
 
 // lateral is the transform run over each row of table, aliased

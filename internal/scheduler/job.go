@@ -19,6 +19,7 @@ type result struct {
 	rows, bytes int64
 	objects     int64
 	skipped     string
+	quarantined int64 // source records the transform refused, stored unprocessed
 	attrs       []any // extra log attributes
 	did         bool  // the run changed something (logged at info)
 }
@@ -122,6 +123,7 @@ func (s *Scheduler) record(j *job, res result, outcome string, err error, d time
 	if res.archiveType != "" && res.objects > 0 {
 		s.met.Archived(j.dataset, res.archiveType, res.rows, res.bytes, res.objects)
 	}
+	s.met.TransformFailed(j.dataset, "quarantined", res.quarantined)
 	attrs := append([]any{"dataset", j.dataset, "job", j.name, "duration", d.Round(time.Millisecond),
 		"rows", res.rows, "bytes", res.bytes, "objects", res.objects}, res.attrs...)
 	switch outcome {
@@ -148,10 +150,13 @@ func (s *Scheduler) record(j *job, res result, outcome string, err error, d time
 // reportResult summarises an archive report.
 func reportResult(typ string, rep archive.Report) result {
 	r := result{archiveType: typ, rows: rep.Rows(), bytes: rep.Bytes(), objects: int64(len(rep.Days)),
-		skipped: rep.Skipped}
+		skipped: rep.Skipped, quarantined: rep.Quarantined}
 	r.did = r.rows > 0 || r.objects > 0
 	if rep.Orphaned > 0 {
 		r.attrs = append(r.attrs, "orphaned", rep.Orphaned)
+	}
+	if rep.Quarantined > 0 {
+		r.attrs = append(r.attrs, "quarantined", rep.Quarantined)
 	}
 	return r
 }
@@ -177,7 +182,7 @@ func purgeRun(r Runner, dataset string) func(context.Context) (result, error) {
 			attrs: []any{"expired", len(rep.Expiry.Expired), "retention_locked", len(rep.Expiry.Locked)}}
 		if rep.Layer3.NotArchived > 0 || rep.Layer3.NotProcessed > 0 {
 			res.attrs = append(res.attrs, "kept_not_archived", rep.Layer3.NotArchived,
-				"kept_not_processed", rep.Layer3.NotProcessed)
+				"kept_not_processed", rep.Layer3.NotProcessed, "kept_quarantined", rep.Layer3.Quarantined)
 		}
 		res.did = res.rows > 0 || len(rep.Expiry.Expired) > 0
 		return res, err
