@@ -3,10 +3,13 @@ package cli_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/pgtest"
@@ -16,11 +19,11 @@ import (
 // numeric(12,3) between two archive runs; retrieve --where "value > 500"
 // dropped the rows archived as double precision, with exit 0. It must
 // return what PostgreSQL selects; and a change of type the archive cannot
-// follow (made with USING) must exit 2 naming the column, the types and
-// the objects.
+// follow (made with USING) must exit 2, and be an HTTP 400, naming the
+// column, the types and the objects.
 func TestRetrieveFiltersAcrossAChangeOfTypeThroughTheCommandLine(t *testing.T) {
 	ctx := context.Background()
-	url, pool := pgtest.NewDB(t)
+	dbURL, pool := pgtest.NewDB(t)
 	ds := demo.Datasets[1] // scor_metrics
 	ds.PerDay = 100
 	if err := demo.Create(ctx, pool, ds, 95); err != nil {
@@ -38,7 +41,7 @@ datasets:
       key: [metric_id]
       time_column: timestamp
       retention: 90d
-`, url, filepath.Join(t.TempDir(), "archive"))
+`, dbURL, filepath.Join(t.TempDir(), "archive"))
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +80,17 @@ datasets:
 	if r.code != 2 || r.stdout != "" {
 		t.Fatalf("retrieve over a change made with USING: exit %d, %d bytes of output; want exit 2 and none\n%s", r.code, len(r.stdout), r.stderr)
 	}
+	base, stop, _, _ := startServe(t, env, "--listen", "127.0.0.1:0", "--no-scheduler")
+	defer stop()
+	from := time.Now().AddDate(0, 0, -200).Format(time.DateOnly)
+	code, body := get(t, base+"/v1/datasets/scor_metrics/archive/analytics?from="+from+"&to="+time.Now().AddDate(0, 0, 1).Format(time.DateOnly)+"&where="+
+		url.QueryEscape("unit > 1"))
+	if code != http.StatusBadRequest || !strings.Contains(body, `"error":`) {
+		t.Errorf("HTTP: %d %s, want a 400 with a JSON error", code, body)
+	}
 	for _, s := range []string{`"unit"`, "text", "integer", "analytics/scor_metrics/", "USING"} {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("the message does not mention %q:\n%s", s, r.stderr)
+		if !strings.Contains(r.stderr, s) || !strings.Contains(body, strings.ReplaceAll(s, `"`, `\"`)) {
+			t.Errorf("the message does not mention %q:\n%s\n%s", s, r.stderr, body)
 		}
 	}
 }

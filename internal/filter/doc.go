@@ -43,9 +43,10 @@
 // value is NULL (unknown), NOT NULL is NULL, FALSE AND NULL is FALSE, TRUE
 // OR NULL is TRUE, and a row is selected only when the expression is TRUE.
 // So neither x = 1 nor x <> 1 nor NOT x = 1 selects a row where x is NULL.
-// A column that an archived file lacks (it was added later) reads as NULL,
-// as does a value archived when the column had a type that cannot be
-// compared with the literal.
+// A column that an archived file lacks (it was added later) reads as NULL.
+// A column whose type changed since a file was archived is compared with
+// its type now: the retrieval casts the file's values first (package
+// pgcast), so the filter only ever sees values of the bound type.
 //
 // What each column type is compared with, and how (a domain as its base
 // type):
@@ -62,8 +63,9 @@
 //   - text, varchar, character(n), name, citext and enums: strings,
 //     compared byte by byte (the "C" collation) whatever the column's
 //     collation: 'B' < 'a', and citext is case-sensitive here. An enum
-//     compares by its label, not its declaration order. A character(n)
-//     value loses its trailing spaces first, as its cast to text does.
+//     compares by its label, not its declaration order. For a
+//     character(n) column the value and the literal lose their trailing
+//     spaces first, as PostgreSQL compares character(n) with a string.
 //   - boolean: TRUE and FALSE; FALSE < TRUE.
 //   - uuid: a string of 32 hex digits, plain or 8-4-4-4-12 with hyphens;
 //     compared byte by byte, as PostgreSQL does.

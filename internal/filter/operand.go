@@ -16,8 +16,11 @@ import (
 // operand is a literal bound to the type of its column.
 type operand struct {
 	// cmp returns the sign of (v - literal) for a non-NULL value v, and
-	// false when v is of a kind the literal cannot be compared with (a
-	// file written before the column changed type): v then reads as NULL.
+	// false when v is of a kind the literal cannot be compared with. A
+	// retrieval casts values of a file written before the column changed
+	// type to the type the filter was bound to before it matches them
+	// (package retrieve, types.go), so rows never meet this; row-group
+	// bounds that do are not used.
 	cmp func(v parquetio.Value) (int, bool)
 	// arg is the SQL parameter and cast its cast, e.g. "::bigint".
 	arg  any
