@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/ingest"
+	"github.com/stratahq/strata/internal/intake"
 )
 
 // IngestReport is the outcome of Ingest.
@@ -21,12 +21,35 @@ type IngestReport struct {
 	// QuarantinedRecords are the stored records that the transform could
 	// not map (source.on_transform_error quarantine), by line.
 	QuarantinedRecords []RecordError
+	// Replayed is true when the answer is that of an earlier request with
+	// the same IdempotencyKey: nothing was stored this time.
+	Replayed bool
 }
+
+// IngestOptions modify an ingest.
+type IngestOptions struct {
+	// IdempotencyKey, when set, makes a retry safe: the records are
+	// stored at most once per dataset and key (within the dataset's
+	// source.idempotency_window). A retry with the same key and the same
+	// records gets the first answer (Replayed) and stores nothing; the
+	// same key with other records fails with ErrConflict. At most 255
+	// printable ASCII characters.
+	IdempotencyKey string
+}
+
+// ErrConflict matches an ingest whose IdempotencyKey was used before for
+// other records (HTTP 409, exit 2).
+var ErrConflict = errors.New("conflict")
 
 // Ingest reads raw records (JSON lines, or one JSON array of objects) and
 // runs the whole intake for them: per batch, in one transaction, they are
 // stored in the dataset's Layer 3 table byte for byte, archived to the
-// source archive, transformed into Layer 2 and marked processed.
+// source archive, transformed into Layer 2 and marked processed. Concurrent
+// ingests of a dataset share batches (group commit, see source.group_wait);
+// Ingest returns once the batch holding its records has committed. Input
+// within the dataset's batch limits is stored all or nothing; a larger one
+// in several batches. An outage of the database or the storage matches
+// ErrUnavailable.
 //
 // The whole input is checked first: a record that is not a JSON object, is
 // not valid JSON or UTF-8, or is over source.max_record_bytes fails the call
@@ -40,7 +63,15 @@ type IngestReport struct {
 // source.on_transform_error quarantine the batch is stored instead and
 // the report lists the records in QuarantinedRecords.
 func (s *Service) Ingest(ctx context.Context, dataset string, r io.Reader) (IngestReport, error) {
+	return s.IngestWith(ctx, dataset, r, IngestOptions{})
+}
+
+// IngestWith is Ingest with options.
+func (s *Service) IngestWith(ctx context.Context, dataset string, r io.Reader, opts IngestOptions) (IngestReport, error) {
 	var rep IngestReport
+	if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
+		return rep, err
+	}
 	ds, err := s.Dataset(dataset)
 	if err != nil {
 		return rep, err
@@ -49,64 +80,64 @@ func (s *Service) Ingest(ctx context.Context, dataset string, r io.Reader) (Inge
 	if err != nil {
 		return rep, err
 	}
-	spool, n, pos, err := s.spoolRecords(r, ds.Source.MaxRecordBytes)
+	recs, pos, err := s.readRecords(r, ds.Source.MaxRecordBytes, min(spec.BatchMaxBytes, maxInMemory))
 	if err != nil {
 		return rep, err
 	}
-	defer os.Remove(spool.Name())
-	defer spool.Close()
-	rep.Received = n
-	br := bufio.NewReaderSize(spool, 1<<20)
-	next := func() ([]byte, error) {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			return line[:len(line)-1], nil
-		}
-		return nil, err
-	}
-	rep.IngestReport, err = s.Archiver().Ingest(ctx, spec, next)
+	defer recs.Close()
+	rep.Received = recs.N
+	res, err := s.intake.Submit(ctx, spec, intake.Options{
+		GroupWait: ds.Source.GroupWait.Duration(), KeyWindow: ds.Source.IdempotencyWindow.Duration(),
+	}, intake.Request{Records: recs, Key: opts.IdempotencyKey})
+	rep.IngestReport, rep.Replayed = res.IngestReport, res.Replayed
 	rep.QuarantinedRecords = pos.records(rep.Quarantined)
 	if te := (*archive.TransformError)(nil); errors.As(err, &te) {
-		err = &RejectedError{Dataset: dataset, Records: pos.records(te.Records), More: te.More, Stored: rep.Records}
+		return rep, &RejectedError{Dataset: dataset, Records: pos.records(te.Records), More: te.More, Stored: rep.Records}
 	}
-	return rep, err
+	if errors.Is(err, intake.ErrKeyConflict) {
+		return rep, &kindError{ErrConflict, err}
+	}
+	return rep, unavailable(err)
 }
 
-// spoolRecords checks the whole input and copies its records, one per
-// line, to a temporary file, so that nothing is stored when any record is
-// bad. It returns the file, rewound, the record count and where each
-// record was in the input.
-func (s *Service) spoolRecords(r io.Reader, maxRecord int64) (*os.File, int64, *positions, error) {
-	if err := os.MkdirAll(s.spool, 0o700); err != nil {
-		return nil, 0, nil, err
-	}
-	spool, err := os.CreateTemp(s.spool, "strata-ingest-*")
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	w := bufio.NewWriterSize(spool, 1<<20)
-	var n int64
+// maxInMemory bounds the records of one request held in memory; a larger
+// input is spooled to a file and stored on its own.
+const maxInMemory = 16 << 20
+
+// readRecords checks the whole input and keeps its records (in memory up
+// to memMax bytes, else in an unlinked spool file), so that nothing is
+// stored when any record is bad. It also returns where each record was in
+// the input.
+func (s *Service) readRecords(r io.Reader, maxRecord, memMax int64) (*intake.Records, *positions, error) {
+	recs := intake.NewRecords(s.spool, memMax)
 	pos := &positions{}
-	err = ingest.ScanAuto(bufio.NewReaderSize(pos.sniff(r), 1<<20), maxRecord, func(line int, rec []byte) error {
-		pos.add(int(n), line)
-		n++
-		w.Write(rec)
-		return w.WriteByte('\n')
+	err := ingest.ScanAuto(bufio.NewReaderSize(pos.sniff(r), 1<<20), maxRecord, func(line int, rec []byte) error {
+		pos.add(int(recs.N), line)
+		return recs.Add(rec)
 	})
 	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		_, err = spool.Seek(0, io.SeekStart)
+		err = recs.Finish()
 	}
 	if err != nil {
-		spool.Close()
-		os.Remove(spool.Name())
+		recs.Close()
 		var ie *ingest.InputError
 		if errors.As(err, &ie) {
-			return nil, 0, nil, invalid("%v; nothing was stored", err)
+			return nil, nil, invalid("%v; nothing was stored", err)
 		}
-		return nil, 0, nil, fmt.Errorf("read records: %w; nothing was stored", err)
+		return nil, nil, fmt.Errorf("read records: %w; nothing was stored", err)
 	}
-	return spool, n, pos, nil
+	return recs, pos, nil
+}
+
+// checkIdempotencyKey accepts at most 255 printable ASCII characters.
+func checkIdempotencyKey(key string) error {
+	if len(key) > 255 {
+		return invalid("the idempotency key is %d bytes long: use at most 255 (a UUID is usual)", len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c > 0x7e {
+			return invalid("the idempotency key has a character that is not printable ASCII at byte %d: use letters, digits and punctuation (a UUID is usual)", i+1)
+		}
+	}
+	return nil
 }

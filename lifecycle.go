@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
 )
 
 // ArchiveSource archives the dataset's Layer 3 rows that are not yet in a
@@ -42,6 +43,9 @@ func (s *Service) ArchiveAnalytics(ctx context.Context, dataset string, opts arc
 type PurgeReport struct {
 	Layer3 archive.PurgeReport
 	Expiry archive.ExpiryReport
+	// IdempotencyKeys are the ingest keys past source.idempotency_window
+	// deleted (or, in a dry run, that would be).
+	IdempotencyKeys int64
 }
 
 // Purge deletes the dataset's archived Layer 3 rows older than
@@ -61,6 +65,9 @@ func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (Purge
 			return rep, err
 		}
 		if rep.Layer3, err = arch.Purge(ctx, spec, ds.Source.Retention.Duration(), spec.Transform != nil, dryRun); err != nil {
+			return rep, err
+		}
+		if rep.IdempotencyKeys, err = catalog.PurgeIngestKeys(ctx, s.pool, dataset, dryRun); err != nil {
 			return rep, err
 		}
 	}

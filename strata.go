@@ -37,6 +37,7 @@ import (
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/failpoint"
+	"github.com/stratahq/strata/internal/intake"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
@@ -99,6 +100,8 @@ type Service struct {
 	spool  string
 	// lineage emits OpenLineage events; nil unless configured.
 	lineage *lineageObserver
+	// intake coalesces concurrent ingests (group commit).
+	intake *intake.Intake
 }
 
 // Open loads the configuration, connects to the database (applying catalog
@@ -132,7 +135,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if s.prefix, err = storage.ParseKey(strings.Trim(cfg.Storage.Prefix, "/")); err != nil {
 		return nil, invalid("storage.prefix %q: %v", cfg.Storage.Prefix, err)
 	}
-	if s.pool, err = openPool(ctx, cfg.Database.URL); err != nil {
+	if s.pool, err = openPool(ctx, cfg.Database.URL, PoolSize(cfg)); err != nil {
 		return nil, err
 	}
 	if s.cat, err = catalog.Open(ctx, s.pool); err != nil {
@@ -145,12 +148,14 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.lineage = newLineageObserver(s)
+	s.intake = intake.New(s.Archiver())
 	return s, nil
 }
 
 // Close sends the OpenLineage events still queued (waiting a few seconds
 // at most) and releases the database connections.
 func (s *Service) Close() {
+	s.intake.Close()
 	s.closeLineage()
 	s.cat.Close()
 	s.pool.Close()
@@ -205,17 +210,25 @@ func (s *Service) storageReachable(ctx context.Context) error {
 
 var errFound = errors.New("found an object")
 
+// PoolSize is the database pool's size when database.url does not set
+// pool_max_conns: 8, plus 2 per dataset (a batch being committed holds one
+// connection for its transaction and briefly a second for its catalog
+// writes). Waiting for a lock never holds a pool connection (locks are
+// waited for on lock sessions, see catalog.Lock), so a smaller pool only
+// lowers concurrency.
+func PoolSize(cfg *config.Config) int32 { return 8 + 2*int32(len(cfg.Datasets)) }
+
 // openPool connects with the session time zone set to UTC, so days are UTC
 // days and timestamp columns compare as UTC.
-func openPool(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
+func openPool(ctx context.Context, dbURL string, size int32) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return nil, invalid("database.url %s: %v", config.RedactURL(dbURL), err)
 	}
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "strata"
-	if pc.MaxConns < 8 {
-		pc.MaxConns = 8
+	if !strings.Contains(dbURL, "pool_max_conns") {
+		pc.MaxConns = size
 	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

@@ -39,6 +39,16 @@ type IngestReport struct {
 // stored) or stored with them quarantined (quarantine). Record positions
 // in both count from the start of the input.
 func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]byte, error)) (IngestReport, error) {
+	return a.IngestRun(ctx, spec, func(runID int64, rep *IngestReport) error {
+		return a.ingestAll(ctx, spec, next, runID, rep)
+	})
+}
+
+// IngestRun runs body as one ingest run of the dataset: recorded in
+// strata.runs (with body's totals in rep), alive under its run lock, and
+// announced to the run observer. Uploads left by dead runs are settled
+// first.
+func (a *Archiver) IngestRun(ctx context.Context, spec SourceSpec, body func(runID int64, rep *IngestReport) error) (IngestReport, error) {
 	var rep IngestReport
 	if _, err := a.Catalog.SettleDeadRuns(ctx, spec.Dataset, catalog.TypeSource); err != nil {
 		return rep, err
@@ -49,7 +59,7 @@ func (a *Archiver) Ingest(ctx context.Context, spec SourceSpec, next func() ([]b
 	}
 	defer end()
 	done := a.ObserveRun(ctx, RunInfo{ID: runID, Kind: catalog.LineageIngest, Dataset: spec.Dataset})
-	err = a.ingestAll(ctx, spec, next, runID, &rep)
+	err = body(runID, &rep)
 	var objBytes int64
 	for _, o := range rep.Objects {
 		objBytes += o.Bytes
@@ -104,18 +114,55 @@ func (a *Archiver) ingestAll(ctx context.Context, spec SourceSpec, next func() (
 	}
 }
 
-// ingestBatch stores, archives and transforms one batch in one
-// transaction: all of it or nothing. Positions in a *TransformError or in
-// the result's Quarantined are indexes into recs, so a caller that gathers
-// several requests into one batch can tell which request sent each
-// failing record (and, in reject mode, call again without it).
-func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]byte, runID int64) (batchResult, error) {
-	var res batchResult
+// BatchHook runs inside a batch's transaction, after its records are
+// stored, archived and transformed and just before the commit, with what
+// the batch did (its objects, its quarantined records): its writes commit
+// with the batch or not at all.
+type BatchHook func(ctx context.Context, tx pgx.Tx, res BatchResult) error
+
+// BatchPlan decides, inside a batch's transaction and under the dataset's
+// transform lock (so no other batch of the dataset commits meanwhile), which
+// records the batch stores: none means nothing is stored and no object is
+// written. The hook it returns, if any, runs before the commit.
+type BatchPlan func(ctx context.Context, tx pgx.Tx) ([][]byte, BatchHook, error)
+
+// IngestBatch stores the records plan chooses in one transaction, all of
+// them or nothing: one COPY into Layer 3, the batch's source objects, the
+// transform into Layer 2 and the commit, as run runID. Positions in a
+// *TransformError or in the result's Quarantined are indexes into the
+// records plan returned, so a caller that gathers several requests into one
+// batch can tell which request sent each failing record (and, in reject
+// mode, call again without it).
+func (a *Archiver) IngestBatch(ctx context.Context, spec SourceSpec, runID int64, plan BatchPlan) (BatchResult, error) {
 	tx, st, release, err := a.beginSource(ctx, spec)
 	if err != nil {
-		return res, err
+		return BatchResult{}, err
 	}
 	defer release()
+	recs, hook, err := plan(ctx, tx)
+	if err != nil || len(recs) == 0 {
+		if err == nil && hook != nil {
+			if err = hook(ctx, tx, BatchResult{}); err == nil {
+				err = tx.Commit(ctx)
+			}
+		}
+		return BatchResult{}, err
+	}
+	return a.storeBatch(ctx, tx, st, recs, runID, hook)
+}
+
+// ingestBatch stores, archives and transforms one batch in one
+// transaction: all of it or nothing.
+func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]byte, runID int64) (BatchResult, error) {
+	return a.IngestBatch(ctx, spec, runID, func(context.Context, pgx.Tx) ([][]byte, BatchHook, error) {
+		return recs, nil, nil
+	})
+}
+
+// storeBatch numbers recs, COPYs them into Layer 3 and archives them.
+func (a *Archiver) storeBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, recs [][]byte, runID int64, hook BatchHook) (BatchResult, error) {
+	var res BatchResult
+	spec := st.spec
 	if st.sequence == "" {
 		return res, fmt.Errorf("source.id_column %q of %s has no sequence: ingest needs a bigserial or identity column to number records", spec.IDColumn, st.rel)
 	}
@@ -154,7 +201,7 @@ func (a *Archiver) ingestBatch(ctx context.Context, spec SourceSpec, recs [][]by
 	if err := a.Failpoints.Hit("after-plan"); err != nil {
 		return res, err
 	}
-	return a.archiveBatch(ctx, tx, st, ids, runID, true)
+	return a.archiveBatch(ctx, tx, st, ids, runID, true, hook)
 }
 
 // shiftRecords adds offset to the records' positions.

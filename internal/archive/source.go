@@ -336,7 +336,7 @@ func (st *sourceTable) describe(s *staged, day time.Time) {
 // transformBatch ran in tx) and marks the rows it mapped processed (unless
 // this transaction inserted them, processed), and commits the objects, all
 // in tx.
-func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, objs []batchObject, ids []int64, inserted bool, tr transformResult) error {
+func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, objs []batchObject, ids []int64, inserted bool, tr transformResult, hook BatchHook) error {
 	if err := a.Failpoints.Hit("in-commit-before-delete"); err != nil {
 		return err
 	}
@@ -375,6 +375,15 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 	}
 	if err := catalog.RecordLineage(ctx, tx, l); err != nil {
 		return err
+	}
+	if hook != nil {
+		days := make([]DayReport, len(objs))
+		for i, o := range objs {
+			days[i] = DayReport{Dataset: o.obj.Dataset, Day: o.day, Rows: o.rows, Bytes: o.bytes, Key: o.obj.Key, Adopted: o.adopted}
+		}
+		if err := hook(ctx, tx, BatchResult{Days: days, Quarantined: tr.Failed}); err != nil {
+			return err
+		}
 	}
 	return a.commitTx(ctx, tx, staged)
 }

@@ -131,8 +131,8 @@ func (a *Archiver) pending(ctx context.Context, spec SourceSpec) (pending, error
 
 // claimBatch locks up to BatchMaxRows pending rows (skipping rows another
 // process holds), archives them and commits. It returns the rows claimed.
-func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64) (batchResult, int, error) {
-	var res batchResult
+func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64) (BatchResult, int, error) {
+	var res BatchResult
 	tx, st, release, err := a.beginSource(ctx, spec)
 	if err != nil {
 		return res, 0, err
@@ -148,7 +148,7 @@ func (a *Archiver) claimBatch(ctx context.Context, spec SourceSpec, runID int64)
 	if err := a.Failpoints.Hit("after-plan"); err != nil {
 		return res, len(ids), err
 	}
-	res, err = a.archiveBatch(ctx, tx, st, ids, runID, false)
+	res, err = a.archiveBatch(ctx, tx, st, ids, runID, false, nil)
 	return res, len(ids), err
 }
 
@@ -186,41 +186,53 @@ var errRaced = errors.New("claimed rows were archived by another process meanwhi
 
 // beginSource opens a READ COMMITTED transaction on its own connection and
 // reads the table's shape in it. release rolls back unless committed.
+//
+// Batches that transform commit one at a time per dataset, and take their
+// rows (numbered or claimed, lowest ids first) under the dataset's transform
+// lock, so a later record for a key always lands in Layer 2 after an
+// earlier one, whichever process handles them. The lock is waited for on a
+// lock session before a connection is taken from the pool: a waiter holds
+// no pool connection, which the holder may need to finish (its catalog
+// writes); release unlocks it after the transaction has ended.
 func (a *Archiver) beginSource(ctx context.Context, spec SourceSpec) (pgx.Tx, *sourceTable, func(), error) {
+	unlock := func() {}
+	if spec.Transform != nil {
+		l, err := a.Catalog.Lock(ctx, TransformLockKey(spec.Dataset))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("wait for the transform lock of %s: %w", spec.Dataset, err)
+		}
+		unlock = func() { _ = l.Unlock(context.WithoutCancel(ctx)) }
+	}
 	conn, err := a.Pool.Acquire(ctx)
 	if err != nil {
+		unlock()
 		return nil, nil, nil, err
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		conn.Release()
+		unlock()
 		return nil, nil, nil, err
 	}
 	release := func() {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		conn.Release()
+		unlock()
 	}
 	st, err := a.openSource(ctx, tx, spec)
 	if err != nil {
 		release()
 		return nil, nil, nil, err
 	}
-	if spec.Transform != nil {
-		// Batches that transform commit one at a time per dataset, and take
-		// their rows (numbered or claimed, lowest ids first) under this lock,
-		// so a later record for a key always lands in Layer 2 after an
-		// earlier one, whichever process handles them.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
-			"strata:transform:"+spec.Dataset); err != nil {
-			release()
-			return nil, nil, nil, fmt.Errorf("wait for the transform lock of %s: %w", spec.Dataset, err)
-		}
-	}
 	return tx, st, release, nil
 }
 
-// batchResult is what archiving one batch did.
-type batchResult struct {
+// TransformLockKey names the advisory lock under which a dataset's batches
+// are numbered, transformed and committed, one at a time.
+func TransformLockKey(dataset string) string { return "strata:transform:" + dataset }
+
+// BatchResult is what storing or archiving one batch did.
+type BatchResult struct {
 	Days []DayReport
 	// Quarantined are the records the transform could not map, stored
 	// unprocessed (on_transform_error quarantine).
@@ -230,9 +242,10 @@ type batchResult struct {
 // archiveBatch transforms the rows with ids, which tx has locked or
 // inserted, into Layer 2, then writes, stages and commits their objects.
 // The transform runs first, so a batch it rejects has uploaded nothing.
-// Nothing is committed unless everything is.
-func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64, inserted bool) (batchResult, error) {
-	var res batchResult
+// Nothing is committed unless everything is. hook, when set, runs in tx
+// just before the commit, with the batch's objects.
+func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64, inserted bool, hook BatchHook) (BatchResult, error) {
+	var res BatchResult
 	tr, err := a.transformBatch(ctx, tx, st, ids)
 	if err != nil {
 		return res, err
@@ -263,7 +276,7 @@ func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable,
 		}
 		staged = append(staged, o.staged)
 	}
-	if err := a.commitBatch(ctx, tx, st, objs, ids, inserted, tr); err != nil {
+	if err := a.commitBatch(ctx, tx, st, objs, ids, inserted, tr, hook); err != nil {
 		a.orphan(context.WithoutCancel(ctx), staged)
 		return res, err
 	}

@@ -65,6 +65,38 @@ func TryLock(ctx context.Context, pool *pgxpool.Pool, key string) (*Lock, error)
 	return &Lock{conn: conn, key: key}, nil
 }
 
+// Lock waits for the advisory lock named key on a lock session (reused,
+// or of its own when every reused one is busy), never on a connection of
+// the caller's pool: a waiter holds nothing the holder of the lock may need.
+// If ctx ends first, the session is closed (releasing the lock should it
+// have been granted meanwhile) and ctx's error is returned.
+func (c *Catalog) Lock(ctx context.Context, key string) (*Lock, error) {
+	actx, cancel := context.WithTimeout(ctx, lockAcquireWait)
+	pc, err := c.locks.Acquire(actx)
+	cancel()
+	l := &Lock{pooled: pc, key: key}
+	var conn *pgx.Conn
+	switch {
+	case err == nil:
+		conn = pc.Conn()
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
+	default: // every lock session is busy
+		if conn, err = pgx.ConnectConfig(ctx, c.pool.Config().ConnConfig.Copy()); err != nil {
+			return nil, fmt.Errorf("lock %s: connect: %w", key, err)
+		}
+		l = &Lock{conn: conn, key: key}
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		if pc != nil {
+			pc.Release()
+		}
+		return nil, fmt.Errorf("wait for lock %s: %w", key, err)
+	}
+	return l, nil
+}
+
 func tryAdvisory(ctx context.Context, conn *pgx.Conn, key string) (bool, error) {
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {

@@ -137,6 +137,24 @@ var migrations = []string{
 		PRIMARY KEY (dataset, id)
 	);
 	CREATE INDEX quarantine_ingested ON strata.quarantine (dataset, ingested_at);`,
+	// 6: idempotency keys of ingest requests. A key's row is written in the
+	// transaction that commits the request's records (stored counts them;
+	// done once all are), so a retry with the key finds exactly what was
+	// committed: the first answer, or where to resume.
+	`CREATE TABLE strata.ingest_keys (
+		dataset    text NOT NULL,
+		key        text NOT NULL,
+		sha256     text NOT NULL,
+		records    bigint NOT NULL,
+		stored     bigint NOT NULL DEFAULT 0,
+		done       boolean NOT NULL DEFAULT false,
+		answer     jsonb,
+		created_at timestamptz NOT NULL DEFAULT now(),
+		updated_at timestamptz NOT NULL DEFAULT now(),
+		expires_at timestamptz NOT NULL,
+		PRIMARY KEY (dataset, key)
+	);
+	CREATE INDEX ingest_keys_expires ON strata.ingest_keys (expires_at);`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

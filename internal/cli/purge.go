@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stratahq/strata/internal/catalog"
 )
 
 func newPurgeCmd(env Env, g *globalFlags) *cobra.Command {
@@ -20,6 +22,10 @@ processed. A row that is not archived is never purged, whatever its age.
 It also expires archive objects whose archive.retention (7y by default) has
 ended on the database clock: the catalog marks them expired, then the object
 is deleted from storage (storage under its own retention lock keeps it).
+
+It also deletes the idempotency keys of ingests older than
+source.idempotency_window (24h by default): a retry after that is a new
+request.
 
 --dry-run says how many rows and objects would go, and why old rows stay.`,
 		Args: cobra.NoArgs,
@@ -57,7 +63,11 @@ is deleted from storage (storage under its own retention lock keeps it).
 				if rep.Quarantined > 0 {
 					fmt.Fprintf(env.Stdout, " (%d of them quarantined: the transform refused them; fix it, then 'strata replay --apply' over their period)", rep.Quarantined)
 				}
-				fmt.Fprintln(env.Stdout)
+				keys, err := catalog.PurgeIngestKeys(c.Context(), a.svc.Pool(), ds.Name, dryRun)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "; %s %d idempotency key(s) past source.idempotency_window\n", verb, keys)
 			}
 			exp, err := arch.Expire(c.Context(), dataset, dryRun)
 			for _, k := range exp.Expired {

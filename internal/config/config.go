@@ -163,6 +163,15 @@ type SourceSpec struct {
 	// records stay unprocessed in Layer 3 with their error in
 	// strata.quarantine until a replay --apply processes them.
 	OnTransformError string `yaml:"on_transform_error"`
+	// GroupWait is the longest an ingest request waits for others to
+	// join its batch (group commit, up to the batch limits); immediate
+	// never waits (requests still join while a batch is written). Default
+	// 20ms.
+	GroupWait Duration `yaml:"group_wait"`
+	// IdempotencyWindow is how long an ingest's Idempotency-Key is kept
+	// (purge removes it after); a retry within it gets the first answer.
+	// Default 24h.
+	IdempotencyWindow Duration `yaml:"idempotency_window"`
 }
 
 // The values of source.on_transform_error.
@@ -227,6 +236,8 @@ const (
 	DefaultBatchMaxRows     = 100000
 	DefaultBatchMaxBytes    = 64 << 20
 	DefaultBatchMaxWait     = time.Hour
+	DefaultGroupWait        = 20 * time.Millisecond
+	DefaultIdempotencyKeep  = 24 * time.Hour
 	DefaultPayloadColumn    = "raw_data"
 	DefaultProcessedColumn  = "processed"
 	DefaultMaxRecordBytes   = 1 << 20
@@ -283,6 +294,8 @@ func (ds *Dataset) applyDefaults() {
 		setDefault(&s.BatchMaxRows, DefaultBatchMaxRows)
 		setDefault(&s.BatchMaxBytes, DefaultBatchMaxBytes)
 		setDefault(&s.BatchMaxWait, DurationOf(DefaultBatchMaxWait))
+		setDefault(&s.GroupWait, DurationOf(DefaultGroupWait))
+		setDefault(&s.IdempotencyWindow, DurationOf(DefaultIdempotencyKeep))
 		setDefault(&s.OnTransformError, OnTransformErrorReject)
 	}
 	if a := ds.Analytics; a != nil {

@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // validate checks one dataset; field is its path, datasets[i].
 func (ds *Dataset) validate(p *problems, field string) {
@@ -39,6 +42,11 @@ func (s *SourceSpec) validate(p *problems, field string) {
 	checkDuration(p, field+".retention", s.Retention, true)
 	checkDuration(p, field+".archive_after", s.ArchiveAfter, true)
 	checkDuration(p, field+".batch_max_wait", s.BatchMaxWait, true)
+	checkDuration(p, field+".group_wait", s.GroupWait, true)
+	if s.GroupWait.Duration() > 10*time.Second {
+		p.add(field+".group_wait", "%s is too long: every ingest request may wait this long before its batch is written (use at most 10s; tens of milliseconds is usual)", s.GroupWait)
+	}
+	checkDuration(p, field+".idempotency_window", s.IdempotencyWindow, false)
 	if s.Retention.err() == nil && s.ArchiveAfter.err() == nil && s.Retention.Duration() < s.ArchiveAfter.Duration() {
 		p.add(field+".retention", "%s is shorter than archive_after %s (rows are purged only once archived: use at least %s)", s.Retention, s.ArchiveAfter, s.ArchiveAfter)
 	}

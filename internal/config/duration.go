@@ -20,8 +20,8 @@ const (
 	Year = 365 * Day
 )
 
-// Duration is a configuration duration: a whole number and one unit (s, m,
-// h, d or y, see Day and Year) such as 90d, 36h, 15m, 30s or 7y, or the word
+// Duration is a configuration duration: a whole number and one unit (ms, s,
+// m, h, d or y, see Day and Year) such as 90d, 36h, 15m, 30s, 20ms or 7y, or the word
 // "immediate". The zero Duration means "not set" (defaults fill it in);
 // "immediate" is zero time with IsImmediate reporting true. Zero-length
 // values such as "0d" are rejected: write "immediate" instead.
@@ -61,7 +61,7 @@ func (d Duration) String() string {
 	for _, u := range []struct {
 		suffix string
 		size   time.Duration
-	}{{"y", Year}, {"d", Day}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}} {
+	}{{"y", Year}, {"d", Day}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}} {
 		if d.d%u.size == 0 {
 			return strconv.FormatInt(int64(d.d/u.size), 10) + u.suffix
 		}
@@ -94,7 +94,7 @@ func ParseDuration(s string) (Duration, error) {
 	case digits == "":
 		return Duration{}, fmt.Errorf("%q is not a duration (%s)", s, hint)
 	case size == 0 && isLetters(unit):
-		return Duration{}, fmt.Errorf("%q has an unknown unit %q (use s, m, h, d or y)", s, unit)
+		return Duration{}, fmt.Errorf("%q has an unknown unit %q (use ms, s, m, h, d or y)", s, unit)
 	case size == 0:
 		return Duration{}, fmt.Errorf("%q is not a duration (%s)", s, hint)
 	}
@@ -110,6 +110,8 @@ func ParseDuration(s string) (Duration, error) {
 
 func unitSize(unit string) time.Duration {
 	switch unit {
+	case "ms":
+		return time.Millisecond
 	case "s":
 		return time.Second
 	case "m":

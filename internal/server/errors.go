@@ -29,6 +29,8 @@ type apiError struct {
 	detail any
 	// cause is the error behind a 5xx answer, for the log only.
 	cause error
+	// retryAfter, in seconds, is sent as Retry-After when positive.
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -78,11 +80,16 @@ func (s *Server) classify(r *http.Request, err error) *apiError {
 		return &apiError{code: http.StatusNotFound, msg: clientMessage(err)}
 	case errors.Is(err, strata.ErrInvalid):
 		return &apiError{code: http.StatusBadRequest, msg: clientMessage(err)}
+	case errors.Is(err, strata.ErrConflict):
+		return &apiError{code: http.StatusConflict, msg: clientMessage(err)}
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		return &apiError{code: http.StatusServiceUnavailable,
 			msg: fmt.Sprintf("the request took longer than server.request_timeout (%s) and was stopped", s.limits.RequestTimeout)}
 	case r.Context().Err() != nil:
 		return &apiError{code: http.StatusServiceUnavailable, msg: "the request was cancelled (the client went away or the server is shutting down)"}
+	case errors.Is(err, strata.ErrUnavailable):
+		return &apiError{code: http.StatusServiceUnavailable, retryAfter: unavailableRetryAfter,
+			msg: fmt.Sprintf("the database or the archive storage is unavailable (see /healthz): retry after %d s with the same Idempotency-Key, which never stores a request twice", unavailableRetryAfter)}
 	}
 	return &apiError{code: http.StatusInternalServerError, msg: internalMsg(requestID(r.Context()))}
 }
@@ -96,6 +103,10 @@ func rejected(err error) *apiError {
 		detail: map[string]any{"records": re.Records, "more": re.More, "records_stored": re.Stored,
 			"config_key": "source.on_transform_error"}}
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 for an
+// outage of the database or the storage.
+const unavailableRetryAfter = 5
 
 // tooManyRows is the answer to a retrieval over server.max_result_rows.
 func (s *Server) tooManyRows() *apiError {
@@ -124,6 +135,9 @@ func clientMessage(err error) string {
 // writeError writes e as the JSON error body.
 func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	w.Header().Del("Content-Disposition")
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(e.retryAfter))
+	}
 	writeJSON(w, e.code, errorBody{Error: e.msg, Detail: e.detail, RequestID: requestID(r.Context())})
 }
 

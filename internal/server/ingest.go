@@ -23,6 +23,9 @@ type ingestAnswer struct {
 	// them by line with the database's error.
 	Quarantined        int                  `json:"quarantined"`
 	QuarantinedRecords []strata.RecordError `json:"quarantined_records,omitempty"`
+	// Replayed: the first answer to this Idempotency-Key; nothing was
+	// stored this time.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // ingestObject is one source batch object written.
@@ -55,8 +58,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, &http.MaxBytesError{Limit: limit})
 		return
 	}
-	rep, err := s.svc.Ingest(r.Context(), ds, http.MaxBytesReader(w, r.Body, limit))
-	if rep.Records > 0 {
+	opts := strata.IngestOptions{IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	rep, err := s.svc.IngestWith(r.Context(), ds, http.MaxBytesReader(w, r.Body, limit), opts)
+	if rep.Records > 0 && !rep.Replayed {
 		s.metrics.Ingested(ds, rep.Records, rep.Bytes)
 		var objBytes int64
 		for _, o := range rep.Objects {
@@ -71,7 +75,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e := s.classify(r, err)
 		if rep.Records > 0 { // whole batches before the failure stay stored
-			e = &apiError{code: e.code, msg: e.msg, detail: map[string]any{
+			e = &apiError{code: e.code, msg: e.msg, retryAfter: e.retryAfter, detail: map[string]any{
 				"records_stored": rep.Records, "batches_stored": rep.Batches, "received": rep.Received}}
 		}
 		s.fail(w, r, withCause(e, err))
@@ -83,7 +87,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 // answerOf turns an ingest report into its JSON answer.
 func answerOf(ds string, rep strata.IngestReport) ingestAnswer {
 	a := ingestAnswer{Dataset: ds, Records: rep.Records, Received: rep.Received, Batches: rep.Batches,
-		Bytes: rep.Bytes, Objects: make([]ingestObject, len(rep.Objects)),
+		Bytes: rep.Bytes, Objects: make([]ingestObject, len(rep.Objects)), Replayed: rep.Replayed,
 		Quarantined: len(rep.QuarantinedRecords), QuarantinedRecords: rep.QuarantinedRecords}
 	for i, o := range rep.Objects {
 		a.Objects[i] = ingestObject{Day: o.Day.UTC().Format(time.DateOnly), Rows: o.Rows, Bytes: o.Bytes, Key: o.Key}
