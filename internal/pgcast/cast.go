@@ -86,7 +86,7 @@ func Plan(from, to parquetio.Column) (*Cast, error) {
 // bounds of the old type, cast, still bound the cast values.
 func (c *Cast) PreservesOrder() bool { return c.order }
 
-// From and To return the cast's types.
+// From returns the type values are cast from.
 func (c *Cast) From() Type { return c.from }
 
 // To returns the type values are cast to.

@@ -71,7 +71,7 @@ func planCasts(objs []catalog.Object, targets map[string]parquetio.Column, names
 		}
 		for _, c := range cols {
 			to, ok := targets[c.Name]
-			if !ok || !slices.Contains(names, c.Name) {
+			if !ok || sameType(c, to) || !slices.Contains(names, c.Name) {
 				continue
 			}
 			cast, err := pgcast.Plan(c, to)
@@ -100,6 +100,12 @@ func planCasts(objs []catalog.Object, targets map[string]parquetio.Column, names
 		"Leave the column out (--columns without it, and no --where on it), narrow --from/--to to the days archived after the change, "+
 		"or restore those days into a table of the old type (strata restore --into)",
 		p.col, targets[p.col].TypeName, len(p.keys), p.from, listKeys(p.keys), p.err, targets[p.col].TypeName))
+}
+
+// sameType reports whether two definitions of a column have the same
+// type, so that its values need no cast (the common case: no change).
+func sameType(a, b parquetio.Column) bool {
+	return a.TypeOID == b.TypeOID && a.TypeName == b.TypeName && a.ElemOID == b.ElemOID && a.BaseOID == b.BaseOID
 }
 
 // listKeys names up to three objects and counts the rest.
