@@ -53,6 +53,23 @@ func TestIngestOfRecordsTheTransformCannotMapExitsTwoNamingTheLine(t *testing.T)
 	if after := tally(t, pool); after != before {
 		t.Fatalf("a rejected ingest stored something: %s -> %s", before, after)
 	}
+
+	// An input of several batches: the batches before the failing one are
+	// stored (each whole), and the message and summary say so.
+	env["STRATA_DATASETS_ORDERS_SOURCE_BATCH_MAX_ROWS"] = "2"
+	var lines []string
+	for i := 201; i <= 205; i++ {
+		lines = append(lines, fmt.Sprintf(`{"order_id": %d, "customer_id": 7, "status": "PAID", "total": "1.25", "currency": "eur", "items": 1}`, i))
+	}
+	lines[3] = `{"order_id": 204, "total": "1.25"}`
+	r = run(t, env, "ingest", "--dataset", "orders", writeRecords(t, lines...))
+	if r.code != cli.ExitUsage || !strings.Contains(r.stdout, "ingested 2 of 5 records in 1 batch(es)") ||
+		!strings.Contains(r.stderr, "line 4: ") || !strings.Contains(r.stderr, "the 2 records of the batches before it are stored") {
+		t.Fatalf("a failing second batch: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if n := one[int64](t, pool, `SELECT count(*) FROM orders WHERE order_id BETWEEN 201 AND 205`); n != 2 {
+		t.Fatalf("Layer 2 has %d of orders 201..205, want the first batch's 2", n)
+	}
 }
 
 // one returns a query's single value.

@@ -201,3 +201,34 @@ func TestQuarantinedRecordsAreStoredArchivedAsReceivedAndCounted(t *testing.T) {
 		})
 	}
 }
+
+// An error that is not the data's (here the transform raising an internal
+// error, SQLSTATE XX000, for one record) is the server's: a 500 whose
+// message points at the log, never a 422, and nothing is stored.
+func TestATransformFailureThatIsNotTheDatasIsA500(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if _, err := e.pool.Exec(context.Background(), `CREATE FUNCTION boom(id text) RETURNS bigint LANGUAGE plpgsql AS $$
+		BEGIN IF id = '3' THEN RAISE EXCEPTION 'boom' USING ERRCODE = 'XX000'; END IF; RETURN id::bigint; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := e.svc.Config().Dataset("orders")
+	path := e.svc.Config().TransformPath(ds)
+	sql, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(sql), "x.order_id::bigint", "boom(x.order_id)", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := e.stored()
+	r := e.ingest("orders", jsonl(records(1, 5)))
+	if msg, _, _ := errorOf(t, r); r.code != http.StatusInternalServerError || !strings.HasPrefix(msg, "internal error") {
+		t.Fatalf("a transform that raises XX000: %d %s, want a 500", r.code, r.body)
+	}
+	if after := e.stored(); after != before {
+		t.Fatalf("a failed ingest stored something: %s -> %s", before, after)
+	}
+	if !strings.Contains(e.logs.String(), "boom (SQLSTATE XX000)") {
+		t.Errorf("the log lacks the database's error:\n%s", e.logs.String())
+	}
+}
