@@ -276,6 +276,7 @@ func lineageBatchLines(b strata.LineageBatch) []string {
 	if b.TransformVersion != "" || b.Layer2RowsWritten > 0 {
 		out = append(out, fmt.Sprintf("transform version %s wrote %d Layer 2 row(s)", lineageVersion(b.TransformVersion), b.Layer2RowsWritten))
 	}
+	out = append(out, lineageQuarantineLines(b.Detail)...)
 	if len(b.AnalyticsObjects) > 0 {
 		out = append(out, "wrote analytics object(s):")
 		list(b.AnalyticsObjects)
@@ -285,6 +286,19 @@ func lineageBatchLines(b strata.LineageBatch) []string {
 		list(b.Superseded)
 	}
 	return append(out, lineageMovedLines(b.Moved)...)
+}
+
+// lineageQuarantineLines says how many records a batch quarantined or a
+// replay processed out of quarantine.
+func lineageQuarantineLines(detail map[string]any) []string {
+	var out []string
+	if n, _ := detail["quarantined"].(float64); n > 0 {
+		out = append(out, fmt.Sprintf("quarantined %d record(s) the transform refused: stored and archived, not processed", int64(n)))
+	}
+	if n, _ := detail["quarantined_processed"].(float64); n > 0 {
+		out = append(out, fmt.Sprintf("processed %d quarantined record(s)", int64(n)))
+	}
+	return out
 }
 
 // lineageMovedLines says what a replay did with rows found on another day

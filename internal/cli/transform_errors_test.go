@@ -123,7 +123,8 @@ func TestQuarantinedRecordsWaitForAReplayAfterTheTransformIsFixed(t *testing.T) 
 
 	r = run(t, env, "lineage", "--dataset", "orders", "--from", day, "--to", day)
 	if !strings.Contains(r.stdout, "Quarantined: 1 record(s) the transform refused at ingest were stored unprocessed; 1 still wait, 0 were processed") || !strings.Contains(r.stdout, fmt.Sprintf("id %d ", id)) ||
-		!strings.Contains(r.stdout, "1 record(s) of the period are quarantined") {
+		!strings.Contains(r.stdout, "1 record(s) of the period are quarantined") ||
+		!strings.Contains(r.stdout, "quarantined 1 record(s) the transform refused") {
 		t.Fatalf("lineage does not show the quarantined record: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rep := decodeReport(t, run(t, env, "compare", "--dataset", "orders", "--from", day, "--to", day, "--format", "json"))
@@ -159,6 +160,7 @@ func TestQuarantinedRecordsWaitForAReplayAfterTheTransformIsFixed(t *testing.T) 
 	}
 	r = run(t, env, "lineage", "--dataset", "orders", "--from", day, "--to", day)
 	if !strings.Contains(r.stdout, "; 0 still wait, 1 were processed by a replay --apply") ||
+		!strings.Contains(r.stdout, "processed 1 quarantined record(s)") ||
 		strings.Contains(r.stdout, "of the period are quarantined") {
 		t.Fatalf("lineage after the replay: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
