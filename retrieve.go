@@ -53,7 +53,11 @@ type Rows struct {
 // RetrieveArchivedData returns the rows of a dataset's archive (and, with
 // IncludeLive, its database table) in the time range, with the columns
 // asked for, that match the filter. Each archive object is checked against
-// its catalog SHA-256 before any of its rows are returned.
+// its catalog SHA-256 before any of its rows are returned. Every column
+// comes back, and is filtered, with its type now (the table's): values
+// archived before an ALTER COLUMN ... TYPE are cast as that ALTER cast the
+// table's rows (docs/TYPES.md); a change the archive cannot follow is
+// ErrInvalid.
 func (s *Service) RetrieveArchivedData(ctx context.Context, req RetrieveRequest) (*Rows, error) {
 	if req.DataType == "" {
 		req.DataType = catalog.TypeAnalytics

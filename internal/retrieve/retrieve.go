@@ -239,8 +239,8 @@ func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string
 	}
 	out := make([]parquetio.Column, 0, len(names))
 	for _, c := range names {
-		d, ok := targets[c]
-		if !ok && len(all) > 0 {
+		d := targets[c]
+		if !slices.Contains(all, c) && len(all) > 0 {
 			return nil, nil, badRequest(fmt.Errorf("unknown column %q (columns: %s)", c, strings.Join(all, ", ")))
 		}
 		out = append(out, d)
