@@ -76,7 +76,7 @@ func TestRowsWhoseTimeMovedAreFoundAndReplayLeavesEachKeyOnce(t *testing.T) {
 		rep.Moved != 50 || rep.Columns["ordered_at"] != 50 || len(rep.Columns) != 1 {
 		t.Fatalf("compare after the time moved: %s moved=%d columns=%v", got, rep.Moved, rep.Columns)
 	}
-	if rep.Search.Objects != 1 || rep.Search.Read != 1 || len(rep.Samples.Moved) != lineage.SampleLimit ||
+	if rep.Search.Keys != 50 || rep.Search.Objects != 1 || rep.Search.Read != 1 || len(rep.Samples.Moved) != lineage.SampleLimit ||
 		rep.Samples.Moved[0].Key["order_id"] != "1" || rep.Samples.Moved[0].To != time.Now().UTC().Format(time.DateOnly) {
 		t.Fatalf("search %+v, moved samples %+v", rep.Search, rep.Samples.Moved)
 	}
@@ -89,8 +89,12 @@ func TestRowsWhoseTimeMovedAreFoundAndReplayLeavesEachKeyOnce(t *testing.T) {
 	}
 	w.checkOncePerKey(t, 200)
 	w.checkLineageShowsMoved(t, from, to, 50)
-	if got := reportCounts(w.compare(t, from, to)); got != "matched=200 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" {
+	after := w.compare(t, from, to)
+	if got := reportCounts(after); got != "matched=200 changed=0 (archived 0) missing=0 unexpected=0 later=0 agree=true" {
 		t.Fatalf("compare after the apply: %s", got)
+	}
+	if after.Search != (lineage.SearchCounts{}) {
+		t.Fatalf("every key was where it should be, yet the archive was searched: %+v", after.Search)
 	}
 	snap := w.snapshot(t)
 	objects := w.count(t, `SELECT count(*) FROM strata.objects`)
@@ -119,6 +123,13 @@ func TestARowMovedToAnotherArchivedDayGoesBackToAnObjectOfItsOwnDay(t *testing.T
 	// 120 days ago (read) and 200 days ago (ruled out by its key range).
 	if rep.Search.Objects != 2 || rep.Search.SkippedRange != 1 || rep.Search.Read != 1 {
 		t.Fatalf("search: %+v", rep.Search)
+	}
+	// Objects written before the catalog kept key ranges are probed, and
+	// the same rows found.
+	w.exec(t, `UPDATE strata.objects SET key_column = NULL, key_min = NULL, key_max = NULL`)
+	if again := w.compare(t, from, to); reportCounts(again) != reportCounts(rep) || again.Moved != 30 ||
+		again.Search.SkippedRange != 0 || again.Search.Probed != 2 || again.Search.Read != 1 {
+		t.Fatalf("compare without key ranges in the catalog: %s moved=%d search %+v", reportCounts(again), again.Moved, again.Search)
 	}
 	a := w.replay(t, from, to, true).Applied
 	if a.MovedInArchive != 30 || a.MovedToLayer2 != 0 || a.Inserted != 0 || len(a.Objects) != 2 || len(a.Superseded) != 1 {

@@ -23,28 +23,35 @@ type ObjectReader interface {
 	CopyObject(ctx context.Context, conn *pgx.Conn, o catalog.Object, table, display string, cols map[string]bool) (int64, error)
 }
 
-// SearchCounts says how the search of the whole analytics archive for the
-// period's keys went: of the Objects outside the days read whole, how many
-// the catalog's key ranges ruled out, how many the objects' statistics and
-// bloom filters or key columns ruled out (Probed of them were looked at),
-// and how many held a key and were read (Read).
+// SearchCounts says how the search of the whole analytics archive went:
+// Keys is how many of the period's keys were neither live nor on their
+// days, and so searched for; of the Objects outside the days read whole
+// (listed only when Keys > 0), SkippedRange were ruled out by the
+// catalog's key ranges, Probed were looked at (statistics, bloom filters,
+// then key columns) and Read held a key and were read whole.
 type SearchCounts struct {
-	Objects      int `json:"objects"`
-	SkippedRange int `json:"skipped_by_key_range"`
-	Probed       int `json:"probed"`
-	Read         int `json:"read"`
+	Keys         int64 `json:"keys"`
+	Objects      int   `json:"objects"`
+	SkippedRange int   `json:"skipped_by_key_range"`
+	Probed       int   `json:"probed"`
+	Read         int   `json:"read"`
 }
 
-// searchArchive looks for the keys of strata_keys in every committed,
-// current analytics object of the dataset outside the days already read
-// (read), so that a row whose time column moved to another day is found
-// wherever it went. It stays cheap when nothing moved: objects whose
-// catalog key range holds no key are skipped in one query; the others are
-// probed (statistics, bloom filters, key columns); only those that hold a
+// searchArchive looks for the keys of strata_keys found neither live nor
+// on the days already read (read) in every other committed, current
+// analytics object of the dataset, so that a row whose time column moved
+// to another day is found wherever it went. It stays cheap: when every key
+// was found, nothing is searched; else objects whose catalog key range
+// holds no such key are skipped in one query, the others are probed
+// (statistics, bloom filters, key columns), and only those that hold a
 // key are read whole.
 func (s *session) searchArchive(ctx context.Context, read map[time.Time]bool) error {
 	if s.c.Objects == nil {
 		return nil
+	}
+	n, err := s.unfoundKeys(ctx)
+	if err != nil || n == 0 {
+		return err
 	}
 	all, err := catalog.ListObjects(ctx, s.conn, catalog.Filter{Dataset: s.spec.Dataset, Type: catalog.TypeAnalytics})
 	if err != nil {
@@ -78,7 +85,7 @@ func (s *session) searchArchive(ctx context.Context, read map[time.Time]bool) er
 			return err
 		}
 	}
-	s.log.Info("searched the analytics archive for the period's keys", "objects", c.Objects,
+	s.log.Info("searched the analytics archive for the period's keys", "keys", c.Keys, "objects", c.Objects,
 		"skipped_by_key_range", c.SkippedRange, "probed", c.Probed, "read", c.Read)
 	return nil
 }
@@ -101,7 +108,7 @@ func (s *session) inKeyRange(ctx context.Context, objs []catalog.Object) ([]cata
 	if len(ids) > 0 {
 		k := qualify("k", key.Name)
 		rows, err := s.conn.Query(ctx, `SELECT o.id FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o(id, mn, mx)
-			WHERE EXISTS (SELECT 1 FROM `+tKeys+` k WHERE `+k+` >= o.mn::`+key.TypeName+` AND `+k+` <= o.mx::`+key.TypeName+`)`,
+			WHERE EXISTS (SELECT 1 FROM `+tUnfound+` k WHERE `+k+` >= o.mn::`+key.TypeName+` AND `+k+` <= o.mx::`+key.TypeName+`)`,
 			ids, mins, maxs)
 		if err != nil {
 			return nil, fmt.Errorf("match the keys with the objects' key ranges: %w", err)
@@ -121,6 +128,27 @@ func (s *session) inKeyRange(ctx context.Context, objs []catalog.Object) ([]cata
 		}
 	}
 	return out, nil
+}
+
+// tUnfound holds the keys of strata_keys without a row found so far.
+const tUnfound = "pg_temp.strata_unfound"
+
+// unfoundKeys fills strata_unfound and returns how many keys it holds.
+func (s *session) unfoundKeys(ctx context.Context) (int64, error) {
+	keys := identList("", s.spec.Key)
+	if err := s.exec(ctx, "find the keys not found yet", `CREATE TEMP TABLE strata_unfound AS SELECT `+identList("k", s.spec.Key)+
+		` FROM `+tKeys+` k WHERE NOT EXISTS (SELECT 1 FROM `+tActualAll+` a WHERE `+s.joinOn("a", "k")+`)`); err != nil {
+		return 0, err
+	}
+	n, err := s.count(ctx, `SELECT count(*) FROM `+tUnfound)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	s.rep.Search.Keys = n
+	if err := s.exec(ctx, "index the keys not found yet", `CREATE UNIQUE INDEX ON `+tUnfound+` (`+keys+`); ANALYZE `+tUnfound); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // objectColumnType is the type of column name in o's catalog schema ("" if
@@ -145,7 +173,7 @@ func (s *session) keySet(ctx context.Context) (*parquetio.KeySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.conn.Query(ctx, `SELECT `+identList("", s.spec.Key)+` FROM `+tKeys, pgx.QueryResultFormats{pgx.BinaryFormatCode})
+	rows, err := s.conn.Query(ctx, `SELECT `+identList("", s.spec.Key)+` FROM `+tUnfound, pgx.QueryResultFormats{pgx.BinaryFormatCode})
 	if err != nil {
 		return nil, fmt.Errorf("read the keys: %w", err)
 	}
