@@ -14,7 +14,7 @@ import (
 const probeBufferSize = 1 << 20
 
 // HoldsKeys reports whether the committed object o holds a row with one of
-// the keys, reading as little of it as it can, by range requests: the
+// the keys (and whether it had to read the key columns to tell), reading as little of it as it can, by range requests: the
 // footer (row group statistics) and the key columns' bloom filters first,
 // and only when they cannot rule every key out, the key columns (no other
 // column). Objects written before bloom filters existed are decided by
@@ -22,22 +22,22 @@ const probeBufferSize = 1 << 20
 // SHA-256 (a damaged footer or key column fails the read; `strata verify
 // --deep` checks the bytes); a caller that then uses the rows reads the
 // whole object, checked (CopyObject).
-func (a *Archiver) HoldsKeys(ctx context.Context, o catalog.Object, ks *parquetio.KeySet) (bool, error) {
+func (a *Archiver) HoldsKeys(ctx context.Context, o catalog.Object, ks *parquetio.KeySet) (hold, keyColumns bool, err error) {
 	key, err := storage.ParseKey(o.Key)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	r, err := parquetio.OpenWith(storage.NewReaderAt(ctx, a.Store, key), o.Bytes,
 		parquetio.OpenOptions{BloomFilters: true, ReadBufferSize: probeBufferSize})
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", o.Key, err)
+		return false, false, fmt.Errorf("%s: %w", o.Key, err)
 	}
 	may, err := r.MayHoldAny(ks)
 	if err != nil || !may {
-		return false, wrapKey(o.Key, err)
+		return false, false, wrapKey(o.Key, err)
 	}
-	hold, err := r.HoldsAny(ctx, ks)
-	return hold, wrapKey(o.Key, err)
+	hold, err = r.HoldsAny(ctx, ks)
+	return hold, true, wrapKey(o.Key, err)
 }
 
 func wrapKey(key string, err error) error {

@@ -88,6 +88,10 @@ type options struct {
 	// lineageRecords is how many 1 KB records the lineage section compares
 	// and replays (0: skip).
 	lineageRecords int
+	// The lineage section's moved-keys cases (issue 9): records ingested,
+	// days of history archived, rows per day (movedDays 0: skip).
+	movedRecords, movedDays int
+	movedDayRows            int64
 }
 
 // sections are the parts of the benchmark, in the order they run.
@@ -118,6 +122,9 @@ func main() {
 	flag.IntVar(&o.httpClients, "http-clients", 4, "concurrent HTTP clients of the load test (0 skips it)")
 	flag.DurationVar(&o.httpDuration, "http-duration", 15*time.Second, "how long each HTTP load runs")
 	flag.IntVar(&o.lineageRecords, "lineage-records", 150_000, "1 KB records of the period strata compare and replay run over (0 skips the lineage section)")
+	flag.IntVar(&o.movedRecords, "moved-records", 10_000, "lineage: 1 KB records of the period whose rows' time moves (issue 9)")
+	flag.IntVar(&o.movedDays, "moved-days", 1000, "lineage: archived days of history the moved rows hide among (0 skips the issue 9 cases)")
+	flag.Int64Var(&o.movedDayRows, "moved-day-rows", 200, "lineage: rows per history day")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -49,13 +49,17 @@ const compareLong = `Compare takes the raw records ingested in the period (from 
 source archive, whichever holds them), runs the dataset's current transform
 over them, the latest record per key winning as at ingest, and compares the
 result key by key with the analytics rows of those keys wherever they are now:
-Layer 2 or the analytics archive. It changes nothing.
+Layer 2, the analytics archive on the days where they should be, and, for
+keys found in neither, the rest of the committed analytics archive (objects
+ruled out by their catalog key range, footer statistics, bloom filters and
+key columns before any is read whole). It changes nothing.
 
 It counts matched keys and three kinds of difference: missing (expected, but
 no analytics row anywhere), unexpected (an analytics row for a key that a
 record of the period names, but that the transform yields no row for) and
 changed (an analytics row that differs), with the columns that differ and
-samples. Columns are compared by name: the columns the transform yields; a
+samples; a row found on another day than its records give it is changed
+(its time column differs) and counted as moved. Columns are compared by name: the columns the transform yields; a
 Layer 2 column it does not yield is not compared. A key with a record
 ingested after the period is counted as later and not compared: its row
 comes from that record (compare the period that holds it).

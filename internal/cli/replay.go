@@ -21,6 +21,10 @@ With --apply, in one transaction, it writes the transform's rows back:
     archive object per day that supersedes the old ones (which stay,
     immutable, marked superseded, until they expire), so retrieval returns
     the corrected rows;
+  - a row found on another day than its records give it (its time column
+    moved) goes where its corrected time says: Layer 2 when younger than
+    analytics.retention, else an object of its own day; its stale copy
+    leaves its old object (superseded), so each key is kept once;
   - a lineage record (period, transform version, rows and objects written)
     and the transform's text are kept in the catalog.
 Unexpected rows are reported, never deleted; keys with a record after the

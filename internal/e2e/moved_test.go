@@ -28,7 +28,7 @@ func TestMovedRowsAreFoundAndReplayedOnce(t *testing.T) {
 			w := newMovedWorld(t, backend, 6000)
 			w.replayUntilDone(nil)
 			o := w.checkMovedInvariants(6000)
-			f := w.figure("5-00", "replay --apply of 1500 rows moved 120 days (issue 9)", o, 0, start)
+			f := w.figure("9-00", "replay --apply of 1500 rows moved 120 days (issue 9)", o, 0, start)
 			f.Runs = 2 // replay --apply processes: the one that writes, the one that finds nothing to do
 			figures.add(t, f)
 		})
@@ -62,7 +62,7 @@ func TestMovedRowsReplayKillAtEveryStep(t *testing.T) {
 					t.Errorf("after the completing replay: %d upload(s) neither committed nor deleted; stored %v, committed %v", n, w.storedKeys(), w.committedKeys())
 				}
 				o := w.checkMovedInvariants(400)
-				f := w.figure(fmt.Sprintf("5-%02d", i+1), "replay --apply of moved rows, kill -9 at "+step, o, 1, start)
+				f := w.figure(fmt.Sprintf("9-%02d", i+1), "replay --apply of moved rows, kill -9 at "+step, o, 1, start)
 				f.Runs = 3 // killed, completing, finding nothing to do
 				figures.add(t, f)
 			})

@@ -26,9 +26,11 @@
 // counts such records. Actual rows are the analytics rows whose key is an
 // expected key or a record key: live ones in Layer 2, archived ones in the
 // analytics archive on the UTC days of the expected rows' time column and
-// of the period (an archived row whose time column moved to another day is
-// not found). When a key is both live and archived (a record arrived after
-// its row was archived), the live row is the actual one.
+// of the period and, for keys found in neither, anywhere else in the
+// committed analytics archive (search.go: an archived row whose time column
+// moved to another day is found there, and counted as moved). When a key is
+// both live and archived (a record arrived after its row was archived), the
+// live row is the actual one.
 //
 // A key whose latest record was ingested after the period is not compared
 // here: Layer 2 rightly holds what that later record made. Such keys are

@@ -16,8 +16,9 @@ import (
 // whose rows moved to another day (archive.Archiver).
 type ObjectReader interface {
 	// HoldsKeys reports whether object o holds a row with one of the keys,
-	// reading its footer, bloom filters and key columns only.
-	HoldsKeys(ctx context.Context, o catalog.Object, ks *parquetio.KeySet) (bool, error)
+	// reading its footer, bloom filters and key columns only, and whether
+	// it read the key columns (the footer and bloom filters could not tell).
+	HoldsKeys(ctx context.Context, o catalog.Object, ks *parquetio.KeySet) (hold, keyColumns bool, err error)
 	// CopyObject reads o whole, checked, into table on conn; every column
 	// of o must be in cols.
 	CopyObject(ctx context.Context, conn *pgx.Conn, o catalog.Object, table, display string, cols map[string]bool) (int64, error)
@@ -28,12 +29,15 @@ type ObjectReader interface {
 // days, and so searched for; of the Objects outside the days read whole
 // (listed only when Keys > 0), SkippedRange were ruled out by the
 // catalog's key ranges, Probed were looked at (statistics, bloom filters,
-// then key columns) and Read held a key and were read whole.
+// then key columns), KeyColumns of them had their key columns read (their
+// statistics and bloom filters could not rule the keys out) and Read held
+// a key and were read whole.
 type SearchCounts struct {
 	Keys         int64 `json:"keys"`
 	Objects      int   `json:"objects"`
 	SkippedRange int   `json:"skipped_by_key_range"`
 	Probed       int   `json:"probed"`
+	KeyColumns   int   `json:"key_columns_read"`
 	Read         int   `json:"read"`
 }
 
@@ -86,7 +90,7 @@ func (s *session) searchArchive(ctx context.Context, read map[time.Time]bool) er
 		}
 	}
 	s.log.Info("searched the analytics archive for the period's keys", "keys", c.Keys, "objects", c.Objects,
-		"skipped_by_key_range", c.SkippedRange, "probed", c.Probed, "read", c.Read)
+		"skipped_by_key_range", c.SkippedRange, "probed", c.Probed, "key_columns_read", c.KeyColumns, "read", c.Read)
 	return nil
 }
 
@@ -193,7 +197,10 @@ func (s *session) keySet(ctx context.Context) (*parquetio.KeySet, error) {
 // the rows of the keys in strata_actual.
 func (s *session) searchObject(ctx context.Context, o catalog.Object, ks *parquetio.KeySet) error {
 	s.rep.Search.Probed++
-	hold, err := s.c.Objects.HoldsKeys(ctx, o, ks)
+	hold, keyCols, err := s.c.Objects.HoldsKeys(ctx, o, ks)
+	if keyCols {
+		s.rep.Search.KeyColumns++
+	}
 	if err != nil || !hold {
 		return err
 	}
