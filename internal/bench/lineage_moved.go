@@ -182,7 +182,7 @@ func (b *bench) movedHistory(ctx context.Context, e *lineageEnv) (int64, error) 
 			return fmt.Errorf("insert the history: %w", err)
 		}
 		tag, err := e.pool.Exec(ctx, `UPDATE orders SET ordered_at = date_trunc('day', now(), 'UTC')
-				- make_interval(days => 91 + (order_id * 7919 % $2)::int) + interval '12 hours'
+				- make_interval(days => 91 + (order_id / 100 * 7919 % $2)::int) + interval '12 hours'
 			WHERE order_id BETWEEN 0 AND $1 AND order_id % 100 = 1`, top, b.movedDays)
 		if err != nil {
 			return fmt.Errorf("move the time column: %w", err)
