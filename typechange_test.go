@@ -128,9 +128,9 @@ func newTypeWorld(t *testing.T, store string, c typeChange) *typeWorld {
 	w.retrieve(t, "m", "jsonl", "") // live rows read before the change, by the Service that reads them after it
 	exec(t, pool, "ALTER TABLE m ALTER COLUMN v TYPE "+c.after)
 	w.insert(t, c, []int{118, 117, 116, 5})
-	// A Service of its own, as a second run of strata archive would be: the
-	// archiver's cached statements fail once after a change of type.
-	w.archive(t, openTypeService(t, dbURL, store))
+	// The same Service, as in a long-running strata serve: its pooled
+	// connections must not reuse statements planned before the change.
+	w.archive(t, w.svc)
 	var objects int
 	if err := pool.QueryRow(ctx, `SELECT count(DISTINCT schema_fingerprint) FROM strata.objects WHERE dataset = 'm'`).Scan(&objects); err != nil || objects != 2 {
 		t.Fatalf("the archive has objects of %d schemas (%v), want 2", objects, err)

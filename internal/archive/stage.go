@@ -219,9 +219,12 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 	return s, nil
 }
 
-// copyRows streams the rows of a query into a Parquet writer.
+// copyRows streams the rows of a query into a Parquet writer. The statement
+// is described on every run rather than taken from the connection's cache:
+// after an ALTER TABLE a cached statement of a long-lived process fails
+// ("cached plan must not change result type"), one pooled connection at a time.
 func copyRows(ctx context.Context, tx pgx.Tx, w *parquetio.Writer, sql string, args ...any) error {
-	rows, err := tx.Query(ctx, sql, args...)
+	rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
 	if err != nil {
 		return fmt.Errorf("read rows: %w", err)
 	}
