@@ -92,7 +92,9 @@ func TestALockWhoseSessionDiedIsFree(t *testing.T) {
 	if err != nil || l == nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+	// The timeout makes PostgreSQL wait until the session has exited (and so
+	// let go of its locks) instead of only signalling it.
+	if _, err := c.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)
 	}
 	other, err := catalog.TryLock(ctx, c.Pool(), "k")
