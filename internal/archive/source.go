@@ -388,25 +388,6 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 	return a.commitTx(ctx, tx, staged)
 }
 
-// markProcessed marks the rows ids processed, but for the failed ones.
-func markProcessed(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, failed []RecordError) error {
-	pc, idc := pgx.Identifier{st.spec.ProcessedColumn}.Sanitize(), pgx.Identifier{st.spec.IDColumn}.Sanitize()
-	if _, err := tx.Exec(ctx, `UPDATE `+st.rel.Ident()+` SET `+pc+` = true WHERE `+idc+` = ANY($1) AND NOT `+pc+
-		` AND NOT `+idc+` = ANY($2)`, ids, failedIDs(failed)); err != nil {
-		return fmt.Errorf("mark rows processed: %w", err)
-	}
-	return nil
-}
-
-// failedIDs returns the Layer 3 ids of failed records (never nil).
-func failedIDs(failed []RecordError) []int64 {
-	out := make([]int64, len(failed))
-	for i, f := range failed {
-		out[i] = f.ID
-	}
-	return out
-}
-
 // batchLineage describes a source batch: its Layer 3 rows, its objects and
 // the transform version that turned it into Layer 2 rows.
 func batchLineage(st *sourceTable, objs []batchObject, ids []int64, inserted bool) *catalog.Lineage {

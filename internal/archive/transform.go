@@ -126,8 +126,10 @@ func (a *Archiver) transformBatch(ctx context.Context, tx pgx.Tx, st *sourceTabl
 	if err := d.split(ctx, tx, 0, len(ids)); err != nil {
 		return res, fmt.Errorf("transform %s into %s: find the records that fail: %w", st.spec.Dataset, st.spec.Transform.Table, err)
 	}
-	a.logger().Info("transform: records the transform cannot map", "dataset", st.spec.Dataset,
-		"failed", len(res.Failed), "of", len(ids), "first", res.Failed[0].Message())
+	if len(res.Failed) > 0 { // none: every part applied, the batch is whole
+		a.logger().Info("transform: records the transform cannot map", "dataset", st.spec.Dataset,
+			"failed", len(res.Failed), "of", len(ids), "first", res.Failed[0].Message())
+	}
 	return res, nil
 }
 
@@ -229,4 +231,23 @@ func quarantine(ctx context.Context, tx pgx.Tx, st *sourceTable, failed []Record
 		return fmt.Errorf("quarantine %d record(s) of %s: %w", len(failed), st.spec.Dataset, err)
 	}
 	return nil
+}
+
+// markProcessed marks the rows ids processed, but for the failed ones.
+func markProcessed(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, failed []RecordError) error {
+	pc, idc := pgx.Identifier{st.spec.ProcessedColumn}.Sanitize(), pgx.Identifier{st.spec.IDColumn}.Sanitize()
+	if _, err := tx.Exec(ctx, `UPDATE `+st.rel.Ident()+` SET `+pc+` = true WHERE `+idc+` = ANY($1) AND NOT `+pc+
+		` AND NOT `+idc+` = ANY($2)`, ids, failedIDs(failed)); err != nil {
+		return fmt.Errorf("mark rows processed: %w", err)
+	}
+	return nil
+}
+
+// failedIDs returns the Layer 3 ids of failed records (never nil).
+func failedIDs(failed []RecordError) []int64 {
+	out := make([]int64, len(failed))
+	for i, f := range failed {
+		out[i] = f.ID
+	}
+	return out
 }
