@@ -1,7 +1,6 @@
 package strata
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +110,9 @@ const maxInMemory = 16 << 20
 func (s *Service) readRecords(r io.Reader, maxRecord, memMax int64) (*intake.Records, *positions, error) {
 	recs := intake.NewRecords(s.spool, memMax)
 	pos := &positions{}
-	err := ingest.ScanAuto(bufio.NewReaderSize(pos.sniff(r), 1<<20), maxRecord, func(line int, rec []byte) error {
+	// ScanAuto buffers (64 KiB at most); another buffer here would cost a
+	// large allocation per request.
+	err := ingest.ScanAuto(pos.sniff(r), maxRecord, func(line int, rec []byte) error {
 		pos.add(int(recs.N), line)
 		return recs.Add(rec)
 	})

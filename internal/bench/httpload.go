@@ -90,7 +90,7 @@ func (b *bench) httpLoad(ctx context.Context, d *retrData) (*httpResults, error)
 	if err != nil {
 		return nil, err
 	}
-	ing := ingestWorker(srv.url)
+	ing := ingestWorker(srv.url, ingestBatch)
 	out := &httpResults{answered: ingestBatch} // the ingest load's warm-up request
 	for _, l := range []struct {
 		name    string
@@ -100,7 +100,7 @@ func (b *bench) httpLoad(ctx context.Context, d *retrData) (*httpResults, error)
 		{"ingest", []worker{ing}},
 		{"mixed", []worker{ret, ing}},
 	} {
-		res, err := b.runLoad(ctx, srv, l.name, l.workers)
+		res, err := b.runLoad(ctx, srv, l.name, l.workers, b.httpClients, b.httpDuration)
 		if err != nil {
 			return nil, err
 		}
@@ -236,15 +236,15 @@ func (b *bench) retrievalWorker(ctx context.Context, d *retrData, base string) (
 	}}, nil
 }
 
-// ingestWorker posts batches of ingestBatch orders records of about 1 KB
-// (JSON lines), from a set of prepared bodies, and checks that the answer
-// counts them all.
-func ingestWorker(base string) worker {
+// ingestWorker posts batches of n orders records of about 1 KB (JSON
+// lines), from a set of prepared bodies, and checks that the answer counts
+// them all.
+func ingestWorker(base string, n int) worker {
 	var bodies [][]byte
 	rng := rand.New(rand.NewPCG(5, 6))
 	for k := range 64 {
 		var buf bytes.Buffer
-		for _, r := range demo.Records(demo.Datasets[2], int64(k*ingestBatch), ingestBatch, time.Now(), rng) {
+		for _, r := range demo.Records(demo.Datasets[2], int64(k*n), n, time.Now(), rng) {
 			buf.Write(padRecord(r, rng))
 			buf.WriteByte('\n')
 		}
@@ -257,8 +257,8 @@ func ingestWorker(base string) worker {
 			return 0, 0, err
 		}
 		var ans struct{ Records int64 }
-		if err := json.Unmarshal(resp, &ans); err != nil || ans.Records != ingestBatch {
-			return ans.Records, int64(len(body)), fmt.Errorf("answer %q: want %d records stored", resp, ingestBatch)
+		if err := json.Unmarshal(resp, &ans); err != nil || ans.Records != int64(n) {
+			return ans.Records, int64(len(body)), fmt.Errorf("answer %q: want %d records stored", resp, n)
 		}
 		return ans.Records, int64(len(body)), nil
 	}}

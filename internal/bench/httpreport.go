@@ -10,11 +10,9 @@ import (
 	"time"
 )
 
-// runLoad runs -http-clients clients of each worker kind against serve for
-// -http-duration, after one untimed request of each kind, and returns a
-// result per kind.
-func (b *bench) runLoad(ctx context.Context, srv *serveProc, name string, workers []worker) ([]*loadResult, error) {
-	n := b.httpClients
+// runLoad runs n clients of each worker kind against serve for dur,
+// after one untimed request of each kind, and returns a result per kind.
+func (b *bench) runLoad(ctx context.Context, srv *serveProc, name string, workers []worker, n int, dur time.Duration) ([]*loadResult, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n * len(workers), DisableCompression: true}}
 	defer client.CloseIdleConnections()
 	for _, w := range workers {
@@ -32,7 +30,7 @@ func (b *bench) runLoad(ctx context.Context, srv *serveProc, name string, worker
 	var wg sync.WaitGroup
 	srvCPU0, _ := srv.cpu()
 	m := startMeter(b.pg.cl.Dir)
-	deadline := time.Now().Add(b.httpDuration)
+	deadline := time.Now().Add(dur)
 	var next [8]int64 // request numbers per worker kind (at most 8 kinds)
 	for k, w := range workers {
 		for range n {

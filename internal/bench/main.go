@@ -85,6 +85,9 @@ type options struct {
 	// HTTP load: concurrent clients and how long each load runs.
 	httpClients  int
 	httpDuration time.Duration
+	// HTTP ingest loads (issue 10): clients and how long each load runs.
+	ingestClients  int
+	ingestDuration time.Duration
 	// lineageRecords is how many 1 KB records the lineage section compares
 	// and replays (0: skip).
 	lineageRecords int
@@ -121,6 +124,8 @@ func main() {
 	flag.StringVar(&o.retrProfile, "retr-profile", "", "also retrieve query (b) in-process under the CPU profiler, writing the profile here")
 	flag.IntVar(&o.httpClients, "http-clients", 4, "concurrent HTTP clients of the load test (0 skips it)")
 	flag.DurationVar(&o.httpDuration, "http-duration", 15*time.Second, "how long each HTTP load runs")
+	flag.IntVar(&o.ingestClients, "ingest-clients", 16, "concurrent clients of the HTTP ingest loads in the ingest section (0 skips them)")
+	flag.DurationVar(&o.ingestDuration, "ingest-duration", 20*time.Second, "how long each HTTP ingest load runs")
 	flag.IntVar(&o.lineageRecords, "lineage-records", 150_000, "1 KB records of the period strata compare and replay run over (0 skips the lineage section)")
 	flag.IntVar(&o.movedRecords, "moved-records", 10_000, "lineage: 1 KB records of the period whose rows' time moves (issue 9)")
 	flag.IntVar(&o.movedDays, "moved-days", 1000, "lineage: archived days of history the moved rows hide among (0 skips the issue 9 cases)")
@@ -196,6 +201,12 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	var loads []ingestLoad
+	if o.has("ingest") && o.ingestClients > 0 {
+		if loads, err = b.ingestLoads(ctx); err != nil {
+			return err
+		}
+	}
 	var retr *retrData
 	var rres []*rresult
 	var duck *duckRun
@@ -225,6 +236,7 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 		b.report(res)
 	}
 	b.reportIngest(res)
+	b.reportIngestLoads(loads)
 	if rres != nil {
 		b.reportRetrieval(retr, rres, duck)
 	}

@@ -19,9 +19,9 @@ type Records struct {
 	h     hash.Hash
 	sum   string
 	// in memory
-	arena []byte
-	ends  []int
-	read  int // records returned by next
+	mem  [][]byte
+	size int64 // bytes in mem
+	read int   // records returned by next
 	// spooled
 	file *os.File
 	w    *bufio.Writer
@@ -36,13 +36,13 @@ func NewRecords(dir string, memMax int64) *Records {
 	return &Records{h: sha256.New(), dir: dir, max: memMax}
 }
 
-// Add appends a copy of rec.
+// Add appends rec, which the Records keep (the caller must not change it).
 func (rs *Records) Add(rec []byte) error {
 	rs.N++
 	rs.Bytes += int64(len(rec))
 	rs.h.Write(rec)
 	rs.h.Write([]byte{'\n'})
-	if rs.file == nil && int64(len(rs.arena)+len(rec)) > rs.max {
+	if rs.file == nil && rs.size+int64(len(rec)) > rs.max {
 		if err := rs.spill(); err != nil {
 			return err
 		}
@@ -51,8 +51,8 @@ func (rs *Records) Add(rec []byte) error {
 		rs.w.Write(rec)
 		return rs.w.WriteByte('\n')
 	}
-	rs.arena = append(rs.arena, rec...)
-	rs.ends = append(rs.ends, len(rs.arena))
+	rs.mem = append(rs.mem, rec)
+	rs.size += int64(len(rec))
 	return nil
 }
 
@@ -66,11 +66,11 @@ func (rs *Records) spill() error {
 	}
 	_ = os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 	rs.file, rs.w = f, bufio.NewWriterSize(f, 1<<20)
-	for i := range rs.ends {
-		rs.w.Write(rs.at(i))
+	for _, rec := range rs.mem {
+		rs.w.Write(rec)
 		rs.w.WriteByte('\n')
 	}
-	rs.arena, rs.ends = nil, nil
+	rs.mem, rs.size = nil, 0
 	return nil
 }
 
@@ -103,31 +103,17 @@ func (rs *Records) SHA256() string { return rs.sum }
 // InMemory reports whether the records are held in memory.
 func (rs *Records) InMemory() bool { return rs.file == nil }
 
-func (rs *Records) at(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = rs.ends[i-1]
-	}
-	return rs.arena[start:rs.ends[i]:rs.ends[i]]
-}
-
 // slice returns the in-memory records from the skip-th on.
-func (rs *Records) slice(skip int64) [][]byte {
-	out := make([][]byte, 0, len(rs.ends)-int(skip))
-	for i := int(skip); i < len(rs.ends); i++ {
-		out = append(out, rs.at(i))
-	}
-	return out
-}
+func (rs *Records) slice(skip int64) [][]byte { return rs.mem[skip:] }
 
 // next returns the next record, in order (io.EOF after the last).
 func (rs *Records) next() ([]byte, error) {
 	if rs.file == nil {
-		if rs.read == len(rs.ends) {
+		if rs.read == len(rs.mem) {
 			return nil, io.EOF
 		}
 		rs.read++
-		return rs.at(rs.read - 1), nil
+		return rs.mem[rs.read-1], nil
 	}
 	line, err := rs.r.ReadBytes('\n')
 	if len(line) > 0 {
