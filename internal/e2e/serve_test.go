@@ -164,6 +164,7 @@ func (p *serveProc) stop(t *testing.T) {
 type ingestAnswer struct {
 	Records  int64  `json:"records"`
 	Received int64  `json:"received"`
+	Replayed bool   `json:"replayed"`
 	Error    string `json:"error"`
 }
 
