@@ -99,3 +99,57 @@ func TestKeySetsAreFoundByStatisticsBloomFiltersAndKeyColumns(t *testing.T) {
 	}
 	t.Logf("%d of 500 absent keys passed the bloom filters", passed)
 }
+
+// TestTextAndUUIDKeysAreFoundByTheirBytes: a composite key of text and
+// uuid columns (dictionary-encoded text included) is found when present
+// and ruled out when one of its values differs.
+func TestTextAndUUIDKeysAreFoundByTheirBytes(t *testing.T) {
+	cols := []parquetio.Column{{Name: "code", TypeOID: 25, TypeName: "text"}, {Name: "u", TypeOID: 2950, TypeName: "uuid"}}
+	s, err := parquetio.NewSchema(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uuid := func(i byte) []byte { return []byte{i, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} }
+	var buf bytes.Buffer
+	w, err := parquetio.NewWriter(&buf, s, parquetio.WriterOptions{KeyColumns: []string{"code", "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		code := []byte{'k', byte('a' + i%5)} // five values: dictionary encoded
+		if err := w.WriteRaw([][]byte{code, uuid(byte(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.HasKeyRange {
+		t.Errorf("a text key got a key range %q..%q: text orders by collation, not bytes", st.KeyMin, st.KeyMax)
+	}
+	r, err := parquetio.OpenWith(bytes.NewReader(buf.Bytes()), int64(buf.Len()), parquetio.OpenOptions{BloomFilters: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		code string
+		u    byte
+		want bool
+	}{{"kc", 7, true}, {"kd", 7, false}, {"kc", 250, false}, {"zz", 1, false}} {
+		ks, err := parquetio.NewKeySet(cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ks.Add([][]byte{[]byte(tc.code), uuid(tc.u)}); err != nil {
+			t.Fatal(err)
+		}
+		hold, err := r.HoldsAny(context.Background(), ks)
+		if err != nil || hold != tc.want {
+			t.Errorf("key (%s, %d): HoldsAny = %v, %v; want %v", tc.code, tc.u, hold, err, tc.want)
+		}
+		if may, err := r.MayHoldAny(ks); err != nil || (tc.want && !may) {
+			t.Errorf("key (%s, %d): MayHoldAny = %v, %v for a key the file holds", tc.code, tc.u, may, err)
+		}
+	}
+}
