@@ -90,11 +90,14 @@ func rowBytes(rows [][][]byte) int64 {
 
 func BenchmarkWriteRaw(b *testing.B) {
 	for _, codec := range []string{"snappy", "zstd"} {
-		b.Run(codec, func(b *testing.B) { benchWriteRaw(b, codec) })
+		b.Run(codec, func(b *testing.B) { benchWriteRaw(b, codec, nil) })
 	}
+	// What the bloom filter and key range of a key column cost (analytics
+	// objects have them since issue 9).
+	b.Run("snappy-key-id", func(b *testing.B) { benchWriteRaw(b, "snappy", []string{"id"}) })
 }
 
-func benchWriteRaw(b *testing.B, codec string) {
+func benchWriteRaw(b *testing.B, codec string, keys []string) {
 	s, err := parquetio.NewSchema(benchColumns)
 	if err != nil {
 		b.Fatal(err)
@@ -103,7 +106,7 @@ func benchWriteRaw(b *testing.B, codec string) {
 	b.SetBytes(rowBytes(rows))
 	b.ReportAllocs()
 	var out countingWriter
-	w, err := parquetio.NewWriter(&out, s, parquetio.WriterOptions{Compression: codec, TimeColumn: "updated_at"})
+	w, err := parquetio.NewWriter(&out, s, parquetio.WriterOptions{Compression: codec, TimeColumn: "updated_at", KeyColumns: keys})
 	if err != nil {
 		b.Fatal(err)
 	}
