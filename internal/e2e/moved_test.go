@@ -25,7 +25,7 @@ func TestMovedRowsAreFoundAndReplayedOnce(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
-			w := newMovedWorld(t, backend, 6000)
+			w := newMovedWorld(t, backend, 6000, false)
 			w.replayUntilDone(nil)
 			o := w.checkMovedInvariants(6000)
 			f := w.figure("9-00", "replay --apply of 1500 rows moved 120 days (issue 9)", o, 0, start)
@@ -37,14 +37,15 @@ func TestMovedRowsAreFoundAndReplayedOnce(t *testing.T) {
 
 // TestMovedRowsReplayKillAtEveryStep kills replay --apply at each step it
 // passes, on each backend, then runs it again: the end state must be the
-// one an uninterrupted replay leaves.
+// one an uninterrupted replay leaves. Half the moved rows go back to Layer
+// 2, half to an object of their own day 100 days back.
 func TestMovedRowsReplayKillAtEveryStep(t *testing.T) {
 	for _, backend := range backends {
 		for i, step := range applySteps {
 			t.Run(backend+"/"+step, func(t *testing.T) {
 				t.Parallel()
 				start := time.Now()
-				w := newMovedWorld(t, backend, 400)
+				w := newMovedWorld(t, backend, 400, true)
 				objects, live := w.committedObjects(), w.count(`SELECT count(*) FROM `+table)
 				r := w.strata([]string{"STRATA_FAILPOINTS=" + step + "=kill"}, w.replayArgs(true)...)
 				if !r.killed {
@@ -60,6 +61,11 @@ func TestMovedRowsReplayKillAtEveryStep(t *testing.T) {
 					AND NOT EXISTS (SELECT 1 FROM strata.objects o WHERE o.id = u.id)`); n != 0 ||
 					strings.Join(w.storedKeys(), ",") != strings.Join(w.committedKeys(), ",") {
 					t.Errorf("after the completing replay: %d upload(s) neither committed nor deleted; stored %v, committed %v", n, w.storedKeys(), w.committedKeys())
+				}
+				// Today's rows are back in Layer 2; those of 100 days ago
+				// went to an object of their day, not to Layer 2.
+				if l := w.count(`SELECT count(*) FROM ` + table); l != 200 {
+					t.Errorf("after the completing replay Layer 2 holds %d rows, want 200 (today's)", l)
 				}
 				o := w.checkMovedInvariants(400)
 				f := w.figure(fmt.Sprintf("9-%02d", i+1), "replay --apply of moved rows, kill -9 at "+step, o, 1, start)
@@ -78,25 +84,35 @@ type movedWorld struct {
 	n int
 }
 
-// newMovedWorld ingests n records, moves the time column of every fourth
-// Layer 2 row 120 days back, archives (those rows leave Layer 2) and checks
-// that compare finds them changed.
-func newMovedWorld(t *testing.T, backend string, n int) *movedWorld {
+// newMovedWorld ingests n records (n a multiple of 8), moves the time
+// column of every fourth Layer 2 row 120 days back, archives (those rows
+// leave Layer 2) and checks that compare finds them changed. The records
+// are of today; with old, keys 4..7 modulo 8 are of 100 days ago instead
+// (archived at once, older than the retention): half the moved rows then
+// belong in the archive, and a replay puts them in an object of their day.
+func newMovedWorld(t *testing.T, backend string, n int, old bool) *movedWorld {
 	t.Helper()
 	w := &movedWorld{sourceWorld: newSourceWorld(t, backend, 10000), n: n}
-	now := time.Now().UTC().Format(time.RFC3339)
+	now := time.Now().UTC()
 	recs := make([]string, n)
+	live := int64(0)
 	for i := range recs {
+		at := now
+		if old && (i+1)%8 >= 4 {
+			at = now.AddDate(0, 0, -100)
+		} else if (i+1)%4 != 0 {
+			live++
+		}
 		recs[i] = fmt.Sprintf(`{"order_id": %d, "customer_id": %d, "status": "PAID", "total": "%d.50", "currency": "eur", "items": %d, "ordered_at": "%s", "shipped_on": null}`,
-			i+1, 1000+i%7, 10+i%90, 1+i%5, now)
+			i+1, 1000+i%7, 10+i%90, 1+i%5, at.Format(time.RFC3339))
 	}
 	w.mustSucceed(nil, "ingest", "--dataset", dataset, w.writeFile("records.jsonl", recs))
 	w.takeReference()
 	w.exec(`UPDATE ` + table + ` SET ordered_at = ordered_at - interval '120 days' WHERE order_id % 4 = 0`)
 	w.mustSucceed(nil, "archive", "--type", "analytics")
 	moved := int64(n / 4)
-	if l := w.count(`SELECT count(*) FROM ` + table); l != int64(n)-moved {
-		t.Fatalf("after the archive run Layer 2 holds %d rows, want %d", l, int64(n)-moved)
+	if l := w.count(`SELECT count(*) FROM ` + table); l != live {
+		t.Fatalf("after the archive run Layer 2 holds %d rows, want %d", l, live)
 	}
 	rep, code := w.compare()
 	if code != 3 || rep.Changed != moved || rep.ChangedArchived != moved || rep.Moved != moved || rep.Missing != 0 ||
