@@ -201,6 +201,7 @@ func (a *Archiver) storeBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, r
 	if err := a.Failpoints.Hit("after-plan"); err != nil {
 		return res, err
 	}
+	st.rows = &freshRows{recs: recs, ids: ids, now: now}
 	return a.archiveBatch(ctx, tx, st, ids, runID, true, hook)
 }
 

@@ -81,6 +81,11 @@ type sourceTable struct {
 	sequence    string // the id column's sequence, for ingest
 	upsertSQL   string // empty without a transform
 	processed   bool   // the table has the processed column
+	// fresh (freshLayout) is set when an ingest may write its objects
+	// from the records it inserted; rows are those records, set by the
+	// ingest of this batch.
+	fresh []int
+	rows  *freshRows
 }
 
 // payload column types: json and text keep the bytes exactly; jsonb does not.
@@ -99,9 +104,12 @@ func (a *Archiver) openSource(ctx context.Context, q pgx.Tx, spec SourceSpec) (*
 	if err := st.pickColumns(cols); err != nil {
 		return nil, fmt.Errorf("source table %s: %w", rel, err)
 	}
-	if err := q.QueryRow(ctx, `SELECT coalesce(pg_get_serial_sequence($1, $2), '')`, rel.Ident(), spec.IDColumn).Scan(&st.sequence); err != nil {
+	var encoding string
+	if err := q.QueryRow(ctx, `SELECT coalesce(pg_get_serial_sequence($1, $2), ''), current_setting('server_encoding')`,
+		rel.Ident(), spec.IDColumn).Scan(&st.sequence, &encoding); err != nil {
 		return nil, fmt.Errorf("source table %s: find the sequence of %s: %w", rel, spec.IDColumn, err)
 	}
+	st.fresh = freshLayout(st, encoding)
 	if spec.Transform != nil {
 		if !st.processed {
 			return nil, fmt.Errorf("source table %s has no boolean column %q (source.processed_column) to mark transformed rows", rel, spec.ProcessedColumn)
@@ -245,51 +253,76 @@ func (a *Archiver) writeBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, i
 		return nil, fmt.Errorf("read source batch: %w", err)
 	}
 	defer rows.Close()
-	var out []batchObject
-	var cur *spoolWriter
-	var curDay time.Time
-	var curIDs []int64
-	closeCur := func() error {
-		if cur == nil {
-			return nil
-		}
-		s, _, err := cur.finish()
-		cur = nil
-		if err != nil {
-			return err
-		}
-		st.describe(s, curDay)
-		out = append(out, batchObject{staged: s, ids: curIDs})
-		curIDs = nil
-		return nil
-	}
+	bw := &batchWriter{a: a, st: st}
 	for rows.Next() {
 		raw := rows.RawValues()
 		day := time.UnixMicro(int64(binary.BigEndian.Uint64(raw[0])) + pgEpochMicros).UTC()
-		if cur != nil && (!day.Equal(curDay) || cur.cw.n >= st.spec.BatchMaxBytes) {
-			if err := closeCur(); err != nil {
-				return out, err
-			}
-		}
-		if cur == nil {
-			if cur, err = a.newSpoolWriter(st.schema, st.writerOptions(day)); err != nil {
-				return out, err
-			}
-			curDay = day
-		}
-		curIDs = append(curIDs, decodeInt(raw[1+st.idIndex]))
-		if err := cur.w.WriteRaw(raw[1:]); err != nil {
-			cur.abort()
-			return out, err
+		if err := bw.add(day, decodeInt(raw[1+st.idIndex]), raw[1:]); err != nil {
+			return bw.out, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		if cur != nil {
-			cur.abort()
-		}
-		return out, fmt.Errorf("read source batch: %w", err)
+		bw.abort()
+		return bw.out, fmt.Errorf("read source batch: %w", err)
 	}
-	return out, closeCur()
+	return bw.out, bw.close()
+}
+
+// batchWriter writes a batch's rows, in order, into objects: one per
+// ingestion day, a new one past BatchMaxBytes.
+type batchWriter struct {
+	a      *Archiver
+	st     *sourceTable
+	out    []batchObject
+	cur    *spoolWriter
+	curDay time.Time
+	curIDs []int64
+}
+
+// add writes one row (PostgreSQL binary values in schema order) of day.
+func (bw *batchWriter) add(day time.Time, id int64, raw [][]byte) error {
+	if bw.cur != nil && (!day.Equal(bw.curDay) || bw.cur.cw.n >= bw.st.spec.BatchMaxBytes) {
+		if err := bw.close(); err != nil {
+			return err
+		}
+	}
+	if bw.cur == nil {
+		cur, err := bw.a.newSpoolWriter(bw.st.schema, bw.st.writerOptions(day))
+		if err != nil {
+			return err
+		}
+		bw.cur, bw.curDay = cur, day
+	}
+	bw.curIDs = append(bw.curIDs, id)
+	if err := bw.cur.w.WriteRaw(raw); err != nil {
+		bw.abort()
+		return err
+	}
+	return nil
+}
+
+// close finishes the current object.
+func (bw *batchWriter) close() error {
+	if bw.cur == nil {
+		return nil
+	}
+	s, _, err := bw.cur.finish()
+	bw.cur = nil
+	if err != nil {
+		return err
+	}
+	bw.st.describe(s, bw.curDay)
+	bw.out = append(bw.out, batchObject{staged: s, ids: bw.curIDs})
+	bw.curIDs = nil
+	return nil
+}
+
+// abort drops the current object.
+func (bw *batchWriter) abort() {
+	if bw.cur != nil {
+		bw.cur.abort()
+		bw.cur = nil
+	}
 }
 
 // pgEpochMicros is 2000-01-01 in Unix microseconds: PostgreSQL's epoch.

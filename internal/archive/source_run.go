@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -231,6 +232,49 @@ func (a *Archiver) beginSource(ctx context.Context, spec SourceSpec) (pgx.Tx, *s
 // are numbered, transformed and committed, one at a time.
 func TransformLockKey(dataset string) string { return "strata:transform:" + dataset }
 
+// transformRows runs the transform over the rows with ids and, with
+// on_transform_error quarantine, quarantines the records it cannot map.
+func (a *Archiver) transformRows(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64) (BatchResult, transformResult, error) {
+	var res BatchResult
+	tr, err := a.transformBatch(ctx, tx, st, ids)
+	if err != nil {
+		return res, tr, err
+	}
+	if len(tr.Failed) > 0 {
+		if st.spec.OnTransformError != OnErrorQuarantine {
+			return res, tr, &TransformError{Dataset: st.spec.Dataset, Records: tr.Failed, More: tr.More}
+		}
+		if err := quarantine(ctx, tx, st, tr.Failed, runID); err != nil {
+			return res, tr, err
+		}
+		res.Quarantined = tr.Failed
+	}
+	return res, tr, nil
+}
+
+// startWrite starts writing the batch's objects and returns the function
+// that waits for them. Rows an ingest has just inserted are written from
+// memory on a goroutine of their own, while the database runs the
+// transform; other rows are read back from tx once it is free.
+func (a *Archiver) startWrite(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64) func() ([]batchObject, error) {
+	if st.rows == nil || st.fresh == nil || !slices.IsSorted(ids) {
+		return func() ([]batchObject, error) { return a.writeBatch(ctx, tx, st, ids) }
+	}
+	type written struct {
+		objs []batchObject
+		err  error
+	}
+	done := make(chan written, 1)
+	go func() {
+		objs, err := a.writeFresh(st, st.rows)
+		done <- written{objs, err}
+	}()
+	return func() ([]batchObject, error) {
+		w := <-done
+		return w.objs, w.err
+	}
+}
+
 // BatchResult is what storing or archiving one batch did.
 type BatchResult struct {
 	Days []DayReport
@@ -245,21 +289,9 @@ type BatchResult struct {
 // Nothing is committed unless everything is. hook, when set, runs in tx
 // just before the commit, with the batch's objects.
 func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64, runID int64, inserted bool, hook BatchHook) (BatchResult, error) {
-	var res BatchResult
-	tr, err := a.transformBatch(ctx, tx, st, ids)
-	if err != nil {
-		return res, err
-	}
-	if len(tr.Failed) > 0 {
-		if st.spec.OnTransformError != OnErrorQuarantine {
-			return res, &TransformError{Dataset: st.spec.Dataset, Records: tr.Failed, More: tr.More}
-		}
-		if err := quarantine(ctx, tx, st, tr.Failed, runID); err != nil {
-			return res, err
-		}
-		res.Quarantined = tr.Failed
-	}
-	objs, err := a.writeBatch(ctx, tx, st, ids)
+	write := a.startWrite(ctx, tx, st, ids)
+	res, tr, err := a.transformRows(ctx, tx, st, ids, runID)
+	objs, werr := write()
 	var staged []*staged
 	defer func() {
 		for _, o := range objs {
@@ -268,6 +300,9 @@ func (a *Archiver) archiveBatch(ctx context.Context, tx pgx.Tx, st *sourceTable,
 	}()
 	if err != nil {
 		return res, err
+	}
+	if werr != nil {
+		return res, werr
 	}
 	for _, o := range objs {
 		if err := a.stage(ctx, o.staged, runID); err != nil {
