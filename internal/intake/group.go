@@ -11,6 +11,10 @@ import (
 type group struct {
 	arch  *archive.Archiver
 	queue chan *pending
+	// last is when the last batch was closed: batches close at least
+	// GroupWait apart, so a dataset gets at most one object per GroupWait
+	// and ingestion day, whatever the request rate.
+	last time.Time
 }
 
 // run takes requests in order of arrival and commits them, coalesced,
@@ -62,14 +66,20 @@ func (p *pending) small() bool {
 }
 
 // collect gathers small requests after first, up to the batch limits,
-// until first has waited GroupWait (requests that queued while the previous
-// batch was written have waited long enough already and go at once). It
-// returns the batch and the request that did not fit, if any.
+// until GroupWait has passed since first arrived and since the previous
+// batch closed (requests that queued while the previous batch was written
+// have usually waited long enough already and go at once). It returns the
+// batch and the request that did not fit, if any.
 func (g *group) collect(ctx context.Context, first *pending) ([]*pending, *pending) {
+	defer func() { g.last = time.Now() }()
 	batch := []*pending{first}
 	rows, bytes := first.req.Records.N, first.req.Records.Bytes
 	maxRows, maxBytes := int64(first.spec.BatchMaxRows), first.spec.BatchMaxBytes
-	timer := time.NewTimer(time.Until(first.arrived.Add(first.opts.GroupWait)))
+	from := first.arrived
+	if g.last.After(from) {
+		from = g.last
+	}
+	timer := time.NewTimer(time.Until(from.Add(first.opts.GroupWait)))
 	defer timer.Stop()
 	for rows < maxRows && bytes < maxBytes {
 		var p *pending

@@ -80,6 +80,18 @@ func (m *Metrics) Archived(dataset, typ string, rows, bytes, objects int64) {
 	m.archivedObjects.WithLabelValues(dataset, typ).Add(float64(objects))
 }
 
+// ArchivedShare counts a share of committed archive objects: an ingest
+// request whose records went into objects shared with other requests
+// (group commit) counts its part of their bytes and of their number.
+func (m *Metrics) ArchivedShare(dataset, typ string, rows int64, bytes, objects float64) {
+	if m == nil {
+		return
+	}
+	m.archivedRows.WithLabelValues(dataset, typ).Add(float64(rows))
+	m.archivedBytes.WithLabelValues(dataset, typ).Add(bytes)
+	m.archivedObjects.WithLabelValues(dataset, typ).Add(objects)
+}
+
 // Ingested counts ingested records.
 func (m *Metrics) Ingested(dataset string, records, bytes int64) {
 	if m == nil {

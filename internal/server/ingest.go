@@ -60,18 +60,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := strata.IngestOptions{IdempotencyKey: r.Header.Get("Idempotency-Key")}
 	rep, err := s.svc.IngestWith(r.Context(), ds, http.MaxBytesReader(w, r.Body, limit), opts)
-	if rep.Records > 0 && !rep.Replayed {
-		s.metrics.Ingested(ds, rep.Records, rep.Bytes)
-		var objBytes int64
-		for _, o := range rep.Objects {
-			objBytes += o.Bytes
-		}
-		s.metrics.Archived(ds, "source", rep.Records, objBytes, int64(len(rep.Objects)))
-	}
-	s.metrics.TransformFailed(ds, "quarantined", int64(len(rep.QuarantinedRecords)))
-	if re := (*strata.RejectedError)(nil); errors.As(err, &re) {
-		s.metrics.TransformFailed(ds, "rejected", int64(len(re.Records)))
-	}
+	s.countIngest(ds, rep, err)
 	if err != nil {
 		e := s.classify(r, err)
 		if rep.Records > 0 { // whole batches before the failure stay stored
@@ -82,6 +71,26 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, answerOf(ds, rep))
+}
+
+// countIngest updates the metrics of an ingest.
+func (s *Server) countIngest(ds string, rep strata.IngestReport, err error) {
+	if rep.Records > 0 && !rep.Replayed {
+		s.metrics.Ingested(ds, rep.Records, rep.Bytes)
+		var objBytes, objRows int64
+		for _, o := range rep.Objects {
+			objBytes, objRows = objBytes+o.Bytes, objRows+o.Rows
+		}
+		share := 1.0 // this request's part of objects shared with others (group commit)
+		if objRows > rep.Records {
+			share = float64(rep.Records) / float64(objRows)
+		}
+		s.metrics.ArchivedShare(ds, "source", rep.Records, share*float64(objBytes), share*float64(len(rep.Objects)))
+	}
+	s.metrics.TransformFailed(ds, "quarantined", int64(len(rep.QuarantinedRecords)))
+	if re := (*strata.RejectedError)(nil); errors.As(err, &re) {
+		s.metrics.TransformFailed(ds, "rejected", int64(len(re.Records)))
+	}
 }
 
 // answerOf turns an ingest report into its JSON answer.
