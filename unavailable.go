@@ -29,6 +29,10 @@ func unavailable(err error) error {
 // isOutage reports whether err comes from a database or storage that could
 // not be reached or answer, rather than from the request or a bug.
 func isOutage(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) { // whatever the server said: it could not be reached
+		return true
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -39,10 +43,9 @@ func isOutage(err error) bool {
 		}
 		return false
 	}
-	var ce *pgconn.ConnectError
 	var ne net.Error
 	switch {
-	case errors.As(err, &ce), errors.As(err, &ne), pgconn.Timeout(err), storage.IsRetryable(err):
+	case errors.As(err, &ne), pgconn.Timeout(err), storage.IsRetryable(err):
 		return true
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.ErrUnexpectedEOF):
