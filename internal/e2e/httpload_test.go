@@ -166,3 +166,26 @@ func (w *serveWorld) checkStoredInArrivalOrder(got []posted) {
 			fmt.Sprint(w.count(`SELECT count(*) FROM strata.objects WHERE dataset = $1 AND archive_type = 'source'`, ds.Name)))
 	}
 }
+
+// TestGroupWaitBoundsTheObjectsOfADataset runs 8 clients posting small
+// requests as fast as they are answered with source.group_wait 300ms:
+// batches close at least 300 ms apart, so the dataset gets at most one
+// object per 300 ms of load, however many requests arrive.
+func TestGroupWaitBoundsTheObjectsOfADataset(t *testing.T) {
+	const wait = 300 * time.Millisecond
+	w := newServeWorld(t, []string{"orders"}, 100000, "300ms")
+	p := w.startServe(nil)
+	start := time.Now()
+	got := w.drive(p, 8, 6, 10)
+	elapsed := time.Since(start)
+	w.checkAnswered(got, 10*time.Second)
+	objects := w.count(`SELECT count(*) FROM strata.objects WHERE archive_type = 'source'`)
+	if limit := int64(elapsed/wait) + 1; objects > limit {
+		t.Errorf("%d objects in %s with group_wait %s: want at most %d", objects, elapsed.Round(time.Millisecond), wait, limit)
+	}
+	if objects >= int64(len(got)) {
+		t.Errorf("%d requests made %d objects: they were not coalesced", len(got), objects)
+	}
+	t.Logf("%d requests in %s: %d objects", len(got), elapsed.Round(time.Millisecond), objects)
+	p.stop(t)
+}
