@@ -77,7 +77,8 @@ func TestRowsWhoseTimeMovedAreFoundAndReplayLeavesEachKeyOnce(t *testing.T) {
 		t.Fatalf("compare after the time moved: %s moved=%d columns=%v", got, rep.Moved, rep.Columns)
 	}
 	if rep.Search.Keys != 50 || rep.Search.Objects != 1 || rep.Search.Read != 1 || len(rep.Samples.Moved) != lineage.SampleLimit ||
-		rep.Samples.Moved[0].Key["order_id"] != "1" || rep.Samples.Moved[0].To != time.Now().UTC().Format(time.DateOnly) {
+		rep.Samples.Moved[0].Key["order_id"] != "1" || rep.Samples.Moved[0].To != time.Now().UTC().Format(time.DateOnly) ||
+		!rep.Samples.Moved[0].Layer2 { // compare says where an apply would put the row
 		t.Fatalf("search %+v, moved samples %+v", rep.Search, rep.Samples.Moved)
 	}
 	a := w.replay(t, from, to, true).Applied
@@ -116,7 +117,7 @@ func TestARowMovedToAnotherArchivedDayGoesBackToAnObjectOfItsOwnDay(t *testing.T
 	w.archiveOrders(t)
 	from, to := comparePeriodToday()
 	rep := w.compare(t, from, to)
-	if rep.Moved != 30 || rep.ChangedArchived != 30 || rep.Missing != 0 || rep.Matched != 70 {
+	if rep.Moved != 30 || rep.ChangedArchived != 30 || rep.Missing != 0 || rep.Matched != 70 || rep.Samples.Moved[0].Layer2 {
 		t.Fatalf("compare: %s moved=%d", reportCounts(rep), rep.Moved)
 	}
 	// Days read whole: 100 days ago (where the rows should be). Searched:

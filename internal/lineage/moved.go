@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PlaceColumn is the boolean column of the corrections table a Superseder
@@ -70,6 +71,9 @@ func (s *session) findMoved(ctx context.Context) error {
 	if err := s.exec(ctx, "index the moved rows", `CREATE UNIQUE INDEX ON `+tMoved+` (`+identList("", s.spec.Key)+`)`); err != nil {
 		return err
 	}
+	if err := s.markDestinations(ctx, s.conn); err != nil {
+		return err
+	}
 	s.rep.Samples.Moved, err = s.movedSamples(ctx)
 	return err
 }
@@ -107,18 +111,8 @@ func (s *session) placeMoved(ctx context.Context, tx pgx.Tx) ([]time.Time, error
 	if s.rep.Moved == 0 {
 		return nil, nil
 	}
-	var cutoff *time.Time
-	if s.spec.Retention > 0 {
-		var c time.Time
-		if err := tx.QueryRow(ctx, `SELECT date_trunc('day', now() - $1::interval, 'UTC')`, s.spec.Retention).Scan(&c); err != nil {
-			return nil, fmt.Errorf("replay: retention cutoff: %w", err)
-		}
-		cutoff = &c
-	}
-	if _, err := tx.Exec(ctx, `UPDATE `+tMoved+` m SET `+colToLive+` = ($1::timestamptz IS NULL
-		OR e.`+qi(s.spec.AnalyticsTime)+` IS NULL OR e.`+qi(s.spec.AnalyticsTime)+`::timestamptz >= $1)
-		FROM `+tExpected+` e WHERE `+s.joinOn("m", "e"), cutoff); err != nil {
-		return nil, fmt.Errorf("replay: place the moved rows: %w", err)
+	if err := s.markDestinations(ctx, tx); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT DISTINCT `+colToDay+`::timestamptz FROM `+tMoved+` WHERE NOT `+colToLive+` AND `+colToDay+` IS NOT NULL ORDER BY 1`)
 	if err != nil {
@@ -138,6 +132,31 @@ func (s *session) placeMoved(ctx context.Context, tx pgx.Tx) ([]time.Time, error
 		return nil, err
 	}
 	return days, nil
+}
+
+// markDestinations sets, for each moved row, whether an apply puts it in
+// Layer 2 (its corrected time is not older than the analytics retention, so
+// an archive run would not have moved it out yet) or in an object of its own
+// day. Compare calls it too, so that its report says where a replay would put
+// each row; the apply calls it again in its own transaction.
+func (s *session) markDestinations(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
+	var cutoff *time.Time
+	if s.spec.Retention > 0 {
+		var c time.Time
+		if err := q.QueryRow(ctx, `SELECT date_trunc('day', now() - $1::interval, 'UTC')`, s.spec.Retention).Scan(&c); err != nil {
+			return fmt.Errorf("retention cutoff: %w", err)
+		}
+		cutoff = &c
+	}
+	if _, err := q.Exec(ctx, `UPDATE `+tMoved+` m SET `+colToLive+` = ($1::timestamptz IS NULL
+		OR e.`+qi(s.spec.AnalyticsTime)+` IS NULL OR e.`+qi(s.spec.AnalyticsTime)+`::timestamptz >= $1)
+		FROM `+tExpected+` e WHERE `+s.joinOn("m", "e"), cutoff); err != nil {
+		return fmt.Errorf("place the moved rows: %w", err)
+	}
+	return nil
 }
 
 // countMoved counts, on apply, the moved rows by destination.
