@@ -6,7 +6,6 @@ import (
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/transform"
 )
 
 // Dataset returns the configured dataset called name, or an error matching
@@ -67,7 +66,7 @@ func (s *Service) SourceSpec(ds *config.Dataset) (archive.SourceSpec, error) {
 	if ds.Transform == "" || ds.Analytics == nil {
 		return spec, nil
 	}
-	t, err := transform.Load(s.cfg.TransformPath(ds))
+	t, err := s.transforms.Load(s.cfg.TransformPath(ds))
 	if err != nil {
 		return spec, invalid("datasets %s transform: %v", ds.Name, err)
 	}

@@ -41,6 +41,7 @@ import (
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
+	"github.com/stratahq/strata/internal/transform"
 )
 
 // ErrInvalid matches every error caused by bad input: an unknown column, a
@@ -102,6 +103,9 @@ type Service struct {
 	lineage *lineageObserver
 	// intake coalesces concurrent ingests (group commit).
 	intake *intake.Intake
+	// transforms reads each dataset's transform file again only when it
+	// changes.
+	transforms transform.Cache
 }
 
 // Open loads the configuration, connects to the database (applying catalog
