@@ -101,14 +101,6 @@ func (s *Service) pgNamespace() (ns, db string) {
 	return fmt.Sprintf("postgres://%s:%d", host, cc.Port), cc.Database
 }
 
-// openLineageRunID is the OpenLineage run id of Strata run id of dataset,
-// started at started (strata.runs.started_at): the same in every event of
-// the run and in strata lineage's report, whatever host name a process
-// reaches the database by, and after a dump and restore of the database.
-func openLineageRunID(dataset string, id int64, started time.Time) string {
-	return openlineage.RunID(fmt.Sprintf("strata://%s/runs/%d/%d", dataset, id, started.UnixMicro()))
-}
-
 // runID reads the run's start from strata.runs to name it; should that
 // fail, the events still carry one id (without the start time).
 func (o *lineageObserver) runID(ctx context.Context, run archive.RunInfo) string {
@@ -117,7 +109,7 @@ func (o *lineageObserver) runID(ctx context.Context, run archive.RunInfo) string
 		o.s.log.Warn("openlineage: read the run's start", "run", run.ID, "err", err)
 		return openlineage.RunID(fmt.Sprintf("strata://%s/runs/%d", run.Dataset, run.ID))
 	}
-	return openLineageRunID(run.Dataset, run.ID, started)
+	return openlineage.StrataRunID(run.Dataset, run.ID, started)
 }
 
 // RunStarted emits START with the run's inputs and outputs.

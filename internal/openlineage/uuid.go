@@ -3,6 +3,7 @@ package openlineage
 import (
 	"crypto/sha1"
 	"fmt"
+	"time"
 )
 
 // urlNamespace is RFC 9562's name space for names that are URLs.
@@ -22,4 +23,12 @@ func RunID(runURL string) string {
 	u[6] = u[6]&0x0f | 0x50 // version 5
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// StrataRunID is the OpenLineage run id of Strata run id of dataset,
+// started at started (strata.runs.started_at): the same in every event of
+// the run and in strata lineage's report, whatever host name a process
+// reaches the database by, and after a dump and restore of the database.
+func StrataRunID(dataset string, id int64, started time.Time) string {
+	return RunID(fmt.Sprintf("strata://%s/runs/%d/%d", dataset, id, started.UnixMicro()))
 }

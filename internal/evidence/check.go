@@ -1,4 +1,4 @@
-package strata
+package evidence
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 )
 
 // live counts the period's rows still in the Layer 3 and Layer 2 tables.
-func (g *lineageGather) live(ctx context.Context) error {
+func (g *gatherer) live(ctx context.Context) error {
 	r := g.rep
 	if src := g.ds.Source; src != nil {
 		r.Source.Table = src.Table.String()
@@ -45,7 +45,7 @@ func (g *lineageGather) live(ctx context.Context) error {
 
 // count counts table's rows in the period; with idc, also those in a
 // committed source batch, and with pc those processed.
-func (g *lineageGather) count(ctx context.Context, table, timeCol, idc, pc string) (*LiveRows, error) {
+func (g *gatherer) count(ctx context.Context, table, timeCol, idc, pc string) (*LiveRows, error) {
 	rel, err := pgsource.Resolve(ctx, g.db, table)
 	if err != nil {
 		g.rep.Integrity.Notes = append(g.rep.Integrity.Notes, fmt.Sprintf("table %s could not be read: %v", table, err))
@@ -75,18 +75,18 @@ func (g *lineageGather) count(ctx context.Context, table, timeCol, idc, pc strin
 	return live, nil
 }
 
-// verifyLineage reads every listed object that has not expired and checks
-// its size and SHA-256 against the catalog.
-func (s *Service) verifyLineage(ctx context.Context, rep *LineageReport) error {
+// verify reads every listed object that has not expired and checks its
+// size and SHA-256 against the catalog.
+func verify(ctx context.Context, store storage.Backend, rep *Report) error {
 	rep.Integrity.Verified = true
-	for _, objs := range [][]LineageObject{rep.Source.Objects, rep.Analytics.Objects} {
+	for _, objs := range [][]Object{rep.Source.Objects, rep.Analytics.Objects} {
 		for i := range objs {
 			o := &objs[i]
 			if o.State == "expired" {
 				o.Verified = "expired"
 				continue
 			}
-			v, err := s.checkObject(ctx, o.Key, o.Bytes, o.SHA256)
+			v, err := checkObject(ctx, store, o.Key, o.Bytes, o.SHA256)
 			if err != nil {
 				return err
 			}
@@ -98,12 +98,12 @@ func (s *Service) verifyLineage(ctx context.Context, rep *LineageReport) error {
 
 // checkObject returns ok, missing or mismatch; an error only when the
 // storage fails.
-func (s *Service) checkObject(ctx context.Context, key string, size int64, sum string) (string, error) {
+func checkObject(ctx context.Context, store storage.Backend, key string, size int64, sum string) (string, error) {
 	k, err := storage.ParseKey(key)
 	if err != nil {
 		return "", fmt.Errorf("object %s: %w", key, err)
 	}
-	rc, err := s.store.Get(ctx, k)
+	rc, err := store.Get(ctx, k)
 	if errors.Is(err, storage.ErrNotExist) {
 		return "missing", nil
 	}
@@ -123,7 +123,7 @@ func (s *Service) checkObject(ctx context.Context, key string, size int64, sum s
 }
 
 // check sums the report and states what it shows.
-func (r *LineageReport) check() {
+func (r *Report) check() {
 	t, in := &r.Totals, &r.Integrity
 	in.Problems, in.Notes = []string{}, append([]string{}, in.Notes...)
 	r.sumObjects()
@@ -171,7 +171,7 @@ func (r *LineageReport) check() {
 	in.Statement = r.statement()
 }
 
-func (r *LineageReport) sumObjects() {
+func (r *Report) sumObjects() {
 	t := &r.Totals
 	referenced := map[string]bool{}
 	for _, b := range r.Batches {
@@ -213,7 +213,7 @@ func (r *LineageReport) sumObjects() {
 }
 
 // checkBatch reports a batch whose counts contradict its objects.
-func (r *LineageReport) checkBatch(b LineageBatch) {
+func (r *Report) checkBatch(b Batch) {
 	in := &r.Integrity
 	name := fmt.Sprintf("lineage record %d (%s at %s)", b.ID, b.Kind, b.At.Format("2006-01-02T15:04:05Z"))
 	for _, k := range slices.Concat(b.SourceObjects, b.AnalyticsObjects, b.Superseded) {
@@ -247,7 +247,7 @@ func (r *LineageReport) checkBatch(b LineageBatch) {
 	}
 }
 
-func (r *LineageReport) verifyProblems() []string {
+func (r *Report) verifyProblems() []string {
 	var out []string
 	in := &r.Integrity
 	for _, o := range slices.Concat(r.Source.Objects, r.Analytics.Objects) {
@@ -266,7 +266,7 @@ func (r *LineageReport) verifyProblems() []string {
 }
 
 // statement says in one line what the chain shows.
-func (r *LineageReport) statement() string {
+func (r *Report) statement() string {
 	t, in := r.Totals, r.Integrity
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d raw records received in %d batch(es) are held in %d source object(s) (%d rows); ",

@@ -1,4 +1,4 @@
-package strata
+package evidence
 
 import (
 	"time"
@@ -6,38 +6,38 @@ import (
 	"github.com/stratahq/strata/internal/lineage"
 )
 
-// LineageReport is the evidence chain of a dataset over a period: the raw
+// Report is the evidence chain of a dataset over a period: the raw
 // records received (source objects, Layer 3), every batch and run that
 // touched them (strata.lineage, strata.runs), the transform texts used, the
 // analytics objects of the period's days, totals and an integrity
 // statement. Its JSON form (the field tags) is stable for tools.
-type LineageReport struct {
+type Report struct {
 	Dataset     string    `json:"dataset"`
 	From        time.Time `json:"from"`
 	To          time.Time `json:"to"`
 	GeneratedAt time.Time `json:"generated_at"`
 	// Source is what was received: by ingestion time.
-	Source LineageSource `json:"source"`
+	Source Source `json:"source"`
 	// Batches are the lineage records of the period (by record time), then
 	// the later ones that archived, replaced or restored its objects
 	// (InPeriod false), in time order.
-	Batches []LineageBatch `json:"batches"`
+	Batches []Batch `json:"batches"`
 	// Transforms are the versions used in the period, with their texts,
 	// and the current one (the config's transform file).
-	Transforms       []LineageTransform `json:"transforms"`
-	CurrentTransform *CurrentTransform  `json:"current_transform,omitempty"`
+	Transforms       []Transform       `json:"transforms"`
+	CurrentTransform *CurrentTransform `json:"current_transform,omitempty"`
 	// Candidates are the candidate transforms that replays adopted for the
 	// period (strata replay --transform FILE --apply), in time order: which
 	// rows each wrote instead of the configured transform.
-	Candidates []LineageCandidate `json:"candidates"`
+	Candidates []Candidate `json:"candidates"`
 	// Analytics is what came out: objects of the period's days.
-	Analytics LineageAnalytics `json:"analytics"`
-	Totals    LineageTotals    `json:"totals"`
-	Integrity LineageIntegrity `json:"integrity"`
+	Analytics Analytics `json:"analytics"`
+	Totals    Totals    `json:"totals"`
+	Integrity Integrity `json:"integrity"`
 }
 
-// LineageObject is one archive object as the catalog records it.
-type LineageObject struct {
+// Object is one archive object as the catalog records it.
+type Object struct {
 	ID   int64  `json:"id"`
 	Key  string `json:"key"`
 	Type string `json:"type"`
@@ -57,28 +57,28 @@ type LineageObject struct {
 	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
 	TransformVersion string     `json:"transform_version,omitempty"`
 	RunID            *int64     `json:"run_id,omitempty"`
-	// Verified is set with LineageRequest.Verify: ok, mismatch (size or
+	// Verified is set with Request.Verify: ok, mismatch (size or
 	// SHA-256 differ), missing, or expired (not read).
 	Verified string `json:"verified,omitempty"`
 }
 
-// LineageSource is the raw side: source archive objects holding records
+// Source is the raw side: source archive objects holding records
 // ingested in the period, and the period's rows still in Layer 3.
-type LineageSource struct {
-	Table   string          `json:"table,omitempty"`
-	Objects []LineageObject `json:"objects"`
+type Source struct {
+	Table   string   `json:"table,omitempty"`
+	Objects []Object `json:"objects"`
 	// Live counts the period's rows still in the Layer 3 table.
 	Live *LiveRows `json:"live,omitempty"`
 	// Quarantine is set when records of the period were quarantined.
-	Quarantine *LineageQuarantine `json:"quarantine,omitempty"`
+	Quarantine *Quarantine `json:"quarantine,omitempty"`
 }
 
-// LineageAnalytics is the transformed side: analytics objects of the
+// Analytics is the transformed side: analytics objects of the
 // period's UTC days and the period's rows still in Layer 2.
-type LineageAnalytics struct {
-	Table   string          `json:"table,omitempty"`
-	Objects []LineageObject `json:"objects"`
-	Live    *LiveRows       `json:"live,omitempty"`
+type Analytics struct {
+	Table   string    `json:"table,omitempty"`
+	Objects []Object  `json:"objects"`
+	Live    *LiveRows `json:"live,omitempty"`
 }
 
 // LiveRows counts a table's rows whose time column lies in the period.
@@ -90,17 +90,17 @@ type LiveRows struct {
 	Processed *int64 `json:"processed,omitempty"`
 }
 
-// LineageBatch is one lineage record: one source batch or ingest batch,
+// Batch is one lineage record: one source batch or ingest batch,
 // one analytics archive job, one replay or restore.
-type LineageBatch struct {
+type Batch struct {
 	ID       int64     `json:"id"`
 	At       time.Time `json:"at"`
 	Kind     string    `json:"kind"`
 	InPeriod bool      `json:"in_period"`
 	RunID    *int64    `json:"run_id,omitempty"`
 	// Run is the run's row of strata.runs: command, status, host, error.
-	Run              *LineageRun `json:"run,omitempty"`
-	OpenLineageRunID string      `json:"openlineage_run_id,omitempty"`
+	Run              *Run   `json:"run,omitempty"`
+	OpenLineageRunID string `json:"openlineage_run_id,omitempty"`
 	// PeriodFrom and PeriodTo: the period a replay or restore covered.
 	PeriodFrom    *time.Time `json:"period_from,omitempty"`
 	PeriodTo      *time.Time `json:"period_to,omitempty"`
@@ -123,18 +123,15 @@ type LineageBatch struct {
 	// records give them (their time column had changed): their stale
 	// archived copies left the Superseded objects, and they went to Layer 2
 	// or to an object of their own day.
-	Moved *LineageMoved `json:"moved,omitempty"`
+	Moved *lineage.MovedDetail `json:"moved,omitempty"`
 	// Candidate is set on a replay that ran a candidate transform
 	// (TransformVersion) in place of the configured one.
-	Candidate *CandidateTransform `json:"candidate,omitempty"`
-	Detail    map[string]any      `json:"detail,omitempty"`
+	Candidate *lineage.Candidate `json:"candidate,omitempty"`
+	Detail    map[string]any     `json:"detail,omitempty"`
 }
 
-// LineageMoved is what a replay did with rows that had moved between days.
-type LineageMoved = lineage.MovedDetail
-
-// LineageRun is the audit trail of one run (strata.runs).
-type LineageRun struct {
+// Run is the audit trail of one run (strata.runs).
+type Run struct {
 	Command    string     `json:"command"`
 	Status     string     `json:"status"` // running, ok or failed
 	StartedAt  time.Time  `json:"started_at"`
@@ -144,9 +141,9 @@ type LineageRun struct {
 	Error      string     `json:"error,omitempty"`
 }
 
-// LineageTransform is one transform version: its full text, as recorded
+// Transform is one transform version: its full text, as recorded
 // in strata.transforms when it first wrote rows.
-type LineageTransform struct {
+type Transform struct {
 	Version   string     `json:"version"`
 	Text      string     `json:"text"`
 	Recorded  bool       `json:"recorded"` // the text comes from strata.transforms
@@ -173,8 +170,8 @@ type CurrentTransform struct {
 	Differs bool `json:"differs"`
 }
 
-// LineageTotals sum a LineageReport.
-type LineageTotals struct {
+// Totals sum a Report.
+type Totals struct {
 	// Batches, Runs and FailedRuns count the lineage records of the period
 	// and their runs (a failed run keeps the batches it committed).
 	Batches    int `json:"batches"`
@@ -203,13 +200,13 @@ type LineageTotals struct {
 	ChecksumsRecorded int `json:"checksums_recorded"`
 }
 
-// LineageIntegrity is the report's verdict.
-type LineageIntegrity struct {
+// Integrity is the report's verdict.
+type Integrity struct {
 	// OK is true when no problem was found.
 	OK bool `json:"ok"`
 	// Statement says in one line what the chain shows.
 	Statement string `json:"statement"`
-	// Verified is true when the objects were read back (LineageRequest.Verify).
+	// Verified is true when the objects were read back (Request.Verify).
 	Verified   bool `json:"verified"`
 	ObjectsOK  int  `json:"objects_ok"`
 	Mismatched int  `json:"mismatched"`

@@ -1,4 +1,4 @@
-package strata
+package evidence
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// LineageQuarantine is the period's records that the transform refused at
+// Quarantine is the period's records that the transform refused at
 // ingest (source.on_transform_error quarantine): stored and archived as
 // received, kept unprocessed in Layer 3 (never purged so) with the
 // database's error, until a replay --apply processes them.
-type LineageQuarantine struct {
+type Quarantine struct {
 	// Open records are not processed yet; Resolved ones were processed by
 	// a replay --apply.
 	Open     int64 `json:"open"`
@@ -39,8 +39,8 @@ type QuarantinedRecord struct {
 const quarantineListed = 20
 
 // quarantine reads the period's quarantined records.
-func (g *lineageGather) quarantine(ctx context.Context) error {
-	q := &LineageQuarantine{Records: []QuarantinedRecord{}}
+func (g *gatherer) quarantine(ctx context.Context) error {
+	q := &Quarantine{Records: []QuarantinedRecord{}}
 	err := g.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) FILTER (WHERE resolved_at IS NOT NULL)
 		FROM strata.quarantine WHERE dataset = $1 AND ingested_at BETWEEN $2 AND $3`,
 		g.ds.Name, g.rep.From, g.rep.To).Scan(&q.Open, &q.Resolved)
@@ -70,7 +70,7 @@ func (g *lineageGather) quarantine(ctx context.Context) error {
 }
 
 // quarantineNote says what the open quarantined records need.
-func (r *LineageReport) quarantineNote() []string {
+func (r *Report) quarantineNote() []string {
 	q := r.Source.Quarantine
 	if q == nil || q.Open == 0 {
 		return nil

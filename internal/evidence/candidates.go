@@ -1,4 +1,4 @@
-package strata
+package evidence
 
 import (
 	"encoding/json"
@@ -9,15 +9,10 @@ import (
 	"github.com/stratahq/strata/internal/lineage"
 )
 
-// CandidateTransform describes a candidate transform tried by Compare or
-// adopted by Replay with Apply in place of the dataset's configured one:
-// where it came from and the configured transform it stood in for.
-type CandidateTransform = lineage.Candidate
-
-// LineageCandidate is one candidate transform adopted for a period by a
+// Candidate is one candidate transform adopted for a period by a
 // replay (strata replay --transform FILE --apply): the version that wrote
 // those rows instead of the dataset's configured transform.
-type LineageCandidate struct {
+type Candidate struct {
 	Version string `json:"version"`
 	// Name is where the candidate came from (a file name), as given.
 	Name string `json:"name,omitempty"`
@@ -46,7 +41,7 @@ type LineageCandidate struct {
 // candidates lists the replays of the report that adopted a candidate
 // transform (their lineage detail names it), marks their batches and the
 // versions among the transforms.
-func (g *lineageGather) candidates() {
+func (g *gatherer) candidates() {
 	r := g.rep
 	cur := ""
 	if r.CurrentTransform != nil {
@@ -59,7 +54,7 @@ func (g *lineageGather) candidates() {
 			continue
 		}
 		b.Candidate = c
-		lc := LineageCandidate{Version: b.TransformVersion, Name: c.Name, LineageID: b.ID, At: b.At, RunID: b.RunID,
+		lc := Candidate{Version: b.TransformVersion, Name: c.Name, LineageID: b.ID, At: b.At, RunID: b.RunID,
 			PeriodFrom: b.PeriodFrom, PeriodTo: b.PeriodTo, ConfiguredVersion: c.ConfiguredVersion,
 			Current: cur != "" && cur == b.TransformVersion, Layer2Inserted: detailInt(b.Detail, "inserted"),
 			Layer2Updated: detailInt(b.Detail, "updated"), ArchivedRows: detailInt(b.Detail, "archived_rows"),
@@ -74,7 +69,7 @@ func (g *lineageGather) candidates() {
 }
 
 // batchCandidate reads the candidate a replay's lineage detail names.
-func batchCandidate(b LineageBatch) *CandidateTransform {
+func batchCandidate(b Batch) *lineage.Candidate {
 	raw, ok := b.Detail["candidate"]
 	if b.Kind != catalog.LineageReplay || !ok {
 		return nil
@@ -83,7 +78,7 @@ func batchCandidate(b LineageBatch) *CandidateTransform {
 	if err != nil {
 		return nil
 	}
-	var c CandidateTransform
+	var c lineage.Candidate
 	if json.Unmarshal(data, &c) != nil {
 		return nil
 	}
@@ -101,7 +96,7 @@ func detailInt(d map[string]any, key string) int64 {
 
 // candidateNotes say, for each candidate adopted, what it wrote and that
 // the configured transform was left as it was.
-func (r *LineageReport) candidateNotes() []string {
+func (r *Report) candidateNotes() []string {
 	var out []string
 	for _, c := range r.Candidates {
 		name := ""
