@@ -2,12 +2,8 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,25 +12,6 @@ import (
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/transforms"
 )
-
-// candidateBackends are the storage backends a candidate's apply writes
-// objects to: the local archive and Azurite (skipped when not running).
-func candidateBackends(t *testing.T) map[string]envOptions {
-	t.Helper()
-	out := map[string]envOptions{"file": {}}
-	endpoint, key := os.Getenv("STRATA_TEST_AZURITE_ENDPOINT"), os.Getenv("STRATA_TEST_AZURITE_KEY")
-	if endpoint == "" || key == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Azurite is not running: run the tests with `make test`")
-		}
-		return out
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	out["azure"] = envOptions{storage: "azblob://candidate-" + hex.EncodeToString(b) + "?account=devstoreaccount1&endpoint=" + url.QueryEscape(endpoint),
-		getenv: map[string]string{"AZURE_STORAGE_KEY": key}}
-	return out
-}
 
 // candidateBody is a compare or replay body with a candidate transform.
 func candidateBody(t *testing.T, sql, name string, apply bool) string {
@@ -72,7 +49,7 @@ func (e *env) catalogRows() string {
 }
 
 func TestACandidateIsTriedAndAdoptedOverHTTP(t *testing.T) {
-	for name, o := range candidateBackends(t) {
+	for name, o := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, o)
 			recs := records(100, 30)

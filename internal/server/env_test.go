@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,11 +21,10 @@ import (
 	strata "github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/metrics"
-	"github.com/stratahq/strata/internal/pgtest"
 	"github.com/stratahq/strata/internal/server"
-	"github.com/stratahq/strata/transforms"
+	"github.com/stratahq/strata/internal/testenv"
+	"github.com/stratahq/strata/internal/testenv/testsvc"
 )
 
 // env is a running API over a fresh database: the orders dataset with a
@@ -34,6 +32,7 @@ import (
 // table orders, plus customers, a dataset with only an analytics table.
 type env struct {
 	t       *testing.T
+	te      *testenv.Env
 	pool    *pgxpool.Pool
 	svc     *strata.Service
 	srv     *server.Server
@@ -50,7 +49,9 @@ type envOptions struct {
 	// perDay rows each.
 	archivedDays, perDay int
 	jobs                 func() []server.JobStatus
-	// storage replaces the file:// archive; getenv gives its credentials.
+	// kind is the archive's (testenv.Local when empty); storage replaces
+	// it with a URL, getenv gives its credentials.
+	kind    string
 	storage string
 	getenv  map[string]string
 	// onTransformError sets the orders source.on_transform_error.
@@ -70,106 +71,51 @@ func newEnv(t *testing.T, o envOptions) *env {
 // buildEnv builds an env without serving it.
 func buildEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dbURL, pool := pgtest.NewDB(t)
-	e := &env{t: t, pool: pool, logs: &syncBuffer{}}
-	e.makeTables(ctx, o)
-	cfg := e.writeConfig(dbURL, o.storage, o.onTransformError)
+	te := testenv.New(t, envSetup(o))
+	maps.Copy(te.Vars, o.getenv)
+	e := &env{t: t, te: te, pool: te.Pool, archive: te.ArchiveDir, logs: &syncBuffer{}}
+	cfg := te.Config()
 	if o.limits != nil {
 		o.limits(&cfg.Server)
 	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := strata.Open(ctx, strata.Options{Config: cfg, Logger: log, Failpoints: o.failpoints,
-		Getenv: func(k string) string { return o.getenv[k] }, SpoolDir: filepath.Join(t.TempDir(), "spool")})
-	if err != nil {
-		t.Fatalf("open the service: %v", err)
-	}
-	t.Cleanup(svc.Close)
-	e.svc = svc
+	e.svc = testsvc.Open(t, te, strata.Options{Config: cfg, Logger: log, Failpoints: o.failpoints})
 	if o.archivedDays > 0 {
-		if _, err := svc.ArchiveAnalytics(ctx, "orders", archive.Options{}); err != nil {
+		if _, err := e.svc.ArchiveAnalytics(context.Background(), "orders", archive.Options{}); err != nil {
 			t.Fatalf("archive orders: %v", err)
 		}
 	}
 	reg := prometheus.NewRegistry()
-	e.srv = server.New(svc, server.Options{Logger: log, Metrics: metrics.New(reg), Registry: reg,
+	e.srv = server.New(e.svc, server.Options{Logger: log, Metrics: metrics.New(reg), Registry: reg,
 		Limits: cfg.Server, Jobs: o.jobs})
 	return e
 }
 
-// makeTables creates orders (with archivedDays+90 days of rows, the oldest
-// archivedDays past the 90-day retention), source_orders and customers.
-func (e *env) makeTables(ctx context.Context, o envOptions) {
-	e.t.Helper()
-	orders := demo.Datasets[2]
-	orders.PerDay = max(o.perDay, 1)
-	days := 0
+// envSetup is the environment of o: orders (with archivedDays+90 days of
+// rows, the oldest archivedDays past the 90-day retention), source_orders,
+// the example transform, and customers.
+func envSetup(o envOptions) testenv.Options {
+	orders := testenv.Dataset{Name: "orders", PerDay: max(o.perDay, 1), Source: true,
+		Transform: "orders.sql", OnTransformError: o.onTransformError}
+	if orders.OnTransformError == "" {
+		orders.OnTransformError = "reject"
+	}
 	if o.archivedDays > 0 {
-		days = o.archivedDays + 91 // 90 days kept, today's partial day
+		orders.Days = o.archivedDays + 91 // 90 days kept, today's partial day
 	}
-	if err := demo.Create(ctx, e.pool, orders, days); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, e.pool, orders); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := demo.Create(ctx, e.pool, demo.Datasets[0], 0); err != nil {
-		e.t.Fatal(err)
-	}
+	return testenv.Options{Storage: o.kind, StorageURL: o.storage, Prefix: "svc",
+		Datasets: []testenv.Dataset{orders, {Name: "customers"}}}
 }
 
-// writeConfig writes strata.yaml and the orders transform and loads them.
-func (e *env) writeConfig(dbURL, storage, onTransformError string) *config.Config {
-	e.t.Helper()
-	if onTransformError == "" {
-		onTransformError = "reject"
+// backends are the archives the tests that try each run against: local
+// disk always, Azurite when it runs.
+func backends(t *testing.T) map[string]envOptions {
+	t.Helper()
+	out := map[string]envOptions{}
+	for _, k := range testenv.Kinds(t) {
+		out[k] = envOptions{kind: k}
 	}
-	dir := e.t.TempDir()
-	e.archive = filepath.Join(dir, "archive")
-	if storage == "" {
-		storage = "file://" + e.archive
-	}
-	sql, err := transforms.FS.ReadFile("orders.sql")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "orders.sql"), sql, 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: %s
-  prefix: svc
-datasets:
-  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-      on_transform_error: %s
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 90d
-    transform: orders.sql
-  - name: customers
-    analytics:
-      table: customers
-      key: [customer_id]
-      time_column: updated_at
-`, dbURL, storage, onTransformError)
-	path := filepath.Join(dir, "strata.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	cfg, err := config.Load(path, func(string) string { return "" })
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return cfg
+	return out
 }
 
 // records returns n raw order records, order ids from first, as sent.
@@ -240,11 +186,7 @@ func errorOf(t *testing.T, r response) (msg string, detail any, id string) {
 // count returns a query's single number.
 func (e *env) count(sql string) int64 {
 	e.t.Helper()
-	var n int64
-	if err := e.pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		e.t.Fatalf("%s: %v", sql, err)
-	}
-	return n
+	return e.te.Count(sql)
 }
 
 // state sums up the database: Layer 3 and Layer 2 rows, catalog objects

@@ -2,39 +2,15 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/stratahq/strata/internal/storage"
 )
-
-// backends are the archives the transform-error tests run against: local
-// disk always, Azurite when it runs.
-func backends(t *testing.T) map[string]envOptions {
-	t.Helper()
-	out := map[string]envOptions{"file": {}}
-	endpoint, key := os.Getenv("STRATA_TEST_AZURITE_ENDPOINT"), os.Getenv("STRATA_TEST_AZURITE_KEY")
-	if endpoint == "" || key == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Azurite is not running: run the tests with `make test`")
-		}
-		t.Log("Azurite is not running: only the local-disk archive is tried")
-		return out
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	out["azurite"] = envOptions{
-		storage: fmt.Sprintf("azblob://transform-%s?account=devstoreaccount1&endpoint=%s", hex.EncodeToString(b), url.QueryEscape(endpoint)),
-		getenv:  map[string]string{"AZURE_STORAGE_KEY": key}}
-	return out
-}
 
 // stored sums up everything an ingest can leave behind: the tables, the
 // catalog (objects, uploads, lineage records, archived marks, quarantine)
