@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/evidence"
 	"github.com/stratahq/strata/internal/lineage"
+	"github.com/stratahq/strata/internal/openlineage"
 )
 
 // LineageRequest asks for the evidence chain of one dataset over a period.
@@ -92,3 +94,18 @@ type (
 	// QuarantinedRecord is one record of strata.quarantine.
 	QuarantinedRecord = evidence.QuarantinedRecord
 )
+
+// runObserver is the Service's archive.RunObserver (internal/openlineage/
+// observer), nil (untyped) when no lineage destination is configured.
+func (s *Service) runObserver() archive.RunObserver {
+	if s.lineage == nil {
+		return nil
+	}
+	return s.lineage
+}
+
+// OpenLineageStats counts the OpenLineage events emitted, sent and lost
+// (all zero when lineage.openlineage_url and _file are unset).
+func (s *Service) OpenLineageStats() openlineage.Stats {
+	return s.lineage.Stats()
+}

@@ -38,6 +38,7 @@ import (
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/failpoint"
 	"github.com/stratahq/strata/internal/intake"
+	"github.com/stratahq/strata/internal/openlineage/observer"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
@@ -100,7 +101,7 @@ type Service struct {
 	fp     failpoint.Set
 	spool  string
 	// lineage emits OpenLineage events; nil unless configured.
-	lineage *lineageObserver
+	lineage *observer.Observer
 	// intake coalesces concurrent ingests (group commit).
 	intake *intake.Intake
 	// transforms reads each dataset's transform file again only when it
@@ -151,7 +152,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.pool.Close()
 		return nil, err
 	}
-	s.lineage = newLineageObserver(s)
+	s.lineage = observer.New(cfg, s.pool, s.prefix, s.log)
 	s.intake = intake.New(s.Archiver())
 	return s, nil
 }
@@ -160,7 +161,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 // at most) and releases the database connections.
 func (s *Service) Close() {
 	s.intake.Close()
-	s.closeLineage()
+	s.lineage.Close()
 	s.cat.Close()
 	s.pool.Close()
 }

@@ -1,4 +1,4 @@
-package strata
+package observer
 
 import (
 	"context"
@@ -18,20 +18,20 @@ import (
 
 // table names a PostgreSQL table the OpenLineage way, with its columns
 // when they can be read.
-func (o *lineageObserver) table(ctx context.Context, name string) openlineage.Dataset {
-	ns, db := o.s.pgNamespace()
+func (o *Observer) table(ctx context.Context, name string) openlineage.Dataset {
+	ns, db := o.pgNamespace()
 	schema, table, ok := strings.Cut(name, ".")
 	if !ok {
 		schema, table = "public", name
 	}
 	d := openlineage.Dataset{Namespace: ns, Name: db + "." + schema + "." + table,
 		Facets: map[string]any{"dataSource": o.facets.DataSource(ns, ns)}}
-	rel, err := pgsource.Resolve(ctx, o.s.pool, name)
+	rel, err := pgsource.Resolve(ctx, o.pool, name)
 	if err != nil {
 		return d
 	}
 	d.Name = db + "." + rel.Schema + "." + rel.Name
-	rows, err := o.s.pool.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+	rows, err := o.pool.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 		WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, rel.OID)
 	if err != nil {
 		return d
@@ -54,10 +54,10 @@ func (o *lineageObserver) table(ctx context.Context, name string) openlineage.Da
 // container or bucket as the namespace, the folder of the dataset's
 // objects as the name (OpenLineage's naming for S3, Azure Blob and local
 // files).
-func (o *lineageObserver) archive(typ, dataset string) openlineage.Dataset {
-	folder := strings.Trim(strings.Join([]string{o.s.prefix.String(), typ, dataset}, "/"), "/")
+func (o *Observer) archive(typ, dataset string) openlineage.Dataset {
+	folder := strings.Trim(strings.Join([]string{o.prefix.String(), typ, dataset}, "/"), "/")
 	ns, uri := "file", "file:///"
-	u, err := url.Parse(o.s.cfg.Storage.URL)
+	u, err := url.Parse(o.cfg.Storage.URL)
 	if err == nil {
 		switch u.Scheme {
 		case "file":

@@ -1,30 +1,42 @@
-package strata
+// Package observer turns Strata's runs into OpenLineage events: it is the
+// archive.RunObserver of a Service whose configuration names a lineage
+// destination (lineage.openlineage_url or lineage.openlineage_file). START
+// names the run's inputs and outputs (PostgreSQL tables and archive
+// folders, datasets.go); COMPLETE or FAIL adds what the catalog says the
+// run committed. Nothing it does can fail or hold up a run.
+package observer
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/openlineage"
+	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/transform"
 )
 
 // maxFacetObjects bounds the objects listed in one event's strata facet.
 const maxFacetObjects = 1000
 
-// lineageObserver turns runs into OpenLineage events: START when a run
-// begins, COMPLETE or FAIL when it ends. It is the archive.RunObserver of
-// a Service whose configuration names a lineage destination. Nothing it
-// does can fail a run: lookups that fail only leave facets out.
-type lineageObserver struct {
-	s       *Service
+// Observer turns runs into OpenLineage events: START when a run begins,
+// COMPLETE or FAIL when it ends. Nothing it does can fail a run: lookups
+// that fail only leave facets out. A nil *Observer emits nothing.
+type Observer struct {
+	cfg     *config.Config
+	pool    *pgxpool.Pool
+	prefix  storage.Key
+	log     *slog.Logger
 	em      *openlineage.Emitter
 	ns      string
 	facets  openlineage.Facets
@@ -43,13 +55,16 @@ type runDatasets struct {
 	runID   string // the OpenLineage run id
 }
 
-func newLineageObserver(s *Service) *lineageObserver {
-	lc := s.cfg.Lineage
-	em := openlineage.New(openlineage.Options{URL: lc.OpenLineageURL, File: s.cfg.LineageFilePath(), Logger: s.log})
+// New returns the observer of cfg's lineage destination, nil when cfg
+// names none. prefix is the storage prefix of the archive's objects.
+func New(cfg *config.Config, pool *pgxpool.Pool, prefix storage.Key, log *slog.Logger) *Observer {
+	lc := cfg.Lineage
+	em := openlineage.New(openlineage.Options{URL: lc.OpenLineageURL, File: cfg.LineageFilePath(), Logger: log})
 	if em == nil {
 		return nil
 	}
-	o := &lineageObserver{s: s, em: em, ns: lc.Namespace, version: "devel", started: map[int64]*runDatasets{}}
+	o := &Observer{cfg: cfg, pool: pool, prefix: prefix, log: log, em: em, ns: lc.Namespace,
+		version: "devel", started: map[int64]*runDatasets{}}
 	if o.ns == "" {
 		o.ns = config.DefaultLineageNamespace
 	}
@@ -62,38 +77,28 @@ func newLineageObserver(s *Service) *lineageObserver {
 	return o
 }
 
-// runObserver is the Service's archive.RunObserver, nil (untyped) when no
-// lineage destination is configured.
-func (s *Service) runObserver() archive.RunObserver {
-	if s.lineage == nil {
-		return nil
-	}
-	return s.lineage
-}
-
-// OpenLineageStats counts the OpenLineage events emitted, sent and lost
-// (all zero when lineage.openlineage_url and _file are unset).
-func (s *Service) OpenLineageStats() openlineage.Stats {
-	if s.lineage == nil {
+// Stats counts the events emitted, sent and lost (zero for nil).
+func (o *Observer) Stats() openlineage.Stats {
+	if o == nil {
 		return openlineage.Stats{}
 	}
-	return s.lineage.em.Stats()
+	return o.em.Stats()
 }
 
-// closeLineage sends the events still queued, waiting at most a timeout.
-func (s *Service) closeLineage() {
-	if s.lineage == nil {
+// Close sends the events still queued, waiting at most a timeout.
+func (o *Observer) Close() {
+	if o == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openlineage.DefaultTimeout+time.Second)
 	defer cancel()
-	s.lineage.em.Close(ctx)
+	o.em.Close(ctx)
 }
 
 // pgNamespace is the OpenLineage namespace of the database:
 // postgres://host:port.
-func (s *Service) pgNamespace() (ns, db string) {
-	cc := s.pool.Config().ConnConfig
+func (o *Observer) pgNamespace() (ns, db string) {
+	cc := o.pool.Config().ConnConfig
 	host := cc.Host
 	if host == "" || strings.HasPrefix(host, "/") {
 		host = "localhost" // a Unix socket
@@ -103,17 +108,17 @@ func (s *Service) pgNamespace() (ns, db string) {
 
 // runID reads the run's start from strata.runs to name it; should that
 // fail, the events still carry one id (without the start time).
-func (o *lineageObserver) runID(ctx context.Context, run archive.RunInfo) string {
+func (o *Observer) runID(ctx context.Context, run archive.RunInfo) string {
 	var started time.Time
-	if err := o.s.pool.QueryRow(ctx, `SELECT started_at FROM strata.runs WHERE id = $1`, run.ID).Scan(&started); err != nil {
-		o.s.log.Warn("openlineage: read the run's start", "run", run.ID, "err", err)
+	if err := o.pool.QueryRow(ctx, `SELECT started_at FROM strata.runs WHERE id = $1`, run.ID).Scan(&started); err != nil {
+		o.log.Warn("openlineage: read the run's start", "run", run.ID, "err", err)
 		return openlineage.RunID(fmt.Sprintf("strata://%s/runs/%d", run.Dataset, run.ID))
 	}
 	return openlineage.StrataRunID(run.Dataset, run.ID, started)
 }
 
 // RunStarted emits START with the run's inputs and outputs.
-func (o *lineageObserver) RunStarted(ctx context.Context, run archive.RunInfo) {
+func (o *Observer) RunStarted(ctx context.Context, run archive.RunInfo) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	d := o.datasets(ctx, run)
@@ -128,7 +133,7 @@ func (o *lineageObserver) RunStarted(ctx context.Context, run archive.RunInfo) {
 
 // RunFinished emits COMPLETE or FAIL with what the catalog says the run
 // committed: objects and checksums, Layer 3 ids, Layer 2 rows written.
-func (o *lineageObserver) RunFinished(ctx context.Context, run archive.RunInfo, res archive.RunResult) {
+func (o *Observer) RunFinished(ctx context.Context, run archive.RunInfo, res archive.RunResult) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	o.mu.Lock()
@@ -150,13 +155,13 @@ func (o *lineageObserver) RunFinished(ctx context.Context, run archive.RunInfo, 
 		sf.Status = "failed"
 		ev.Run.Facets["errorMessage"] = o.facets.ErrorMessage(res.Err.Error())
 	}
-	objs, err := catalog.ObjectsByKey(ctx, o.s.pool, res.Keys)
+	objs, err := catalog.ObjectsByKey(ctx, o.pool, res.Keys)
 	if err != nil {
-		o.s.log.Warn("openlineage: read the run's objects", "run", run.ID, "err", err)
+		o.log.Warn("openlineage: read the run's objects", "run", run.ID, "err", err)
 	}
-	recs, err := catalog.LineageOfRun(ctx, o.s.pool, run.Dataset, run.ID)
+	recs, err := catalog.LineageOfRun(ctx, o.pool, run.Dataset, run.ID)
 	if err != nil {
-		o.s.log.Warn("openlineage: read the run's lineage records", "run", run.ID, "err", err)
+		o.log.Warn("openlineage: read the run's lineage records", "run", run.ID, "err", err)
 	}
 	o.fillStrata(&sf, objs, recs)
 	ev.Run.Facets["strata"] = o.facets.Strata(sf)
@@ -167,7 +172,7 @@ func (o *lineageObserver) RunFinished(ctx context.Context, run archive.RunInfo, 
 	o.em.Emit(ev)
 }
 
-func (o *lineageObserver) event(run archive.RunInfo, typ openlineage.EventType, d *runDatasets) *openlineage.RunEvent {
+func (o *Observer) event(run archive.RunInfo, typ openlineage.EventType, d *runDatasets) *openlineage.RunEvent {
 	ev := &openlineage.RunEvent{
 		EventType: typ, EventTime: time.Now().UTC(),
 		Run: openlineage.Run{RunID: d.runID,
@@ -184,7 +189,7 @@ func (o *lineageObserver) event(run archive.RunInfo, typ openlineage.EventType, 
 	return ev
 }
 
-func (o *lineageObserver) strataFacet(run archive.RunInfo) openlineage.StrataRunFacet {
+func (o *Observer) strataFacet(run archive.RunInfo) openlineage.StrataRunFacet {
 	f := openlineage.StrataRunFacet{RunID: run.ID, Kind: run.Kind, Dataset: run.Dataset}
 	if !run.From.IsZero() {
 		from, to := run.From.UTC(), run.To.UTC()
@@ -194,7 +199,7 @@ func (o *lineageObserver) strataFacet(run archive.RunInfo) openlineage.StrataRun
 }
 
 // fillStrata adds the catalog's record of the run to its facet.
-func (o *lineageObserver) fillStrata(f *openlineage.StrataRunFacet, objs []catalog.Object, recs []catalog.Lineage) {
+func (o *Observer) fillStrata(f *openlineage.StrataRunFacet, objs []catalog.Object, recs []catalog.Lineage) {
 	for i, obj := range objs {
 		if i == maxFacetObjects {
 			f.ObjectsNotListed = len(objs) - i
@@ -223,11 +228,11 @@ func (o *lineageObserver) fillStrata(f *openlineage.StrataRunFacet, objs []catal
 
 // recordedSQL returns the recorded text of the transform the run used,
 // when it used exactly one.
-func (o *lineageObserver) recordedSQL(ctx context.Context, dataset string, versions []string) string {
+func (o *Observer) recordedSQL(ctx context.Context, dataset string, versions []string) string {
 	if len(versions) != 1 {
 		return ""
 	}
-	text, ok, err := catalog.TransformText(ctx, o.s.pool, dataset, versions[0])
+	text, ok, err := catalog.TransformText(ctx, o.pool, dataset, versions[0])
 	if err != nil || !ok {
 		return ""
 	}
@@ -235,7 +240,7 @@ func (o *lineageObserver) recordedSQL(ctx context.Context, dataset string, versi
 }
 
 // outputStatistics counts what the run wrote into each output.
-func (o *lineageObserver) outputStatistics(ev *openlineage.RunEvent, d *runDatasets, objs []catalog.Object, f openlineage.StrataRunFacet) {
+func (o *Observer) outputStatistics(ev *openlineage.RunEvent, d *runDatasets, objs []catalog.Object, f openlineage.StrataRunFacet) {
 	for i := range ev.Outputs {
 		var rows, bytes, files int64
 		switch role := d.roles[i]; role {
@@ -258,9 +263,9 @@ func (o *lineageObserver) outputStatistics(ev *openlineage.RunEvent, d *runDatas
 }
 
 // datasets names the run's inputs and outputs by its kind.
-func (o *lineageObserver) datasets(ctx context.Context, run archive.RunInfo) *runDatasets {
+func (o *Observer) datasets(ctx context.Context, run archive.RunInfo) *runDatasets {
 	d := &runDatasets{}
-	ds, ok := o.s.cfg.Dataset(run.Dataset)
+	ds, ok := o.cfg.Dataset(run.Dataset)
 	if !ok {
 		return d
 	}
@@ -309,7 +314,7 @@ func (o *lineageObserver) datasets(ctx context.Context, run archive.RunInfo) *ru
 		}
 	}
 	if transforms && run.Kind != catalog.LineageAnalyticsArchive && run.Kind != catalog.LineageRestore {
-		if t, err := transform.Load(o.s.cfg.TransformPath(ds)); err == nil {
+		if t, err := transform.Load(o.cfg.TransformPath(ds)); err == nil {
 			d.sql = t.Text()
 		}
 	}
