@@ -5,23 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/config"
-	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
 	"github.com/stratahq/strata/internal/scheduler"
+	"github.com/stratahq/strata/internal/testenv"
+	"github.com/stratahq/strata/internal/testenv/testsvc"
 )
 
 const (
@@ -39,9 +35,8 @@ const (
 // Layer 2 rows and an empty Layer 3 table) and a strata.yaml for it with a
 // local-disk archive.
 type fixture struct {
-	t       *testing.T
-	pool    *pgxpool.Pool
-	cfgPath string
+	*testenv.Env
+	t *testing.T
 	// oldRows is the Layer 2 rows past retention at setup, kept in ref_old.
 	oldRows int64
 }
@@ -54,43 +49,14 @@ type setup struct {
 
 func newFixture(t *testing.T, s setup) *fixture {
 	t.Helper()
-	url, pool := pgtest.NewDB(t)
-	ctx := t.Context()
-	ds := demo.Datasets[2] // orders
-	ds.PerDay = 20
-	if err := demo.Create(ctx, pool, ds, 100); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, pool, ds); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, pool: pool, cfgPath: filepath.Join(t.TempDir(), "strata.yaml")}
-	f.exec(`CREATE TABLE ref_old AS SELECT order_id FROM orders WHERE ordered_at < ` + cutoffSQL)
-	if f.oldRows = f.count(`SELECT count(*) FROM ref_old`); f.oldRows == 0 {
+	e := testenv.New(t, testenv.Options{Prefix: "svc", Datasets: []testenv.Dataset{{
+		Name: dataset, Days: 100, PerDay: 20, Source: true,
+		SourceRetention: s.sourceRetention, BatchMaxRows: s.batchRows, BatchMaxWait: "immediate",
+	}}})
+	f := &fixture{Env: e, t: t}
+	f.Exec(`CREATE TABLE ref_old AS SELECT order_id FROM orders WHERE ordered_at < ` + cutoffSQL)
+	if f.oldRows = f.Count(`SELECT count(*) FROM ref_old`); f.oldRows == 0 {
 		t.Fatal("the fixture has no Layer 2 rows past retention")
-	}
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-  prefix: svc
-datasets:
-  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-      retention: %s
-      batch_max_rows: %d
-      batch_max_wait: immediate
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 90d
-`, url, filepath.Join(t.TempDir(), "archive"), s.sourceRetention, s.batchRows)
-	if err := os.WriteFile(f.cfgPath, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	return f
 }
@@ -98,10 +64,7 @@ datasets:
 // config loads the fixture's strata.yaml with the given job intervals.
 func (f *fixture) config(source, analytics, purge time.Duration) *config.Config {
 	f.t.Helper()
-	cfg, err := config.Load(f.cfgPath, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	cfg := f.Config()
 	cfg.Datasets[0].Schedule = config.Schedule{SourceArchive: config.DurationOf(source),
 		AnalyticsArchive: config.DurationOf(analytics), Purge: config.DurationOf(purge)}
 	return cfg
@@ -110,55 +73,21 @@ func (f *fixture) config(source, analytics, purge time.Duration) *config.Config 
 // service opens a Service (its own pool) on the fixture.
 func (f *fixture) service(cfg *config.Config) *strata.Service {
 	f.t.Helper()
-	svc, err := strata.Open(context.Background(), strata.Options{Config: cfg, SpoolDir: f.t.TempDir()})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(svc.Close)
-	return svc
-}
-
-func (f *fixture) exec(sql string, args ...any) {
-	f.t.Helper()
-	if _, err := f.pool.Exec(context.Background(), sql, args...); err != nil {
-		f.t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func (f *fixture) count(sql string) int64 {
-	f.t.Helper()
-	var n int64
-	if err := f.pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		f.t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
-func (f *fixture) ints(sql string) []int64 {
-	f.t.Helper()
-	rows, err := f.pool.Query(context.Background(), sql)
-	if err != nil {
-		f.t.Fatalf("%s: %v", sql, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		f.t.Fatalf("%s: %v", sql, err)
-	}
-	return ids
+	return testsvc.Open(f.t, f.Env, strata.Options{Config: cfg})
 }
 
 // insertSource writes n raw records into Layer 3 with plain SQL, as
 // another program would.
 func (f *fixture) insertSource(n int) {
 	f.t.Helper()
-	f.exec(`INSERT INTO `+sourceTable+` (raw_data)
+	f.Exec(`INSERT INTO `+sourceTable+` (raw_data)
 		SELECT json_build_object('order_id', g, 'total', g % 97)::json FROM generate_series(1, $1) g`, n)
 }
 
 // catalogRows sums the rows of the committed objects of one archive type.
 func (f *fixture) catalogRows(typ string) int64 {
 	f.t.Helper()
-	return f.count(`SELECT coalesce(sum(rows), 0) FROM strata.objects
+	return f.Count(`SELECT coalesce(sum(rows), 0) FROM strata.objects
 		WHERE dataset = 'orders' AND state = 'committed' AND archive_type = '` + typ + `'`)
 }
 
@@ -188,9 +117,9 @@ func (f *fixture) archived(svc *strata.Service, typ, col string) []int64 {
 // one committed source object and marked archived once, and no other row is.
 func (f *fixture) checkSourceOnce(svc *strata.Service, want int64) {
 	f.t.Helper()
-	live := f.ints(`SELECT raw_id FROM ` + sourceTable + ` ORDER BY raw_id`)
+	live := f.Ints(`SELECT raw_id FROM ` + sourceTable + ` ORDER BY raw_id`)
 	ids := f.archived(svc, "source", "raw_id")
-	marked := f.count(`SELECT count(*) FROM strata.source_archived WHERE dataset = 'orders'`)
+	marked := f.Count(`SELECT count(*) FROM strata.source_archived WHERE dataset = 'orders'`)
 	if int64(len(live)) != want || int64(len(ids)) != want || marked != want || f.catalogRows("source") != want {
 		f.t.Errorf("source: %d rows inserted, %d in Layer 3, %d read back from the archive, %d marked archived, catalog counts %d",
 			want, len(live), len(ids), marked, f.catalogRows("source"))
@@ -206,8 +135,8 @@ func (f *fixture) checkSourceOnce(svc *strata.Service, want int64) {
 func (f *fixture) checkAnalyticsOnce(svc *strata.Service) {
 	f.t.Helper()
 	ids := f.archived(svc, "analytics", "order_id")
-	ref := f.ints(`SELECT order_id FROM ref_old ORDER BY order_id`)
-	if left := f.count(oldLeftSQL); left != 0 {
+	ref := f.Ints(`SELECT order_id FROM ref_old ORDER BY order_id`)
+	if left := f.Count(oldLeftSQL); left != 0 {
 		f.t.Errorf("analytics: %d rows past retention are still in Layer 2", left)
 	}
 	if !slices.Equal(ids, ref) || f.catalogRows("analytics") != f.oldRows {

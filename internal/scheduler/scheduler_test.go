@@ -36,7 +36,7 @@ func TestTheSchedulerArchivesLayer3AndOldLayer2RowsExactlyOnce(t *testing.T) {
 
 	stop := start(t, s)
 	waitFor(t, 30*time.Second, "every row archived", func() bool {
-		return f.count(pendingSQL) == 0 && f.count(oldLeftSQL) == 0
+		return f.Count(pendingSQL) == 0 && f.Count(oldLeftSQL) == 0
 	})
 	time.Sleep(3 * fast) // a few more runs, which must find nothing
 	stop()
@@ -84,7 +84,7 @@ func TestTwoSchedulersOnOneDatabaseShareTheWorkAndArchiveEachRowOnce(t *testing.
 		time.Sleep(10 * time.Millisecond)
 	}
 	waitFor(t, 30*time.Second, "every row archived", func() bool {
-		return f.count(pendingSQL) == 0 && f.count(oldLeftSQL) == 0
+		return f.Count(pendingSQL) == 0 && f.Count(oldLeftSQL) == 0
 	})
 	for _, stop := range stops {
 		stop()
@@ -159,10 +159,10 @@ func TestShutdownCancelsTheRunInFlightAndRunReturnsPromptly(t *testing.T) {
 		svc := f.service(cfg)
 		stop := start(t, scheduler.New(svc, cfg, scheduler.Options{Jitter: noJitter}))
 		waitFor(t, 30*time.Second, "a first batch", func() bool {
-			return f.count(`SELECT count(*) FROM strata.source_archived`) > 0
+			return f.Count(`SELECT count(*) FROM strata.source_archived`) > 0
 		})
 		took := stop()
-		marked := f.count(`SELECT count(*) FROM strata.source_archived`)
+		marked := f.Count(`SELECT count(*) FROM strata.source_archived`)
 		t.Logf("Run returned %s after cancel, with %d of %d rows archived", took, marked, rows)
 		if took > 5*time.Second {
 			t.Errorf("Run took %s to return after cancel", took)
@@ -174,7 +174,7 @@ func TestShutdownCancelsTheRunInFlightAndRunReturnsPromptly(t *testing.T) {
 		}
 		// A new process finishes the work: nothing was lost or left claimed.
 		stop = start(t, scheduler.New(svc, cfg, scheduler.Options{Jitter: noJitter}))
-		waitFor(t, 60*time.Second, "every row archived", func() bool { return f.count(pendingSQL) == 0 })
+		waitFor(t, 60*time.Second, "every row archived", func() bool { return f.Count(pendingSQL) == 0 })
 		stop()
 		f.checkSourceOnce(svc, rows)
 	})
@@ -210,7 +210,7 @@ func TestAFailingJobIsLoggedCountedAndBackedOffWhileTheOthersRun(t *testing.T) {
 	stop()
 
 	f.checkSourceOnce(svc, 300) // the other jobs went on
-	if left := f.count(oldLeftSQL); left != f.oldRows {
+	if left := f.Count(oldLeftSQL); left != f.oldRows {
 		t.Errorf("%d of %d old Layer 2 rows left; the failing job archived nothing", left, f.oldRows)
 	}
 	st := s.Status()[1]
@@ -291,8 +291,8 @@ func TestStatusReflectsEachJobsLastRun(t *testing.T) {
 	}
 	if !purgedAfter {
 		t.Logf("the source run ended after purge began (a slow machine): purge not checked")
-	} else if f.count(`SELECT count(*) FROM `+sourceTable) != 0 || f.catalogRows("source") != rows {
+	} else if f.Count(`SELECT count(*) FROM `+sourceTable) != 0 || f.catalogRows("source") != rows {
 		t.Errorf("after purge: %d rows in Layer 3, %d in the source archive; want 0 and %d",
-			f.count(`SELECT count(*) FROM `+sourceTable), f.catalogRows("source"), rows)
+			f.Count(`SELECT count(*) FROM `+sourceTable), f.catalogRows("source"), rows)
 	}
 }
