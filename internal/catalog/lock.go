@@ -105,13 +105,17 @@ func tryAdvisory(ctx context.Context, conn *pgx.Conn, key string) (bool, error) 
 	return ok, nil
 }
 
-// Unlock releases the lock: a session of its own ends; a reused session
-// unlocks and goes back to the lock pool, or is closed if that fails, so
-// a session still holding the lock is never reused.
+// Unlock releases the lock: a session of its own unlocks and ends; a
+// reused session unlocks and goes back to the lock pool, or is closed if
+// that fails, so a session still holding the lock is never reused.
 func (l *Lock) Unlock(ctx context.Context) error {
 	if l.conn != nil {
-		if err := l.conn.Close(ctx); err != nil {
-			return fmt.Errorf("unlock %s: %w", l.key, err)
+		// Unlock before closing: the server ends a closed session (and
+		// releases its locks) a moment after the client has gone, and a
+		// process starting right after this one must find the lock free.
+		_, uerr := l.conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, l.key)
+		if err := l.conn.Close(ctx); err != nil || uerr != nil {
+			return fmt.Errorf("unlock %s: %w", l.key, errors.Join(uerr, err))
 		}
 		return nil
 	}
