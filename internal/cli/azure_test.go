@@ -2,46 +2,20 @@ package cli_test
 
 import (
 	"context"
-	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.T) {
-	storeURL, env := archiveStorage(t, "azurite")
-	dbURL, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[1] // scor_metrics
-	ds.PerDay = 50
-	if err := demo.Create(context.Background(), pool, ds, 95); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(t.TempDir(), "strata.yaml")
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: %s
-  prefix: analytics_service
-datasets:
-  - name: scor_metrics
-    analytics:
-      table: scor_metrics
-      key: [metric_id]
-      time_column: timestamp
-      retention: 90d
-`, dbURL, storeURL)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env["STRATA_CONFIG"] = cfg
+	e := testenv.New(t, testenv.Options{Storage: testenv.Azurite, Prefix: "analytics_service",
+		Datasets: []testenv.Dataset{{Name: "scor_metrics", Days: 95, PerDay: 50}}})
+	storeURL, env := e.StorageURL, e.Vars
 
 	r := run(t, env, "archive")
 	if r.code != 0 {

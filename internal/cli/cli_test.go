@@ -3,16 +3,14 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stratahq/strata/internal/cli"
-	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/parquetio"
-	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 type result struct {
@@ -34,32 +32,15 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 // strata.yaml pointing at it and a local-disk archive.
 func setup(t *testing.T) (cfg string, archiveDir string) {
 	t.Helper()
-	url, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[2] // orders
-	ds.PerDay = 20
-	if err := demo.Create(context.Background(), pool, ds, 100); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	archiveDir = filepath.Join(dir, "archive")
-	cfg = filepath.Join(dir, "strata.yaml")
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-  prefix: svc
-datasets:
-  - name: orders
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 90d
-`, url, archiveDir)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg, archiveDir
+	e := setupEnv(t)
+	return e.ConfigPath, e.ArchiveDir
+}
+
+// setupEnv is setup's environment.
+func setupEnv(t *testing.T) *testenv.Env {
+	t.Helper()
+	return testenv.New(t, testenv.Options{Prefix: "svc",
+		Datasets: []testenv.Dataset{{Name: "orders", Days: 100, PerDay: 20}}})
 }
 
 func TestBadUsageExitsTwoWithAMessageThatSaysWhatToDo(t *testing.T) {

@@ -13,9 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/cli"
-	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
-	"github.com/stratahq/strata/transforms"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // setupOrders creates the orders dataset with Layer 3, Layer 2 and the
@@ -24,67 +22,18 @@ import (
 // transform file.
 func setupOrders(t *testing.T) (map[string]string, *pgxpool.Pool, string) {
 	t.Helper()
-	ctx := context.Background()
-	url, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[2]
-	if err := demo.Create(ctx, pool, ds, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, pool, ds); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	sql, err := transforms.FS.ReadFile("orders.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	transform := filepath.Join(dir, "transforms", "orders.sql")
-	if err := os.MkdirAll(filepath.Dir(transform), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(transform, sql, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "strata.yaml")
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-datasets:
-  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 90d
-    transform: transforms/orders.sql
-  - name: customers
-    analytics:
-      table: customers
-      key: [customer_id]
-      time_column: updated_at
-`, url, filepath.Join(dir, "archive"))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{
+		{Name: "orders", Source: true, Transform: "transforms/orders.sql"}, {Name: "customers"}}})
 	var recs []string
 	at := time.Now().UTC().Format(time.RFC3339)
 	for i := 1; i <= 20; i++ {
 		recs = append(recs, fmt.Sprintf(`{"order_id": %d, "customer_id": 7, "status": "PAID", "total": "%d.25", "currency": "eur", "items": 1, "ordered_at": "%s", "shipped_on": null}`, i, i, at))
 	}
-	file := filepath.Join(dir, "orders.jsonl")
-	if err := os.WriteFile(file, []byte(strings.Join(recs, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"STRATA_CONFIG": cfg}
-	if r := run(t, env, "ingest", "--dataset", "orders", file); r.code != 0 {
+	file := e.WriteFile("orders.jsonl", strings.Join(recs, "\n")+"\n")
+	if r := run(t, e.Vars, "ingest", "--dataset", "orders", file); r.code != 0 {
 		t.Fatalf("ingest: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	return env, pool, transform
+	return e.Vars, e.Pool, filepath.Join(e.Dir, "transforms", "orders.sql")
 }
 
 // jsonReport is the part of compare's JSON the tests read.

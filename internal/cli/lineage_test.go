@@ -1,20 +1,15 @@
 package cli_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratahq/strata/internal/cli"
 	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
-	"github.com/stratahq/strata/transforms"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // setupIntake makes the orders dataset with a Layer 3 table, the example
@@ -22,57 +17,14 @@ import (
 // and writes n raw records, two days old, to a file for strata ingest.
 func setupIntake(t *testing.T, n int) (cfg, archiveDir, records string) {
 	t.Helper()
-	ctx := context.Background()
-	url, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[2] // orders
-	if err := demo.Create(ctx, pool, ds, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, pool, ds); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	text, err := transforms.FS.ReadFile("orders.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "orders.sql"), text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	archiveDir = filepath.Join(dir, "archive")
-	cfg = filepath.Join(dir, "strata.yaml")
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-  prefix: svc
-datasets:
-  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-      batch_max_rows: 50
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 1d
-    transform: orders.sql
-`, url, archiveDir)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e := testenv.New(t, testenv.Options{Prefix: "svc", Datasets: []testenv.Dataset{
+		{Name: "orders", Source: true, Transform: "orders.sql", BatchMaxRows: 50, Retention: "1d"}}})
 	var b strings.Builder
-	for _, r := range demo.Records(ds, 1, n, time.Now().Add(-48*time.Hour), rand.New(rand.NewPCG(3, 4))) {
+	for _, r := range demo.Records(demo.Datasets[2], 1, n, time.Now().Add(-48*time.Hour), rand.New(rand.NewPCG(3, 4))) {
 		b.Write(r)
 		b.WriteByte('\n')
 	}
-	records = filepath.Join(dir, "records.jsonl")
-	if err := os.WriteFile(records, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg, archiveDir, records
+	return e.ConfigPath, e.ArchiveDir, e.WriteFile("records.jsonl", b.String())
 }
 
 func TestLineageShowsTheEvidenceChainThroughTheCommandLine(t *testing.T) {

@@ -2,41 +2,17 @@ package cli_test
 
 import (
 	"context"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stratahq/strata/internal/cli"
 )
 
-// dbOf connects to the database named in a strata.yaml written by setup.
-func dbOf(t *testing.T, cfg string) *pgx.Conn {
-	t.Helper()
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`url: (postgres\S+)`).FindSubmatch(b)
-	if m == nil {
-		t.Fatal("no database url in " + cfg)
-	}
-	conn, err := pgx.Connect(context.Background(), string(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 func TestRestoreThroughTheCommandLine(t *testing.T) {
 	ctx := context.Background()
-	cfg, _ := setup(t)
-	env := map[string]string{"STRATA_CONFIG": cfg}
-	db := dbOf(t, cfg)
+	e := setupEnv(t)
+	env, db := e.Vars, e.Pool
 	if r := run(t, env, "archive"); r.code != 0 {
 		t.Fatalf("archive: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -2,17 +2,13 @@ package cli_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // Issue 9's report: scor_metrics.value changed from double precision to
@@ -23,29 +19,8 @@ import (
 // column, the types and the objects.
 func TestRetrieveFiltersAcrossAChangeOfTypeThroughTheCommandLine(t *testing.T) {
 	ctx := context.Background()
-	dbURL, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[1] // scor_metrics
-	ds.PerDay = 100
-	if err := demo.Create(ctx, pool, ds, 95); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(t.TempDir(), "strata.yaml")
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-datasets:
-  - name: scor_metrics
-    analytics:
-      table: scor_metrics
-      key: [metric_id]
-      time_column: timestamp
-      retention: 90d
-`, dbURL, filepath.Join(t.TempDir(), "archive"))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"STRATA_CONFIG": cfg}
+	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{{Name: "scor_metrics", Days: 95, PerDay: 100}}})
+	pool, env := e.Pool, e.Vars
 	sql := func(q string) {
 		t.Helper()
 		if _, err := pool.Exec(ctx, q); err != nil {

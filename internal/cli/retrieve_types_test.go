@@ -2,19 +2,14 @@ package cli_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // hostileRows add to the all-types fixture text that JSON and CSV must
@@ -50,10 +45,11 @@ ALTER TABLE every_type ALTER COLUMN happened_at SET NOT NULL;`
 // row_to_json (numeric as its exact text), each CSV record the bytes COPY
 // ... TO (FORMAT csv, HEADER) writes.
 func TestRetrieveWritesEveryTypeAsPostgreSQLDoes(t *testing.T) {
-	for _, backend := range []string{"local", "azurite"} {
+	for _, backend := range []string{testenv.Local, testenv.Azurite} {
 		t.Run(backend, func(t *testing.T) {
-			storeURL, env := archiveStorage(t, backend)
-			dbURL, pool := pgtest.NewDB(t)
+			e := testenv.New(t, testenv.Options{Storage: backend, Prefix: "svc",
+				Datasets: []testenv.Dataset{{Name: "every_type", Key: "id", TimeColumn: "happened_at"}}})
+			pool, env := e.Pool, e.Vars
 			for _, sql := range []string{pgtest.TypesDDL, pgtest.AllTypesTable("every_type"),
 				pgtest.AllTypesRows("every_type"), hostileRows, placeRows} {
 				if _, err := pool.Exec(context.Background(), sql); err != nil {
@@ -61,7 +57,6 @@ func TestRetrieveWritesEveryTypeAsPostgreSQLDoes(t *testing.T) {
 				}
 			}
 			want := pgtest.Render(t, pool, "every_type", "id")
-			env["STRATA_CONFIG"] = writeEveryTypeConfig(t, dbURL, storeURL)
 			if r := run(t, env, "archive"); r.code != 0 {
 				t.Fatalf("archive: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
@@ -103,51 +98,6 @@ func checkHTTPRetrieval(t *testing.T, env map[string]string, want *pgtest.Render
 	if n := want.CheckCSV(t, []byte(body)); code != http.StatusOK || n != want.Rows() {
 		t.Fatalf("GET csv: %d, %d rows, want %d", code, n, want.Rows())
 	}
-}
-
-// archiveStorage returns the storage URL of an empty archive on backend
-// ("local" or "azurite") and the environment strata needs for it. Without
-// Azurite it skips (fails when CI is set).
-func archiveStorage(t *testing.T, backend string) (string, map[string]string) {
-	t.Helper()
-	if backend == "local" {
-		return (&url.URL{Scheme: "file", Path: filepath.Join(t.TempDir(), "archive")}).String(), map[string]string{}
-	}
-	endpoint, key := os.Getenv("STRATA_TEST_AZURITE_ENDPOINT"), os.Getenv("STRATA_TEST_AZURITE_KEY")
-	if endpoint == "" || key == "" {
-		msg := "Azurite is not running: run the tests with `make test` (or scripts/azurite.sh start)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	container := "e2e-cli-" + hex.EncodeToString(b)
-	return fmt.Sprintf("azblob://%s?account=devstoreaccount1&endpoint=%s", container, url.QueryEscape(endpoint)),
-		map[string]string{"AZURE_STORAGE_KEY": key}
-}
-
-func writeEveryTypeConfig(t *testing.T, dbURL, storeURL string) string {
-	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "strata.yaml")
-	yaml := fmt.Sprintf(`database:
-  url: %q
-storage:
-  url: %q
-  prefix: svc
-datasets:
-  - name: every_type
-    analytics:
-      table: every_type
-      key: [id]
-      time_column: happened_at
-      retention: 90d
-`, dbURL, storeURL)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 func count(t *testing.T, pool *pgxpool.Pool, sql string) int {

@@ -3,13 +3,19 @@ package testenv
 import (
 	"fmt"
 	"strings"
+
+	"github.com/stratahq/strata/internal/demo"
 )
 
 // Dataset is one example dataset of an Env: its tables and its entry in
 // the config.
 type Dataset struct {
-	// Name is customers, scor_metrics or orders.
+	// Name is customers, scor_metrics or orders; or, with Key set, a table
+	// of the test's own that New neither creates nor fills.
 	Name string
+	// Key and TimeColumn are the analytics key and time column of a table
+	// of the test's own (unused for the examples).
+	Key, TimeColumn string
 	// Days of Layer 2 rows are made, the newest today, PerDay rows each
 	// (0: the example's number); no days leaves the table empty.
 	Days, PerDay int
@@ -49,7 +55,10 @@ func renderConfig(dbURL, storageURL string, o Options) string {
 }
 
 func renderDataset(b *strings.Builder, ds Dataset) {
-	d, _ := exampleOf(ds.Name)
+	d, ok := exampleOf(ds.Name)
+	if ds.Key != "" || !ok {
+		d = demo.Dataset{Name: ds.Name, Table: ds.Name, Key: ds.Key, TimeColumn: ds.TimeColumn}
+	}
 	fmt.Fprintf(b, "  - name: %s\n", ds.Name)
 	if ds.Source {
 		fmt.Fprintf(b, "    source:\n      table: source_%s\n      id_column: raw_id\n      time_column: ingested_at\n", ds.Name)
