@@ -89,9 +89,9 @@ func (s *Service) IngestWith(ctx context.Context, dataset string, r io.Reader, o
 		GroupWait: ds.Source.GroupWait.Duration(), KeyWindow: ds.Source.IdempotencyWindow.Duration(),
 	}, intake.Request{Records: recs, Key: opts.IdempotencyKey})
 	rep.IngestReport, rep.Replayed = res.IngestReport, res.Replayed
-	rep.QuarantinedRecords = pos.records(rep.Quarantined)
+	rep.QuarantinedRecords = recordErrors(pos, rep.Quarantined)
 	if te := (*archive.TransformError)(nil); errors.As(err, &te) {
-		return rep, &RejectedError{Dataset: dataset, Records: pos.records(te.Records), More: te.More, Stored: rep.Records}
+		return rep, &RejectedError{Dataset: dataset, Records: recordErrors(pos, te.Records), More: te.More, Stored: rep.Records}
 	}
 	if errors.Is(err, intake.ErrKeyConflict) {
 		return rep, &kindError{ErrConflict, err}
@@ -107,15 +107,12 @@ const maxInMemory = 16 << 20
 // to memMax bytes, else in an unlinked spool file), so that nothing is
 // stored when any record is bad. It also returns where each record was in
 // the input.
-func (s *Service) readRecords(r io.Reader, maxRecord, memMax int64) (*intake.Records, *positions, error) {
+func (s *Service) readRecords(r io.Reader, maxRecord, memMax int64) (*intake.Records, *ingest.Positions, error) {
 	recs := intake.NewRecords(s.spool, memMax)
-	pos := &positions{}
+	pos := &ingest.Positions{}
 	// ScanAuto buffers (64 KiB at most); another buffer here would cost a
 	// large allocation per request.
-	err := ingest.ScanAuto(pos.sniff(r), maxRecord, func(line int, rec []byte) error {
-		pos.add(int(recs.N), line)
-		return recs.Add(rec)
-	})
+	err := pos.Scan(r, maxRecord, recs.Add)
 	if err == nil {
 		err = recs.Finish()
 	}

@@ -3,11 +3,10 @@ package strata
 import (
 	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strings"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/ingest"
 )
 
 // ErrRejected matches an ingest refused because the dataset's transform
@@ -75,66 +74,15 @@ func (e *RejectedError) Error() string {
 // Is makes a RejectedError match ErrRejected and ErrInvalid.
 func (e *RejectedError) Is(target error) bool { return target == ErrRejected || target == ErrInvalid }
 
-// positions maps a record's index in the spooled input to its line (or
-// array position): runs of consecutive lines are kept as one jump, so the
-// usual input (no blank lines) costs one entry.
-type positions struct {
-	array bool
-	jumps []jump
-}
-
-// jump: record index starts a run at line.
-type jump struct{ index, line int }
-
-func (p *positions) add(index, line int) {
-	if n := len(p.jumps); n > 0 && p.jumps[n-1].line+(index-p.jumps[n-1].index) == line {
-		return
-	}
-	p.jumps = append(p.jumps, jump{index, line})
-}
-
-// line returns the line of record index.
-func (p *positions) line(index int) int {
-	i := sort.Search(len(p.jumps), func(i int) bool { return p.jumps[i].index > index })
-	if i == 0 {
-		return index + 1
-	}
-	j := p.jumps[i-1]
-	return j.line + index - j.index
-}
-
-// sniff reads through r and sets p.array when the first byte that is not
-// white space is '[', as ingest.ScanAuto decides.
-func (p *positions) sniff(r io.Reader) io.Reader {
-	return &sniffer{r: r, p: p}
-}
-
-type sniffer struct {
-	r    io.Reader
-	p    *positions
-	done bool
-}
-
-func (s *sniffer) Read(b []byte) (int, error) {
-	n, err := s.r.Read(b)
-	for i := 0; i < n && !s.done; i++ {
-		switch b[i] {
-		case ' ', '\t', '\r', '\n':
-		default:
-			s.p.array, s.done = b[i] == '[', true
-		}
-	}
-	return n, err
-}
-
-// records turns the archive's failing records into RecordErrors by line.
-func (p *positions) records(recs []archive.RecordError) []RecordError {
+// recordErrors turns the archive's failing records into RecordErrors by
+// their place in the input.
+func recordErrors(pos *ingest.Positions, recs []archive.RecordError) []RecordError {
 	if len(recs) == 0 {
 		return nil
 	}
 	out := make([]RecordError, len(recs))
 	for i, r := range recs {
-		out[i] = RecordError{Line: p.line(r.Index), Array: p.array, SQLState: r.Err.Code, Error: r.Message()}
+		out[i] = RecordError{Line: pos.Line(r.Index), Array: pos.Array(), SQLState: r.Err.Code, Error: r.Message()}
 	}
 	return out
 }
