@@ -14,9 +14,8 @@ import (
 
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
-	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
-	"github.com/stratahq/strata/transforms"
+	"github.com/stratahq/strata/internal/testenv"
+	"github.com/stratahq/strata/internal/testenv/testsvc"
 )
 
 // voidFilter makes the test transform drop orders whose status is VOID, so
@@ -35,56 +34,15 @@ type lworld struct {
 
 func newLineageWorld(t *testing.T) *lworld {
 	t.Helper()
-	ctx := context.Background()
-	url, pool := pgtest.NewDB(t)
-	orders := demo.Datasets[2]
-	if err := demo.Create(ctx, pool, orders, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, pool, orders); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Create(ctx, pool, demo.Datasets[0], 0); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	w := &lworld{pool: pool, transform: filepath.Join(dir, "orders.sql"), archive: filepath.Join(dir, "archive")}
-	sql, err := transforms.FS.ReadFile("orders.sql")
+	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{
+		{Name: "orders", Source: true, Transform: "orders.sql"}, {Name: "customers"}}})
+	w := &lworld{pool: e.Pool, transform: filepath.Join(e.Dir, "orders.sql"), archive: e.ArchiveDir}
+	sql, err := os.ReadFile(w.transform)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.writeTransform(t, string(sql)+voidFilter)
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-datasets:
-  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 90d
-    transform: orders.sql
-  - name: customers
-    analytics:
-      table: customers
-      key: [customer_id]
-      time_column: updated_at
-`, url, filepath.Join(dir, "archive"))
-	path := filepath.Join(dir, "strata.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w.svc, err = strata.Open(ctx, strata.Options{ConfigFile: path, Getenv: func(string) string { return "" }, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.svc.Close)
+	w.svc = testsvc.Open(t, e, strata.Options{})
 	return w
 }
 

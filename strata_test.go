@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	stdjson "encoding/json"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +17,8 @@ import (
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/testenv"
+	"github.com/stratahq/strata/internal/testenv/testsvc"
 )
 
 // world is a database with the orders example (100 days of Layer 2 rows,
@@ -33,46 +31,13 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ctx := context.Background()
-	url, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[2] // orders
-	ds.PerDay = 20
-	if err := demo.Create(ctx, pool, ds, 100); err != nil {
+	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{
+		{Name: "orders", Days: 100, PerDay: 20, Extra: "archive:\n  row_group_rows: 5"},
+		{Name: "events", Source: true, SourceTable: "source_orders"}}})
+	if err := demo.CreateSource(context.Background(), e.Pool, testenv.Example(t, "orders")); err != nil {
 		t.Fatal(err)
 	}
-	if err := demo.CreateSource(ctx, pool, ds); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-datasets:
-  - name: orders
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 90d
-    archive:
-      row_group_rows: 5
-  - name: events
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-`, url, filepath.Join(dir, "archive"))
-	path := filepath.Join(dir, "strata.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := strata.Open(ctx, strata.Options{ConfigFile: path, Getenv: func(string) string { return "" }, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	return &world{svc: svc, pool: pool}
+	return &world{svc: testsvc.Open(t, e, strata.Options{}), pool: e.Pool}
 }
 
 // archiveOrders copies orders to orders_all (the truth) and archives the

@@ -3,14 +3,8 @@ package strata_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	stdjson "encoding/json"
 	"errors"
-	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +13,8 @@ import (
 
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
-	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/testenv"
+	"github.com/stratahq/strata/internal/testenv/testsvc"
 )
 
 // typeChange is a column's change of type between two archive runs, the
@@ -73,32 +68,12 @@ func TestFiltersAreRightWhateverTypeAColumnHadWhenItsDayWasArchived(t *testing.T
 		t.Run(backend, func(t *testing.T) {
 			for _, c := range typeChanges {
 				t.Run(c.before+" to "+c.after, func(t *testing.T) {
-					tw := newTypeWorld(t, storageURL(t, backend), c)
+					tw := newTypeWorld(t, backend, c)
 					tw.checkAll(t, c)
 				})
 			}
 		})
 	}
-}
-
-// storageURL is a fresh archive on the backend, with its credential set
-// for newTypeWorld's Service.
-func storageURL(t *testing.T, backend string) string {
-	t.Helper()
-	if backend == "local" {
-		return "file://" + filepath.Join(t.TempDir(), "archive")
-	}
-	endpoint, key := os.Getenv("STRATA_TEST_AZURITE_ENDPOINT"), os.Getenv("STRATA_TEST_AZURITE_KEY")
-	if endpoint == "" || key == "" {
-		msg := "Azurite is not running: run the tests with `make test` (or scripts/azurite.sh start)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	return fmt.Sprintf("azblob://types-%s?account=devstoreaccount1&endpoint=%s", hex.EncodeToString(b), url.QueryEscape(endpoint))
 }
 
 // typeWorld is a table m (id, at, v) archived across a change of v's type,
@@ -112,17 +87,18 @@ type typeWorld struct {
 // newTypeWorld runs the scenario: rows of days 120 to 118 ago and live
 // ones, archived; ALTER COLUMN TYPE; rows of days 118 to 116 ago (one day
 // gets objects of both types) and live ones, archived.
-func newTypeWorld(t *testing.T, store string, c typeChange) *typeWorld {
+func newTypeWorld(t *testing.T, backend string, c typeChange) *typeWorld {
 	t.Helper()
 	ctx := context.Background()
-	dbURL, pool := pgtest.NewDB(t)
+	e := newTypeEnv(t, backend)
+	pool := e.Pool
 	collate := ""
 	if strings.Contains(c.after, "char") || c.after == "text" {
 		collate = ` COLLATE "C"`
 	}
 	exec(t, pool, "CREATE TABLE m (id bigint PRIMARY KEY, at timestamptz NOT NULL, v "+c.before+")")
 	exec(t, pool, "CREATE TABLE ref (id bigint PRIMARY KEY, at timestamptz NOT NULL, v "+c.after+collate+")")
-	w := &typeWorld{svc: openTypeService(t, dbURL, store), pool: pool}
+	w := &typeWorld{svc: testsvc.Open(t, e, strata.Options{}), pool: pool}
 	w.insert(t, c, []int{120, 119, 118, 10})
 	w.archive(t, w.svc)
 	w.retrieve(t, "m", "jsonl", "") // live rows read before the change, by the Service that reads them after it
@@ -138,46 +114,13 @@ func newTypeWorld(t *testing.T, store string, c typeChange) *typeWorld {
 	return w
 }
 
-func openTypeService(t *testing.T, dbURL, store string) *strata.Service {
+// newTypeEnv is a database and an archive on backend with datasets m and
+// ref (tables of the test's own: id, at, v).
+func newTypeEnv(t *testing.T, backend string) *testenv.Env {
 	t.Helper()
-	dir := t.TempDir()
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: %s
-datasets:
-  - name: m
-    analytics:
-      table: m
-      key: [id]
-      time_column: at
-      retention: 90d
-    archive:
-      row_group_rows: 3
-  - name: ref
-    analytics:
-      table: ref
-      key: [id]
-      time_column: at
-      retention: 90d
-`, dbURL, store)
-	path := filepath.Join(dir, "strata.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	key := os.Getenv("STRATA_TEST_AZURITE_KEY")
-	getenv := func(k string) string {
-		if k == "AZURE_STORAGE_KEY" {
-			return key
-		}
-		return ""
-	}
-	svc, err := strata.Open(context.Background(), strata.Options{ConfigFile: path, Getenv: getenv, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	return svc
+	return testenv.New(t, testenv.Options{Storage: backend, Datasets: []testenv.Dataset{
+		{Name: "m", Key: "id", TimeColumn: "at", Extra: "archive:\n  row_group_rows: 3"},
+		{Name: "ref", Key: "id", TimeColumn: "at"}}})
 }
 
 func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
@@ -316,8 +259,9 @@ func (w *typeWorld) checkJSONAsLive(t *testing.T) {
 // ErrInvalid naming what is wrong; neither returns fewer rows silently.
 func TestAChangeOfTypeWithoutACastFailsNamingTheColumnTheObjectsAndTheTypes(t *testing.T) {
 	ctx := context.Background()
-	dbURL, pool := pgtest.NewDB(t)
-	w := &typeWorld{svc: openTypeService(t, dbURL, storageURL(t, "local")), pool: pool}
+	e := newTypeEnv(t, testenv.Local)
+	pool := e.Pool
+	w := &typeWorld{svc: testsvc.Open(t, e, strata.Options{}), pool: pool}
 	exec(t, pool, "CREATE TABLE m (id bigint PRIMARY KEY, at timestamptz NOT NULL, v text, x double precision)")
 	exec(t, pool, "CREATE TABLE ref (LIKE m)")
 	w.insert(t, typeChange{before: "text", values: []string{"7", "12"}}, []int{100})

@@ -10,12 +10,16 @@ import (
 // Dataset is one example dataset of an Env: its tables and its entry in
 // the config.
 type Dataset struct {
-	// Name is customers, scor_metrics or orders; or, with Key set, a table
-	// of the test's own that New neither creates nor fills.
+	// Name is customers, scor_metrics or orders; or, with Key set or under
+	// another name, a dataset over tables of the test's own that New
+	// neither creates nor fills.
 	Name string
 	// Key and TimeColumn are the analytics key and time column of a table
-	// of the test's own (unused for the examples).
+	// of the test's own named Name; without them, a dataset that is not an
+	// example has no analytics: section.
 	Key, TimeColumn string
+	// SourceTable is source.table ("" is source_<Name>).
+	SourceTable string
 	// Days of Layer 2 rows are made, the newest today, PerDay rows each
 	// (0: the example's number); no days leaves the table empty.
 	Days, PerDay int
@@ -61,7 +65,11 @@ func renderDataset(b *strings.Builder, ds Dataset) {
 	}
 	fmt.Fprintf(b, "  - name: %s\n", ds.Name)
 	if ds.Source {
-		fmt.Fprintf(b, "    source:\n      table: source_%s\n      id_column: raw_id\n      time_column: ingested_at\n", ds.Name)
+		table := ds.SourceTable
+		if table == "" {
+			table = demo.SourceTable(d)
+		}
+		fmt.Fprintf(b, "    source:\n      table: %s\n      id_column: raw_id\n      time_column: ingested_at\n", table)
 		key(b, "retention", ds.SourceRetention)
 		if ds.BatchMaxRows > 0 {
 			key(b, "batch_max_rows", fmt.Sprint(ds.BatchMaxRows))
@@ -70,12 +78,14 @@ func renderDataset(b *strings.Builder, ds Dataset) {
 		key(b, "on_transform_error", ds.OnTransformError)
 		indent(b, ds.SourceExtra, "      ")
 	}
-	retention := ds.Retention
-	if retention == "" {
-		retention = "90d"
+	if d.Key != "" {
+		retention := ds.Retention
+		if retention == "" {
+			retention = "90d"
+		}
+		fmt.Fprintf(b, "    analytics:\n      table: %s\n      key: [%s]\n      time_column: %s\n      retention: %s\n",
+			d.Table, d.Key, d.TimeColumn, retention)
 	}
-	fmt.Fprintf(b, "    analytics:\n      table: %s\n      key: [%s]\n      time_column: %s\n      retention: %s\n",
-		d.Table, d.Key, d.TimeColumn, retention)
 	if ds.Transform != "" {
 		fmt.Fprintf(b, "    transform: %s\n", ds.Transform)
 	}
