@@ -4,7 +4,6 @@ import (
 	"context"
 	stdjson "encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,8 +18,8 @@ import (
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
-	"github.com/stratahq/strata/transforms"
+	"github.com/stratahq/strata/internal/testenv"
+	"github.com/stratahq/strata/internal/testenv/testsvc"
 )
 
 // pipeline is the orders dataset with its whole flow: raw records are
@@ -32,7 +31,6 @@ import (
 type pipeline struct {
 	svc           *strata.Service
 	pool          *pgxpool.Pool
-	opts          strata.Options
 	transformPath string
 	rng           *rand.Rand
 	next          int64 // next order id
@@ -42,53 +40,10 @@ type pipeline struct {
 // configuration (a lineage: section) and failpoints.
 func newPipeline(t *testing.T, extraYAML, failpoints string) *pipeline {
 	t.Helper()
-	ctx := context.Background()
-	url, pool := pgtest.NewDB(t)
-	ds := demo.Datasets[2] // orders
-	if err := demo.Create(ctx, pool, ds, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, pool, ds); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	text, err := transforms.FS.ReadFile("orders.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpath := filepath.Join(dir, "orders.sql")
-	if err := os.WriteFile(tpath, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	yaml := fmt.Sprintf(`database:
-  url: %s
-storage:
-  url: file://%s
-  prefix: analytics_service
-datasets:
-  - name: orders
-    source:
-      table: source_orders
-      id_column: raw_id
-      time_column: ingested_at
-      batch_max_rows: 100
-    analytics:
-      table: orders
-      key: [order_id]
-      time_column: ordered_at
-      retention: 1d
-    transform: orders.sql
-%s`, url, filepath.Join(dir, "archive"), extraYAML)
-	path := filepath.Join(dir, "strata.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := &pipeline{pool: pool, transformPath: tpath, rng: rand.New(rand.NewPCG(1, 2)), next: 90001,
-		opts: strata.Options{ConfigFile: path, Getenv: func(string) string { return "" }, SpoolDir: t.TempDir(), Failpoints: failpoints}}
-	if p.svc, err = strata.Open(ctx, p.opts); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.svc.Close)
+	e := testenv.New(t, testenv.Options{Prefix: "analytics_service", Extra: extraYAML, Datasets: []testenv.Dataset{
+		{Name: "orders", Source: true, BatchMaxRows: 100, Retention: "1d", Transform: "orders.sql"}}})
+	p := &pipeline{pool: e.Pool, transformPath: filepath.Join(e.Dir, "orders.sql"), rng: rand.New(rand.NewPCG(1, 2)), next: 90001}
+	p.svc = testsvc.Open(t, e, strata.Options{Failpoints: failpoints})
 	return p
 }
 
