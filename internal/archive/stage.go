@@ -185,8 +185,11 @@ func (sw *spoolWriter) abort() {
 	os.Remove(sw.f.Name())
 }
 
-func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job, day time.Time) (*staged, error) {
-	sw, err := a.newSpoolWriter(ex.schema, parquetio.WriterOptions{
+// dayWriterOptions are the Parquet writer options of an analytics object of
+// the table's day: the dataset's compression, row groups, time and key
+// columns, and the metadata every analytics object carries.
+func (spec AnalyticsSpec) dayWriterOptions(table string, day time.Time) parquetio.WriterOptions {
+	return parquetio.WriterOptions{
 		Compression:  spec.Compression,
 		RowGroupRows: spec.RowGroupRows,
 		TimeColumn:   spec.TimeColumn,
@@ -194,10 +197,14 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 		Metadata: map[string]string{
 			parquetio.KeyDataset:      spec.Dataset,
 			parquetio.KeyArchiveType:  catalog.TypeAnalytics,
-			parquetio.KeyTable:        j.parent.String(),
+			parquetio.KeyTable:        table,
 			parquetio.KeyPartitionDay: day.Format(time.DateOnly),
 		},
-	})
+	}
+}
+
+func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job, day time.Time) (*staged, error) {
+	sw, err := a.newSpoolWriter(ex.schema, spec.dayWriterOptions(j.parent.String(), day))
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/catalog"
-	"github.com/stratahq/strata/internal/parquetio"
 )
 
 // moveOut handles the day's rows whose correction lies on another day:
@@ -71,19 +70,9 @@ func (sp *superseder) write(ctx context.Context, day time.Time, old []int64, row
 		ids[i] = strconv.FormatInt(id, 10)
 	}
 	spec := sp.spec
-	sw, err := sp.a.newSpoolWriter(sp.schema, parquetio.WriterOptions{
-		Compression:  spec.Compression,
-		RowGroupRows: spec.RowGroupRows,
-		TimeColumn:   spec.TimeColumn,
-		KeyColumns:   spec.Key,
-		Metadata: map[string]string{
-			parquetio.KeyDataset:      spec.Dataset,
-			parquetio.KeyArchiveType:  catalog.TypeAnalytics,
-			parquetio.KeyTable:        sp.rel.String(),
-			parquetio.KeyPartitionDay: day.Format(time.DateOnly),
-			KeySupersedes:             strings.Join(ids, ","),
-		},
-	})
+	opts := spec.dayWriterOptions(sp.rel.String(), day)
+	opts.Metadata[KeySupersedes] = strings.Join(ids, ",")
+	sw, err := sp.a.newSpoolWriter(sp.schema, opts)
 	if err != nil {
 		return nil, err
 	}
