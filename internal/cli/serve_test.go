@@ -1,46 +1,27 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stratahq/strata/internal/cli"
+	"github.com/stratahq/strata/internal/testenv"
 )
-
-// lockedBuffer is a bytes.Buffer the serve goroutine and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startServe runs strata serve in the background and returns its base URL
 // (read from its first line of output), a cancel that stands for SIGTERM
 // and a channel with its exit code.
-func startServe(t *testing.T, env map[string]string, args ...string) (string, context.CancelFunc, chan int, *lockedBuffer) {
+func startServe(t *testing.T, env map[string]string, args ...string) (string, context.CancelFunc, chan int, *testenv.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	out, errb := &lockedBuffer{}, &lockedBuffer{}
+	out, errb := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	code := make(chan int, 1)
 	go func() {
 		code <- cli.Main(ctx, append([]string{"serve"}, args...), cli.Env{

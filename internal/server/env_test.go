@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +36,7 @@ type env struct {
 	srv     *server.Server
 	url     string
 	archive string
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 // envOptions change what newEnv builds.
@@ -73,7 +71,7 @@ func buildEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	te := testenv.New(t, envSetup(o))
 	maps.Copy(te.Vars, o.getenv)
-	e := &env{t: t, te: te, pool: te.Pool, archive: te.ArchiveDir, logs: &syncBuffer{}}
+	e := &env{t: t, te: te, pool: te.Pool, archive: te.ArchiveDir, logs: &testenv.SyncBuffer{}}
 	cfg := te.Config()
 	if o.limits != nil {
 		o.limits(&cfg.Server)
@@ -197,24 +195,6 @@ func (e *env) state() string {
 		e.count(`SELECT count(*) FROM source_orders`), e.count(`SELECT count(*) FROM orders`),
 		e.count(`SELECT count(*) FROM customers`), e.count(`SELECT count(*) FROM strata.objects`),
 		e.count(`SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`))
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // wide is a range over every archived day of the tests, within
