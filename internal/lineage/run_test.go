@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,10 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/catalog"
-	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/testenv"
 	"github.com/stratahq/strata/internal/transform"
-	"github.com/stratahq/strata/transforms"
 )
 
 // fixture is the orders dataset with records written straight into Layer 3
@@ -31,26 +28,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	_, pool := pgtest.NewDB(t)
+	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{{Name: "orders", Source: true, Transform: "orders.sql"}}})
+	pool := e.Pool
 	if _, err := catalog.Open(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	orders := demo.Datasets[2]
-	if err := demo.Create(ctx, pool, orders, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.CreateSource(ctx, pool, orders); err != nil {
-		t.Fatal(err)
-	}
-	sql, err := transforms.FS.ReadFile("orders.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "orders.sql")
-	if err := os.WriteFile(path, sql, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := transform.Load(path)
+	tr, err := transform.Load(filepath.Join(e.Dir, "orders.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
