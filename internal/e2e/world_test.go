@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,10 +19,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/demo"
-	"github.com/stratahq/strata/internal/pgtest"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // Backends the scenarios run against.
@@ -64,47 +63,28 @@ type world struct {
 // a strata.yaml for them. It skips when a service is missing (fails under CI).
 func newWorld(t *testing.T, backend string) *world {
 	t.Helper()
-	w := &world{t: t, backend: backend, dir: t.TempDir()}
-	w.dbURL, w.pool = pgtest.NewDB(t)
-	w.env = baseEnv("TMPDIR=" + w.dir)
-	var storageURL string
+	w := &world{t: t, backend: backend, env: baseEnv()}
+	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json",
+		Datasets: []testenv.Dataset{{Name: dataset, Key: keyColumn, TimeColumn: timeColumn,
+			Extra: "archive:\n  compression: snappy\n  retention: 7y"}}}
 	switch backend {
 	case backendLocal:
-		w.archive = filepath.Join(w.dir, "archive")
+	case backendAzurite:
+		o.StorageURL = w.openAzurite()
+	default:
+		t.Fatalf("unknown backend %q", backend)
+	}
+	e := testenv.New(t, o)
+	w.dbURL, w.pool, w.dir, w.config = e.DBURL, e.Pool, e.Dir, e.ConfigPath
+	w.env = append(w.env, "TMPDIR="+w.dir)
+	if backend == backendLocal {
+		w.archive = e.ArchiveDir
 		b, err := local.Open(w.archive)
 		if err != nil {
 			t.Fatalf("open local archive: %v", err)
 		}
 		t.Cleanup(func() { b.Close() })
 		w.store = b
-		storageURL = (&url.URL{Scheme: "file", Path: w.archive}).String()
-	case backendAzurite:
-		storageURL = w.openAzurite()
-	default:
-		t.Fatalf("unknown backend %q", backend)
-	}
-	w.config = filepath.Join(w.dir, "strata.yaml")
-	cfg := fmt.Sprintf(`database:
-  url: %q
-storage:
-  url: %q
-  prefix: %s
-log:
-  level: info
-  format: json
-datasets:
-  - name: %s
-    analytics:
-      table: %s
-      key: [%s]
-      time_column: %s
-      retention: 90d
-    archive:
-      compression: snappy
-      retention: 7y
-`, w.dbURL, storageURL, prefix, dataset, table, keyColumn, timeColumn)
-	if err := os.WriteFile(w.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
 	}
 	return w
 }
