@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/transform"
 )
 
@@ -43,51 +42,16 @@ type sourceWorld struct {
 // empty Layer 3 and Layer 2 tables.
 func newSourceWorld(t *testing.T, backend string, batchRows int) *sourceWorld {
 	t.Helper()
-	w := newWorld(t, backend)
-	text, err := os.ReadFile(filepath.Join("..", "..", "transforms", "orders.sql"))
-	if err != nil {
-		t.Fatalf("read the example transform: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Join(w.dir, "transforms"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tpath := filepath.Join(w.dir, "transforms", "orders.sql")
-	if err := os.WriteFile(tpath, text, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := transform.Load(tpath)
+	ds := ordersEntry()
+	ds.Key = "" // testenv makes the empty Layer 3 and Layer 2 tables
+	ds.Source, ds.SourceTable, ds.Transform = true, srcTable, "transforms/orders.sql"
+	ds.SourceRetention, ds.BatchMaxRows, ds.BatchMaxWait = "7d", batchRows, "1h"
+	ds.SourceExtra = "payload_column: raw_data\nprocessed_column: processed\narchive_after: immediate\nbatch_max_bytes: 67108864"
+	w := newWorldOf(t, backend, ds)
+	tr, err := transform.Load(filepath.Join(w.dir, "transforms", "orders.sql"))
 	if err != nil {
 		t.Fatalf("load the example transform: %v", err)
 	}
-	cfg, err := os.ReadFile(w.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// newWorld's config ends with the orders dataset; give it a source and
-	// the transform.
-	extra := fmt.Sprintf(`    source:
-      table: %s
-      id_column: raw_id
-      time_column: ingested_at
-      payload_column: raw_data
-      processed_column: processed
-      retention: 7d
-      archive_after: immediate
-      batch_max_rows: %d
-      batch_max_bytes: 67108864
-      batch_max_wait: 1h
-    transform: transforms/orders.sql
-`, srcTable, batchRows)
-	if err := os.WriteFile(w.config, append(cfg, extra...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := demo.Create(ctx, w.pool, ordersDataset(t), 0); err != nil { // empty Layer 2
-		t.Fatalf("create orders: %v", err)
-	}
-	w.exec(`CREATE TABLE ` + srcTable + ` (raw_id bigserial PRIMARY KEY, raw_data json NOT NULL,
-		ingested_at timestamptz NOT NULL DEFAULT now(), processed boolean NOT NULL DEFAULT false)`)
 	w.exec(`CREATE TABLE ref_src (rec bigint PRIMARY KEY, payload text NOT NULL UNIQUE)`)
 	// 347 keys: about 3 records per order over 1000 records.
 	return &sourceWorld{world: w, transform: tr, nextRec: 1, keys: 347}

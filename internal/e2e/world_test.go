@@ -63,10 +63,21 @@ type world struct {
 // a strata.yaml for them. It skips when a service is missing (fails under CI).
 func newWorld(t *testing.T, backend string) *world {
 	t.Helper()
+	return newWorldOf(t, backend, ordersEntry())
+}
+
+// ordersEntry is the dataset of every scenario: orders, over a table the
+// scenario makes.
+func ordersEntry() testenv.Dataset {
+	return testenv.Dataset{Name: dataset, Key: keyColumn, TimeColumn: timeColumn,
+		Extra: "archive:\n  compression: snappy\n  retention: 7y"}
+}
+
+// newWorldOf is newWorld with the dataset ds in strata.yaml.
+func newWorldOf(t *testing.T, backend string, ds testenv.Dataset) *world {
+	t.Helper()
 	w := &world{t: t, backend: backend, env: baseEnv()}
-	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json",
-		Datasets: []testenv.Dataset{{Name: dataset, Key: keyColumn, TimeColumn: timeColumn,
-			Extra: "archive:\n  compression: snappy\n  retention: 7y"}}}
+	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json", Datasets: []testenv.Dataset{ds}}
 	switch backend {
 	case backendLocal:
 	case backendAzurite:

@@ -25,8 +25,9 @@ type Dataset struct {
 	Days, PerDay int
 	// Source adds the Layer 3 table source_<Name> and a source: section.
 	Source bool
-	// Transform is where the example transform is written, relative to
-	// the config's folder, and the dataset's transform: ("" none).
+	// Transform is where the example transform of Name is written,
+	// relative to the config's folder, and the dataset's transform: (""
+	// none); also for a dataset over tables of the test's own.
 	Transform string
 	// Retention is analytics.retention ("" is 90d).
 	Retention string

@@ -82,6 +82,13 @@ func New(t testing.TB, o Options) *Env {
 // create makes ds's tables and writes its transform.
 func (e *Env) create(ctx context.Context, ds Dataset) {
 	e.t.Helper()
+	if ds.Transform != "" {
+		text, err := transforms.FS.ReadFile(ds.Name + ".sql")
+		if err != nil {
+			e.t.Fatalf("no example transform for %s: %v", ds.Name, err)
+		}
+		e.WriteFile(ds.Transform, string(text))
+	}
 	d, ok := exampleOf(ds.Name)
 	if !ok || ds.Key != "" {
 		return // the test's own tables
@@ -96,13 +103,6 @@ func (e *Env) create(ctx context.Context, ds Dataset) {
 		if err := demo.CreateSource(ctx, e.Pool, d); err != nil {
 			e.t.Fatal(err)
 		}
-	}
-	if ds.Transform != "" {
-		text, err := transforms.FS.ReadFile(ds.Name + ".sql")
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		e.WriteFile(ds.Transform, string(text))
 	}
 }
 
