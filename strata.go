@@ -42,6 +42,7 @@ import (
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
+	"github.com/stratahq/strata/internal/storage/s3"
 	"github.com/stratahq/strata/internal/transform"
 )
 
@@ -263,8 +264,10 @@ func openStore(ctx context.Context, raw string, getenv func(string) string) (sto
 		b, err = local.FromURL(u)
 	case "azblob":
 		b, err = azblob.FromURL(ctx, u, getenv)
+	case "s3":
+		b, err = s3.FromURL(ctx, u, getenv)
 	default:
-		return nil, invalid("storage.url %s: scheme %q is not supported here (use file:// or azblob://)", config.RedactURL(raw), u.Scheme)
+		return nil, invalid("storage.url %s: scheme %q is not supported here (use file://, azblob:// or s3://)", config.RedactURL(raw), u.Scheme)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open storage %s: %w", config.RedactURL(raw), err)

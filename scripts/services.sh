@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Starts and stops the services the test suite needs: a throwaway PostgreSQL 15
-# (run as the postgres user when we are root) and Azurite, the Azure Storage
-# emulator (installed from the npm registry into .tools/). Their settings are
-# written to .state/test.env as shell exports.
+# (run as the postgres user when we are root), Azurite, the Azure Storage
+# emulator (installed from the npm registry into .tools/), and versitygw, an
+# S3 server (built with `go install` into .tools/). Their settings are written
+# to .state/test.env as shell exports.
 #
-#   scripts/services.sh start   # start both, write .state/test.env
-#   scripts/services.sh stop    # stop both
+#   scripts/services.sh start   # start all three, write .state/test.env
+#   scripts/services.sh stop    # stop them
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,15 +18,18 @@ start)
   go build -o bin/strata ./cmd/strata
   bin/strata demo up --state "$state/test" >"$state/pg.env"
   scripts/azurite.sh start
+  scripts/versitygw.sh start
   {
     sed -e 's/STRATA_DATABASE_URL/STRATA_TEST_DATABASE_URL/' -e 's#/strata_demo?#/postgres?#' "$state/pg.env"
     cat "$state/azurite.env"
+    cat "$state/versitygw.env"
   } >"$state/test.env"
   echo "services up; settings in .state/test.env"
   ;;
 stop)
   bin/strata demo down --state "$state/test" 2>/dev/null || true
   scripts/azurite.sh stop || true
+  scripts/versitygw.sh stop || true
   ;;
 *)
   echo "usage: $0 start|stop" >&2

@@ -154,6 +154,9 @@ func checkStorageURL(s string) error {
 		if u.Host == "" {
 			return errors.New("names no bucket (use s3://BUCKET?region=REGION)")
 		}
+		if u.Query().Get("region") == "" {
+			return errors.New("names no region (use s3://BUCKET?region=REGION[&endpoint=URL][&path_style=true])")
+		}
 	default:
 		return fmt.Errorf("has scheme %q (use file://, azblob:// or s3://)", u.Scheme)
 	}

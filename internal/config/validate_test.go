@@ -97,6 +97,8 @@ func TestValidateReportsWhatIsWrongAndHowToFixIt(t *testing.T) {
 			"storage.url: names no container (use azblob://CONTAINER?account=NAME)"},
 		{"an S3 URL without a bucket", func(c *Config) { c.Storage.URL = "s3:///?region=x" },
 			"storage.url: names no bucket (use s3://BUCKET?region=REGION)"},
+		{"an S3 URL without a region", func(c *Config) { c.Storage.URL = "s3://bucket" },
+			"storage.url: names no region (use s3://BUCKET?region=REGION[&endpoint=URL][&path_style=true])"},
 		{"a prefix that climbs out", func(c *Config) { c.Storage.Prefix = "../etc" },
 			`storage.prefix: "../etc" is not a safe object path (use segments of letters, digits, _ - . = joined by /, no leading or trailing /)`},
 		{"a prefix with a trailing slash", func(c *Config) { c.Storage.Prefix = "svc/" },
