@@ -9,10 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/demo"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // serveWorld is a world whose strata.yaml configures some of the demo
@@ -36,50 +34,18 @@ type serveWorld struct {
 // groupWait (the new source.group_wait; "" leaves the default).
 func newServeWorld(t *testing.T, names []string, batchMaxRows int, groupWait string) *serveWorld {
 	t.Helper()
-	w := &serveWorld{world: newWorld(t, backendLocal)}
-	storageURL := (&url.URL{Scheme: "file", Path: w.archive}).String()
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "database:\n  url: %q\nstorage:\n  url: %q\n  prefix: %s\nlog:\n  level: info\n  format: json\ndatasets:\n",
-		w.dbURL, storageURL, prefix)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	var datasets []demo.Dataset
+	var entries []testenv.Dataset
 	for _, name := range names {
-		i := slices.IndexFunc(demo.Datasets, func(d demo.Dataset) bool { return d.Name == name })
-		if i < 0 {
-			t.Fatalf("demo has no dataset %s", name)
-		}
-		ds := demo.Datasets[i]
-		w.datasets = append(w.datasets, ds)
-		w.exec(`DROP TABLE IF EXISTS ` + ds.Table)
-		if err := demo.Create(ctx, w.pool, ds, 0); err != nil {
-			t.Fatal(err)
-		}
-		if err := demo.CreateSource(ctx, w.pool, ds); err != nil {
-			t.Fatal(err)
-		}
-		abs, err := filepath.Abs(filepath.Join("..", "..", "transforms", name+".sql"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&cfg, `  - name: %s
-    source:
-      table: %s
-      id_column: raw_id
-      time_column: ingested_at
-      payload_column: raw_data
-      processed_column: processed
-      batch_max_rows: %d
-`, name, demo.SourceTable(ds), batchMaxRows)
+		datasets = append(datasets, testenv.Example(t, name))
+		ds := testenv.Dataset{Name: name, Source: true, BatchMaxRows: batchMaxRows, Transform: "transforms/" + name + ".sql",
+			SourceExtra: "payload_column: raw_data\nprocessed_column: processed"}
 		if groupWait != "" {
-			fmt.Fprintf(&cfg, "      group_wait: %s\n", groupWait)
+			ds.SourceExtra += "\ngroup_wait: " + groupWait
 		}
-		fmt.Fprintf(&cfg, "    analytics:\n      table: %s\n      key: [%s]\n      time_column: %s\n    transform: %q\n",
-			ds.Table, ds.Key, ds.TimeColumn, abs)
+		entries = append(entries, ds)
 	}
-	if err := os.WriteFile(w.config, []byte(cfg.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return &serveWorld{world: newWorldOf(t, backendLocal, entries...), datasets: datasets}
 }
 
 // requestRecords returns n JSON lines for ds, each tagged with "req": req.

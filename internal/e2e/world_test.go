@@ -73,11 +73,11 @@ func ordersEntry() testenv.Dataset {
 		Extra: "archive:\n  compression: snappy\n  retention: 7y"}
 }
 
-// newWorldOf is newWorld with the dataset ds in strata.yaml.
-func newWorldOf(t *testing.T, backend string, ds testenv.Dataset) *world {
+// newWorldOf is newWorld with the datasets ds in strata.yaml.
+func newWorldOf(t *testing.T, backend string, ds ...testenv.Dataset) *world {
 	t.Helper()
 	w := &world{t: t, backend: backend, env: baseEnv()}
-	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json", Datasets: []testenv.Dataset{ds}}
+	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json", Datasets: ds}
 	switch backend {
 	case backendLocal:
 	case backendAzurite:
