@@ -1,5 +1,5 @@
 # Strata. `make demo` runs the whole flow on a throwaway local PostgreSQL;
-# `make test` starts PostgreSQL and Azurite, runs every test, stops them.
+# `make test` starts PostgreSQL, Azurite and versitygw (S3), runs every test, stops them.
 SHELL := /bin/bash
 GO ?= go
 GOTEST_FLAGS ?= -count=1 -timeout 20m

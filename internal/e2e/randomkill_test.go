@@ -9,7 +9,7 @@ import (
 )
 
 // randomKills is how many times each backend's archive run is killed.
-var randomKills = map[string]int{backendLocal: 15, backendAzurite: 5}
+var randomKills = map[string]int{backendLocal: 15, backendAzurite: 5, backendS3: 5}
 
 // seed returns STRATA_E2E_SEED, or a fresh seed; either way it is logged so a
 // failing sequence of kills can be replayed.

@@ -22,6 +22,7 @@ import (
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
+	"github.com/stratahq/strata/internal/storage/s3"
 	"github.com/stratahq/strata/internal/testenv"
 )
 
@@ -29,9 +30,10 @@ import (
 const (
 	backendLocal   = "local"
 	backendAzurite = "azurite"
+	backendS3      = "s3"
 )
 
-var backends = []string{backendLocal, backendAzurite}
+var backends = []string{backendLocal, backendAzurite, backendS3}
 
 // The dataset every scenario archives: demo "orders", in a table of that name.
 const (
@@ -53,7 +55,7 @@ type world struct {
 	dir     string // config, spool (TMPDIR of the subprocesses), local archive
 	config  string
 	store   storage.Backend // the archive as the test sees it, without retries
-	archive string          // local archive folder ("" on Azurite)
+	archive string          // local archive folder ("" on Azurite and S3)
 	env     []string        // environment of every strata subprocess
 	// archiveRuns counts `strata archive` processes started.
 	archiveRuns int
@@ -82,6 +84,8 @@ func newWorldOf(t *testing.T, backend string, ds ...testenv.Dataset) *world {
 	case backendLocal:
 	case backendAzurite:
 		o.StorageURL = w.openAzurite()
+	case backendS3:
+		o.StorageURL = w.openS3()
 	default:
 		t.Fatalf("unknown backend %q", backend)
 	}
@@ -100,13 +104,13 @@ func newWorldOf(t *testing.T, backend string, ds ...testenv.Dataset) *world {
 	return w
 }
 
-// baseEnv is this process's environment without any STRATA_ or AZURE_
+// baseEnv is this process's environment without any STRATA_, AZURE_ or AWS_
 // variable (so the tests' own settings never leak into strata's
 // configuration), plus extra.
 func baseEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STRATA_") && !strings.HasPrefix(kv, "AZURE_") && !strings.HasPrefix(kv, "TMPDIR=") {
+		if !strings.HasPrefix(kv, "STRATA_") && !strings.HasPrefix(kv, "AZURE_") && !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "TMPDIR=") {
 			env = append(env, kv)
 		}
 	}
@@ -157,6 +161,27 @@ func (w *world) openAzurite() string {
 		}
 	})
 	return u.String()
+}
+
+// openS3 creates a fresh versioned bucket for the world (testenv removes it
+// when the test ends) and returns its storage URL.
+func (w *world) openS3() string {
+	t := w.t
+	t.Helper()
+	raw, vars := testenv.NewS3Bucket(t)
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s3.FromURL(context.Background(), u, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatalf("open S3 bucket %s: %v", u.Host, err)
+	}
+	w.store = b
+	for k, v := range vars {
+		w.env = append(w.env, k+"="+v)
+	}
+	return raw
 }
 
 // createOrders makes the orders table with days days of perDay rows each,

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,8 +22,8 @@ const (
 
 // NewStorage returns the storage.url of an empty archive of kind ("" is
 // Local), and for a local one its folder; it adds the variables Strata
-// needs to reach it to vars. Without Azurite running the test is skipped
-// (failed when CI is set).
+// needs to reach it to vars. Without Azurite or the S3 server running the
+// test is skipped (failed when CI is set).
 func NewStorage(t testing.TB, kind string, vars map[string]string) (storageURL, dir string) {
 	t.Helper()
 	switch kind {
@@ -36,8 +37,12 @@ func NewStorage(t testing.TB, kind string, vars map[string]string) (storageURL, 
 		endpoint, key := os.Getenv(EnvAzuriteEndpoint), os.Getenv(EnvAzuriteKey)
 		vars["AZURE_STORAGE_KEY"] = key
 		return fmt.Sprintf("azblob://test-%s?account=devstoreaccount1&endpoint=%s", randHex(6), url.QueryEscape(endpoint)), ""
+	case S3:
+		u, creds := NewS3Bucket(t)
+		maps.Copy(vars, creds)
+		return u, ""
 	}
-	t.Fatalf("no storage kind %q (%s or %s)", kind, Local, Azurite)
+	t.Fatalf("no storage kind %q (%s, %s or %s)", kind, Local, Azurite, S3)
 	return "", ""
 }
 
@@ -63,14 +68,21 @@ func AzuriteRunning(t testing.TB) bool {
 }
 
 // Kinds returns the kinds of archive a test can run against here: Local,
-// and Azurite when it runs (logged when it does not).
+// and Azurite and S3 when their servers run (logged when they do not).
 func Kinds(t testing.TB) []string {
 	t.Helper()
+	kinds := []string{Local}
 	if AzuriteRunning(t) {
-		return []string{Local, Azurite}
+		kinds = append(kinds, Azurite)
+	} else {
+		t.Log(azuriteMissing + ": the Azure archive is not tried")
 	}
-	t.Log(azuriteMissing + ": only the local archive is tried")
-	return []string{Local}
+	if S3Running(t) {
+		kinds = append(kinds, S3)
+	} else {
+		t.Log(s3Missing + ": the S3 archive is not tried")
+	}
+	return kinds
 }
 
 func randHex(n int) string {

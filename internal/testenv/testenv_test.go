@@ -55,8 +55,9 @@ func TestAServiceOnEachKindOfStorageIsHealthyAndItsArchiveEmpty(t *testing.T) {
 	for _, kind := range testenv.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			e := testenv.New(t, testenv.Options{Storage: kind, Datasets: []testenv.Dataset{{Name: "scor_metrics"}}})
-			if (kind == testenv.Local) != (e.ArchiveDir != "") || (kind == testenv.Azurite) != (e.Vars["AZURE_STORAGE_KEY"] != "") {
-				t.Errorf("%s: archive folder %q, key set %t", kind, e.ArchiveDir, e.Vars["AZURE_STORAGE_KEY"] != "")
+			if (kind == testenv.Local) != (e.ArchiveDir != "") || (kind == testenv.Azurite) != (e.Vars["AZURE_STORAGE_KEY"] != "") ||
+				(kind == testenv.S3) != (e.Vars["AWS_ACCESS_KEY_ID"] != "") {
+				t.Errorf("%s: archive folder %q, Azure key set %t, AWS key set %t", kind, e.ArchiveDir, e.Vars["AZURE_STORAGE_KEY"] != "", e.Vars["AWS_ACCESS_KEY_ID"] != "")
 			}
 			svc := testsvc.Open(t, e, strata.Options{})
 			if err := svc.Health(context.Background()); err != nil {

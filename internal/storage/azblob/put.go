@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -86,47 +84,32 @@ func checkMetadata(k, v string) error {
 	return nil
 }
 
-// hasher hashes everything Put reads: SHA-256 to check opts, MD5 to let
-// Azure check the whole blob (Content-MD5 property).
+// hasher reads what Put was promised (storage.ExactReader: size and
+// SHA-256), and also hashes it with MD5 to let Azure check the whole blob
+// (Content-MD5 property).
 type hasher struct {
-	sha, md5 hash.Hash
-	n        int64
+	in  *storage.ExactReader
+	md5 hash.Hash
 }
 
-func newHasher() *hasher { return &hasher{sha: sha256.New(), md5: md5.New()} }
-
-func (h *hasher) write(p []byte) {
-	h.sha.Write(p)
-	h.md5.Write(p)
-	h.n += int64(len(p))
+func newHasher(r io.Reader, opts storage.PutOptions) *hasher {
+	h := &hasher{md5: md5.New()}
+	h.in = storage.NewExactReader(r, opts, h.md5)
+	return h
 }
 
-// readBlock fills buf from r, hashing it. A short stream is a checksum error:
-// the caller promised more bytes.
-func (b *Backend) readBlock(key storage.Key, r io.Reader, buf []byte, h *hasher, opts storage.PutOptions) error {
-	n, err := io.ReadFull(r, buf)
-	h.write(buf[:n])
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return fmt.Errorf("azblob put %s: %w: reader ended after %d bytes, PutOptions.Size is %d", b.path(key), storage.ErrChecksum, h.n, opts.Size)
-	case err != nil:
-		return fmt.Errorf("azblob put %s: read content: %w", b.path(key), err)
+// readBlock fills buf from the stream.
+func (b *Backend) readBlock(key storage.Key, buf []byte, h *hasher) error {
+	if err := h.in.Fill(buf); err != nil {
+		return fmt.Errorf("azblob put %s: %w", b.path(key), err)
 	}
 	return nil
 }
 
-// verify checks that r is exhausted and that the hash matches opts.
-func (b *Backend) verify(key storage.Key, r io.Reader, h *hasher, opts storage.PutOptions) error {
-	var one [1]byte
-	n, err := io.ReadFull(r, one[:])
-	switch {
-	case n > 0:
-		return fmt.Errorf("azblob put %s: %w: reader yields more than PutOptions.Size %d bytes", b.path(key), storage.ErrChecksum, opts.Size)
-	case err != io.EOF:
-		return fmt.Errorf("azblob put %s: read content: %w", b.path(key), err)
-	}
-	if got := hex.EncodeToString(h.sha.Sum(nil)); got != opts.SHA256 {
-		return fmt.Errorf("azblob put %s: %w: content has SHA-256 %s, PutOptions.SHA256 is %s", b.path(key), storage.ErrChecksum, got, opts.SHA256)
+// verify checks that the stream is exhausted and matches opts.
+func (b *Backend) verify(key storage.Key, h *hasher) error {
+	if err := h.in.Finish(); err != nil {
+		return fmt.Errorf("azblob put %s: %w", b.path(key), err)
 	}
 	return nil
 }
@@ -138,11 +121,11 @@ func ifNoneMatchAny() *blob.AccessConditions {
 
 func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
 	buf := make([]byte, opts.Size)
-	h := newHasher()
-	if err := b.readBlock(key, r, buf, h, opts); err != nil {
+	h := newHasher(r, opts)
+	if err := b.readBlock(key, buf, h); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	if err := b.verify(key, r, h, opts); err != nil {
+	if err := b.verify(key, h); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	upload := func() (blockblob.UploadResponse, error) {
@@ -221,11 +204,11 @@ func (b *Backend) putBlocks(ctx context.Context, key storage.Key, r io.Reader, o
 	// key from mixing their uncommitted blocks; the loser's commit fails.
 	uploadID := rand.Text()
 	buf := make([]byte, b.blockSize)
-	h := newHasher()
+	h := newHasher(r, opts)
 	var ids []string
-	for h.n < opts.Size {
-		block := buf[:min(b.blockSize, opts.Size-h.n)]
-		if err := b.readBlock(key, r, block, h, opts); err != nil {
+	for h.in.N() < opts.Size {
+		block := buf[:min(b.blockSize, opts.Size-h.in.N())]
+		if err := b.readBlock(key, block, h); err != nil {
 			return storage.ObjectInfo{}, err
 		}
 		id := blockID(uploadID, len(ids))
@@ -240,7 +223,7 @@ func (b *Backend) putBlocks(ctx context.Context, key storage.Key, r io.Reader, o
 		}
 		ids = append(ids, id)
 	}
-	if err := b.verify(key, r, h, opts); err != nil {
+	if err := b.verify(key, h); err != nil {
 		return storage.ObjectInfo{}, err // blocks stay uncommitted: invisible
 	}
 	return b.commit(ctx, key, ids, h, opts, meta)

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"time"
 
@@ -40,6 +38,9 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("s3 put %s: %w", b.path(key), err)
 	}
+	if b.cfg.Endpoint != "" {
+		defer b.puts.lock(key.String())()
+	}
 	if opts.Size <= b.partSize {
 		return b.putSingle(ctx, key, r, opts, meta)
 	}
@@ -70,47 +71,6 @@ func (b *Backend) checkPut(key storage.Key, opts storage.PutOptions) (map[string
 	return meta, nil
 }
 
-// readPart fills buf from r, adding it to the whole-object hash. A short
-// stream is a checksum error: the caller promised more bytes.
-func (b *Backend) readPart(key storage.Key, r io.Reader, buf []byte, h *counter, opts storage.PutOptions) error {
-	n, err := io.ReadFull(r, buf)
-	h.write(buf[:n])
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return fmt.Errorf("s3 put %s: %w: reader ended after %d bytes, PutOptions.Size is %d", b.path(key), storage.ErrChecksum, h.n, opts.Size)
-	case err != nil:
-		return fmt.Errorf("s3 put %s: read content: %w", b.path(key), err)
-	}
-	return nil
-}
-
-// verify checks that r is exhausted and that the hash matches opts.
-func (b *Backend) verify(key storage.Key, r io.Reader, h *counter, opts storage.PutOptions) error {
-	var one [1]byte
-	n, err := io.ReadFull(r, one[:])
-	switch {
-	case n > 0:
-		return fmt.Errorf("s3 put %s: %w: reader yields more than PutOptions.Size %d bytes", b.path(key), storage.ErrChecksum, opts.Size)
-	case err != io.EOF:
-		return fmt.Errorf("s3 put %s: read content: %w", b.path(key), err)
-	}
-	if got := hex.EncodeToString(h.sha.Sum(nil)); got != opts.SHA256 {
-		return fmt.Errorf("s3 put %s: %w: content has SHA-256 %s, PutOptions.SHA256 is %s", b.path(key), storage.ErrChecksum, got, opts.SHA256)
-	}
-	return nil
-}
-
-// counter hashes and counts the bytes Put reads.
-type counter struct {
-	sha hash.Hash
-	n   int64
-}
-
-func (c *counter) write(p []byte) {
-	c.sha.Write(p)
-	c.n += int64(len(p))
-}
-
 func sha256B64(p []byte) (raw []byte, b64 string) {
 	sum := sha256.Sum256(p)
 	return sum[:], base64.StdEncoding.EncodeToString(sum[:])
@@ -118,15 +78,15 @@ func sha256B64(p []byte) (raw []byte, b64 string) {
 
 func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions, meta map[string]string) (storage.ObjectInfo, error) {
 	buf := make([]byte, opts.Size)
-	h := &counter{sha: sha256.New()}
-	if err := b.readPart(key, r, buf, h, opts); err != nil {
-		return storage.ObjectInfo{}, err
+	in := storage.NewExactReader(r, opts)
+	if err := in.Fill(buf); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("s3 put %s: %w", b.path(key), err)
 	}
-	if err := b.verify(key, r, h, opts); err != nil {
-		return storage.ObjectInfo{}, err
+	if err := in.Finish(); err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("s3 put %s: %w", b.path(key), err)
 	}
 	_, sum := sha256B64(buf)
-	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+	out, err := b.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:         aws.String(b.cfg.Bucket),
 		Key:            aws.String(key.String()),
 		Body:           bytes.NewReader(buf),
@@ -137,6 +97,9 @@ func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, o
 	})
 	if err != nil {
 		return storage.ObjectInfo{}, b.lostPut(ctx, key, opts, translate("put", b.path(key), err))
+	}
+	if err := b.settle(ctx, key, aws.ToString(out.VersionId)); err != nil {
+		return storage.ObjectInfo{}, err
 	}
 	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(), SHA256: opts.SHA256}, nil
 }
@@ -186,8 +149,12 @@ func (b *Backend) putMultipart(ctx context.Context, key storage.Key, r io.Reader
 		u.abort(ctx)
 		return storage.ObjectInfo{}, err
 	}
-	if err := u.complete(ctx); err != nil {
+	version, err := u.complete(ctx)
+	if err != nil {
 		u.abort(ctx)
+		return storage.ObjectInfo{}, err
+	}
+	if err := b.settle(ctx, key, version); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(), SHA256: opts.SHA256}, nil
@@ -196,17 +163,20 @@ func (b *Backend) putMultipart(ctx context.Context, key storage.Key, r io.Reader
 // send reads and uploads every part, then checks the whole stream.
 func (u *upload) send(ctx context.Context, r io.Reader, opts storage.PutOptions) error {
 	buf := make([]byte, u.b.partSize)
-	h := &counter{sha: sha256.New()}
-	for h.n < opts.Size {
-		part := buf[:min(u.b.partSize, opts.Size-h.n)]
-		if err := u.b.readPart(u.key, r, part, h, opts); err != nil {
-			return err
+	in := storage.NewExactReader(r, opts)
+	for in.N() < opts.Size {
+		part := buf[:min(u.b.partSize, opts.Size-in.N())]
+		if err := in.Fill(part); err != nil {
+			return fmt.Errorf("s3 put %s: %w", u.b.path(u.key), err)
 		}
 		if err := u.uploadPart(ctx, part); err != nil {
 			return err
 		}
 	}
-	return u.b.verify(u.key, r, h, opts)
+	if err := in.Finish(); err != nil {
+		return fmt.Errorf("s3 put %s: %w", u.b.path(u.key), err)
+	}
+	return nil
 }
 
 func (u *upload) uploadPart(ctx context.Context, part []byte) error {
@@ -232,7 +202,7 @@ func (u *upload) uploadPart(ctx context.Context, part []byte) error {
 // complete makes the parts the object, create-only, and checks the
 // composite SHA-256 S3 computed over the parts it assembled against the one
 // of the parts sent.
-func (u *upload) complete(ctx context.Context) error {
+func (u *upload) complete(ctx context.Context) (version string, err error) {
 	out, err := u.b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(u.b.cfg.Bucket),
 		Key:             aws.String(u.key.String()),
@@ -241,16 +211,16 @@ func (u *upload) complete(ctx context.Context) error {
 		IfNoneMatch:     aws.String("*"),
 	})
 	if err != nil {
-		return translate("put", u.b.path(u.key), err)
+		return "", translate("put", u.b.path(u.key), err)
 	}
 	_, want := sha256B64(u.sums)
 	want = fmt.Sprintf("%s-%d", want, len(u.parts))
 	if got := aws.ToString(out.ChecksumSHA256); got != "" && got != want {
 		// S3 assembled other bytes than were sent: withdraw the object.
 		_ = u.b.Delete(context.WithoutCancel(ctx), u.key)
-		return &storage.RetryableError{Err: fmt.Errorf("s3 put %s: the stored object's composite SHA-256 %s differs from the parts' %s; the object was deleted", u.b.path(u.key), got, want)}
+		return "", &storage.RetryableError{Err: fmt.Errorf("s3 put %s: the stored object's composite SHA-256 %s differs from the parts' %s; the object was deleted", u.b.path(u.key), got, want)}
 	}
-	return nil
+	return aws.ToString(out.VersionId), nil
 }
 
 // abort discards the upload's parts, even when ctx is cancelled. A failure

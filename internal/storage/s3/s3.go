@@ -19,6 +19,12 @@
 // Otherwise the upload is aborted: parts of an unfinished upload are never
 // visible. The SHA-256 is kept in the object's metadata ("sha256").
 //
+// Against an S3-compatible server (an endpoint in the URL) whose
+// If-None-Match check is not atomic with the write (versitygw's is not), a
+// process serialises its own puts of one key, and a put whose version is not
+// the key's first on a versioned bucket withdraws it and reports ErrExist
+// (see settle). AWS's conditional writes are atomic and need neither.
+//
 // The bucket must exist (Strata never creates buckets: versioning and Object
 // Lock are the bucket owner's choice). The SDK's retries are disabled: errors
 // come back at once as *Error, which tells the storage retry layer whether
@@ -70,6 +76,9 @@ type Backend struct {
 	partSize int64
 	// listPageSize bounds a List page (0: the service's 1,000).
 	listPageSize int32
+	// puts serialises this process's puts of one key on S3-compatible
+	// servers (an endpoint in the URL); see settle.
+	puts keyLocks
 }
 
 var _ storage.Backend = (*Backend)(nil)

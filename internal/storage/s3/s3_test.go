@@ -3,7 +3,6 @@ package s3_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,38 +10,18 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/storage/s3"
 	"github.com/stratahq/strata/internal/storage/storagetest"
+	"github.com/stratahq/strata/internal/testenv"
 )
-
-const serverMissing = "no S3 server: run `make test` or scripts/versitygw.sh start (STRATA_TEST_S3_ENDPOINT unset)"
-
-// server returns the test S3 server's endpoint and credentials, skipping the
-// test when there is none (failing it when CI is set).
-func server(t *testing.T) (endpoint string, env map[string]string) {
-	t.Helper()
-	endpoint = os.Getenv("STRATA_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal(serverMissing)
-		}
-		t.Skip(serverMissing)
-	}
-	return endpoint, map[string]string{
-		s3.EnvAccessKeyID:     os.Getenv("STRATA_TEST_S3_ACCESS_KEY"),
-		s3.EnvSecretAccessKey: os.Getenv("STRATA_TEST_S3_SECRET_KEY"),
-	}
-}
 
 // recorder is an http.RoundTripper that records requests and may fail them.
 type recorder struct {
@@ -70,50 +49,22 @@ func (r *recorder) requests() []*http.Request {
 	return append([]*http.Request(nil), r.reqs...)
 }
 
-// newBackend opens a backend on a fresh versioned bucket of the test's own,
-// emptied and removed when the test ends.
+// newBackend opens a backend on a fresh versioned bucket of the test's own
+// (testenv removes it when the test ends).
 func newBackend(t *testing.T, opts s3.Options) (*s3.Backend, *recorder) {
 	t.Helper()
-	endpoint, env := server(t)
+	raw, vars := testenv.NewS3Bucket(t)
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{}
 	opts.Transport = rec
-	bucket := "strata-test-" + strings.ToLower(rand.Text()[:16])
-	u := &url.URL{Scheme: "s3", Host: bucket, RawQuery: url.Values{
-		"region": {os.Getenv("STRATA_TEST_S3_REGION")}, "endpoint": {endpoint}, "path_style": {"true"}}.Encode()}
-	b, err := s3.Open(t.Context(), u, func(k string) string { return env[k] }, opts)
+	b, err := s3.Open(t.Context(), u, func(k string) string { return vars[k] }, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	c := b.Client()
-	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket %s: %v", bucket, err)
-	}
-	if _, err := c.PutBucketVersioning(t.Context(), &awss3.PutBucketVersioningInput{Bucket: aws.String(bucket),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
-		t.Fatalf("enable versioning on %s: %v", bucket, err)
-	}
-	t.Cleanup(func() { removeBucket(c, bucket) })
 	return b, rec
-}
-
-// removeBucket deletes every version and delete marker, then the bucket. It
-// lists from the start again until nothing is left, not trusting a listing's
-// markers while deleting under them.
-func removeBucket(c *awss3.Client, bucket string) {
-	ctx := context.Background()
-	for range 20 {
-		page, err := c.ListObjectVersions(ctx, &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-		if err != nil || len(page.Versions)+len(page.DeleteMarkers) == 0 {
-			break
-		}
-		for _, v := range page.Versions {
-			_, _ = c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId})
-		}
-		for _, m := range page.DeleteMarkers {
-			_, _ = c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: m.Key, VersionId: m.VersionId})
-		}
-	}
-	_, _ = c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(bucket)})
 }
 
 func TestConformance(t *testing.T) {
