@@ -27,25 +27,9 @@ BIN="$TOOLS/node_modules/.bin/azurite-blob"
 ACCOUNT=devstoreaccount1
 KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
-die() { echo "azurite.sh: $*" >&2; exit 1; }
-
-ignore_dir() { # make a folder that git ignores whatever the repo's .gitignore says
-	mkdir -p "$1"
-	[ -f "$1/.gitignore" ] || printf '*\n' >"$1/.gitignore"
-}
-
-# running prints the pid and port of a live Azurite started by this script.
-running() {
-	[ -f "$ENVFILE" ] || return 1
-	local pid port
-	pid="$(sed -n 's/^export STRATA_TEST_AZURITE_PID=//p' "$ENVFILE")"
-	port="$(sed -n 's/^export STRATA_TEST_AZURITE_PORT=//p' "$ENVFILE")"
-	[ -n "$pid" ] && [ -n "$port" ] || return 1
-	kill -0 "$pid" 2>/dev/null || return 1
-	# Guard against pid reuse: the process must still be azurite.
-	grep -q azurite "/proc/$pid/cmdline" 2>/dev/null || return 1
-	echo "$pid $port"
-}
+NAME=azurite PROC=azurite PID_VAR=STRATA_TEST_AZURITE_PID PORT_VAR=STRATA_TEST_AZURITE_PORT
+# shellcheck source=scripts/service-lib.sh
+. "$ROOT/scripts/service-lib.sh"
 
 install() {
 	if [ -x "$BIN" ] && grep -q "\"version\": \"$AZURITE_VERSION\"" "$TOOLS/node_modules/azurite/package.json" 2>/dev/null; then
@@ -58,14 +42,6 @@ install() {
 	npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION" >&2 ||
 		die "npm install azurite@$AZURITE_VERSION failed (see the npm output above)"
 	[ -x "$BIN" ] || die "npm installed azurite but $BIN is missing"
-}
-
-free_port() {
-	if command -v python3 >/dev/null; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-	else
-		node -e 'const s=require("net").createServer(); s.listen(0,"127.0.0.1",()=>{console.log(s.address().port); s.close()})'
-	fi
 }
 
 answers() { # any HTTP answer (Azurite replies 400 to an unsigned request) means it is up
@@ -83,28 +59,14 @@ start() {
 	install
 	ignore_dir "$STATE"
 	mkdir -p "$DATA"
-	local port pid i
+	local port pid
 	port="$(free_port)" || die "could not find a free port"
 	# setsid: Azurite gets its own process group, so stop can end it and its children.
 	setsid "$BIN" --blobHost 127.0.0.1 --blobPort "$port" --location "$DATA" \
 		--skipApiVersionCheck --loose --silent \
 		</dev/null >"$LOG" 2>&1 &
 	pid=$!
-	for i in $(seq 1 150); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			die "azurite exited during start-up; its log ($LOG):
-$(tail -n 20 "$LOG")"
-		fi
-		if answers "$port"; then
-			write_env "$pid" "$port"
-			echo "azurite.sh: started (pid $pid, port $port); eval \"\$(scripts/azurite.sh env)\"" >&2
-			return 0
-		fi
-		sleep 0.2
-	done
-	kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-	die "azurite did not answer on 127.0.0.1:$port within 30 s; its log ($LOG):
-$(tail -n 20 "$LOG")"
+	wait_up "$pid" "$port"
 }
 
 write_env() {
@@ -119,36 +81,4 @@ ENV
 	mv "$tmp" "$ENVFILE"
 }
 
-stop() {
-	local r pid i
-	if ! r="$(running)"; then
-		rm -f "$ENVFILE"
-		echo "azurite.sh: not running" >&2
-		return 0
-	fi
-	pid="${r% *}"
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$ENVFILE"
-	echo "azurite.sh: stopped (pid $pid)" >&2
-}
-
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-env)
-	running >/dev/null || die "not running: run scripts/azurite.sh start"
-	cat "$ENVFILE"
-	;;
-status) running >/dev/null ;;
-*)
-	echo "usage: scripts/azurite.sh start|stop|env|status" >&2
-	exit 2
-	;;
-esac
+main "$@"

@@ -30,25 +30,9 @@ ACCESS=strata-test-access
 SECRET=strata-test-secret-key-not-a-real-one
 REGION=us-east-1
 
-die() { echo "versitygw.sh: $*" >&2; exit 1; }
-
-ignore_dir() { # make a folder that git ignores whatever the repo's .gitignore says
-	mkdir -p "$1"
-	[ -f "$1/.gitignore" ] || printf '*\n' >"$1/.gitignore"
-}
-
-# running prints the pid and port of a live versitygw started by this script.
-running() {
-	[ -f "$ENVFILE" ] || return 1
-	local pid port
-	pid="$(sed -n 's/^export STRATA_TEST_S3_PID=//p' "$ENVFILE")"
-	port="$(sed -n 's/^export STRATA_TEST_S3_PORT=//p' "$ENVFILE")"
-	[ -n "$pid" ] && [ -n "$port" ] || return 1
-	kill -0 "$pid" 2>/dev/null || return 1
-	# Guard against pid reuse: the process must still be versitygw.
-	grep -q versitygw "/proc/$pid/cmdline" 2>/dev/null || return 1
-	echo "$pid $port"
-}
+NAME=versitygw PROC=versitygw PID_VAR=STRATA_TEST_S3_PID PORT_VAR=STRATA_TEST_S3_PORT
+# shellcheck source=scripts/service-lib.sh
+. "$ROOT/scripts/service-lib.sh"
 
 install() {
 	if [ -x "$BIN" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$VERSITYGW_VERSION" ]; then
@@ -62,10 +46,6 @@ install() {
 		die "go install versitygw@$VERSITYGW_VERSION failed (see the output above)"
 	[ -x "$BIN" ] || die "go install succeeded but $BIN is missing"
 	echo "$VERSITYGW_VERSION" >"$STAMP"
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 answers() { # any HTTP answer (403 to an unsigned request) means it is up
@@ -84,7 +64,7 @@ start() {
 	install
 	ignore_dir "$STATE"
 	mkdir -p "$HOME_DIR/data" "$HOME_DIR/versions"
-	local port pid i
+	local port pid
 	port="$(free_port)" || die "could not find a free port"
 	# Object metadata lives in user xattrs. versitygw's --sidecar alternative
 	# keeps a deleted object's metadata (v1.7.0), so a create-only put to the
@@ -97,21 +77,7 @@ start() {
 		posix --versioning-dir "$HOME_DIR/versions" "$HOME_DIR/data" \
 		</dev/null >"$LOG" 2>&1 &
 	pid=$!
-	for i in $(seq 1 150); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			die "versitygw exited during start-up; its log ($LOG):
-$(tail -n 20 "$LOG")"
-		fi
-		if answers "$port"; then
-			write_env "$pid" "$port"
-			echo "versitygw.sh: started (pid $pid, port $port); eval \"\$(scripts/versitygw.sh env)\"" >&2
-			return 0
-		fi
-		sleep 0.2
-	done
-	kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-	die "versitygw did not answer on 127.0.0.1:$port within 30 s; its log ($LOG):
-$(tail -n 20 "$LOG")"
+	wait_up "$pid" "$port"
 }
 
 write_env() {
@@ -127,36 +93,4 @@ ENV
 	mv "$tmp" "$ENVFILE"
 }
 
-stop() {
-	local r pid i
-	if ! r="$(running)"; then
-		rm -f "$ENVFILE"
-		echo "versitygw.sh: not running" >&2
-		return 0
-	fi
-	pid="${r% *}"
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$ENVFILE"
-	echo "versitygw.sh: stopped (pid $pid)" >&2
-}
-
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-env)
-	running >/dev/null || die "not running: run scripts/versitygw.sh start"
-	cat "$ENVFILE"
-	;;
-status) running >/dev/null ;;
-*)
-	echo "usage: scripts/versitygw.sh start|stop|env|status" >&2
-	exit 2
-	;;
-esac
+main "$@"
