@@ -245,10 +245,12 @@ type batchObject struct {
 
 // writeBatch writes the rows with the given ids (already locked or inserted
 // by tx) into objects: one per ingestion day, a new one past BatchMaxBytes.
+// The statement is described on every run (see copyRows): Layer 3 tables
+// change type too.
 func (a *Archiver) writeBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, ids []int64) ([]batchObject, error) {
 	idc, tc := pgx.Identifier{st.spec.IDColumn}.Sanitize(), pgx.Identifier{st.spec.TimeColumn}.Sanitize()
 	rows, err := tx.Query(ctx, `SELECT date_trunc('day', `+tc+`::timestamptz, 'UTC'), `+st.selectList+` FROM `+st.rel.Ident()+
-		` WHERE `+idc+` = ANY($1) ORDER BY 1, `+idc, pgx.QueryResultFormats(append([]int16{1}, st.schema.ResultFormats()...)), ids)
+		` WHERE `+idc+` = ANY($1) ORDER BY 1, `+idc, pgx.QueryExecModeDescribeExec, pgx.QueryResultFormats(append([]int16{1}, st.schema.ResultFormats()...)), ids)
 	if err != nil {
 		return nil, fmt.Errorf("read source batch: %w", err)
 	}
