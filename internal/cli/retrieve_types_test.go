@@ -45,7 +45,7 @@ ALTER TABLE every_type ALTER COLUMN happened_at SET NOT NULL;`
 // row_to_json (numeric as its exact text), each CSV record the bytes COPY
 // ... TO (FORMAT csv, HEADER) writes.
 func TestRetrieveWritesEveryTypeAsPostgreSQLDoes(t *testing.T) {
-	for _, backend := range []string{testenv.Local, testenv.Azurite} {
+	for _, backend := range []string{testenv.Local, testenv.Azurite, testenv.S3} {
 		t.Run(backend, func(t *testing.T) {
 			e := testenv.New(t, testenv.Options{Storage: backend, Prefix: "svc",
 				Datasets: []testenv.Dataset{{Name: "every_type", Key: "id", TimeColumn: "happened_at"}}})

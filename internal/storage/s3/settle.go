@@ -15,9 +15,11 @@ import (
 // If-None-Match before the write instead of atomically with it (versitygw
 // v1.7.0 does): two concurrent puts may then both be accepted, each as a
 // version. On a versioned bucket the first version written wins: a put whose
-// version is not the key's oldest withdraws it and reports ErrExist. Puts to
-// AWS itself (no endpoint in the URL), whose conditional writes are atomic,
-// and puts to unversioned buckets skip the check.
+// version is not the key's oldest withdraws it and reports ErrExist. This
+// narrows the race between processes but does not close it: a put may find
+// its version alone before an older-numbered one lands. (Within a process,
+// keyLocks closes it.) Puts to AWS itself (no endpoint in the URL), whose
+// conditional writes are atomic, and puts to unversioned buckets skip it.
 func (b *Backend) settle(ctx context.Context, key storage.Key, version string) error {
 	if b.cfg.Endpoint == "" || version == "" || version == "null" {
 		return nil
