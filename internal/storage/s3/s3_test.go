@@ -241,3 +241,47 @@ func TestParseURL(t *testing.T) {
 func b64(p []byte) string { return base64.StdEncoding.EncodeToString(p) }
 
 func ioNop(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+// The composite SHA-256 S3 reports for a completed multipart upload is
+// checked against the parts sent: a server that assembled other bytes (here:
+// a reply whose checksum is altered) gets its object withdrawn and the Put
+// fails retryably.
+func TestMultipartCompositeChecksumIsChecked(t *testing.T) {
+	b, rec := newBackend(t, s3.Options{PartSize: s3.MinPartSize})
+	altered := false
+	rec.fail = func(r *http.Request) (*http.Response, error) {
+		if r.Method != http.MethodPost || !r.URL.Query().Has("uploadId") {
+			return nil, nil
+		}
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		s := string(body)
+		if i := strings.Index(s, "<ChecksumSHA256>"); i >= 0 {
+			i += len("<ChecksumSHA256>")
+			s, altered = s[:i]+"AAAA"+s[i+4:], true
+		}
+		resp.Body, resp.ContentLength = ioNop(s), int64(len(s))
+		resp.Header.Del("Content-Length")
+		return resp, nil
+	}
+	p, opts := content(s3.MinPartSize + 10)
+	key := storage.MustKey("big")
+	_, err := b.Put(t.Context(), key, bytes.NewReader(p), opts)
+	if !altered {
+		t.Fatal("the server reported no composite SHA-256 to alter")
+	}
+	if err == nil || !storage.IsRetryable(err) {
+		t.Fatalf("Put err = %v, want a retryable error", err)
+	}
+	rec.fail = nil
+	if _, err := b.Stat(t.Context(), key); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat after the altered reply: %v, want ErrNotExist (the object withdrawn)", err)
+	}
+}
