@@ -11,6 +11,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/stratahq/strata/internal/storage"
 )
 
 // Environment variables that carry credentials, in the order they are tried.
@@ -178,7 +180,7 @@ func newContainerClient(cfg Config, env func(string) string, opts Options) (*con
 
 func checked(c *container.Client, err error) (*container.Client, error) {
 	if err != nil {
-		return nil, fmt.Errorf("azblob: create client: %s", redact(err.Error()))
+		return nil, fmt.Errorf("azblob: create client: %s", storage.RedactURLs(err.Error()))
 	}
 	return c, nil
 }
