@@ -32,6 +32,10 @@ var (
 	ErrImmutable = errors.New("object is immutable")
 	// ErrInvalidKey is returned by the Key constructors for unsafe names.
 	ErrInvalidKey = errors.New("invalid object key")
+	// ErrUnsupported is returned when a call asks for a feature (retention,
+	// legal hold, versions) that the store or its configuration lacks. The
+	// message names the feature and how to enable it.
+	ErrUnsupported = errors.New("not supported by this store")
 )
 
 // ObjectInfo describes a stored object.
@@ -46,6 +50,12 @@ type ObjectInfo struct {
 	// Metadata is PutOptions.Metadata as stored, on backends whose
 	// Caps().Metadata is true; nil elsewhere. List may leave it nil.
 	Metadata map[string]string
+	// VersionID names the version Put wrote or Stat found, on backends whose
+	// Caps().Versions is true (S3 and Azure with versioning); empty elsewhere.
+	VersionID string
+	// Retention is the object's retention as the store states it (Stat);
+	// the zero value when it has none. List may leave it empty.
+	Retention Retention
 }
 
 // PutOptions are the facts the caller knows about the bytes it uploads.
@@ -59,9 +69,11 @@ type PutOptions struct {
 	// Metadata is stored with the object where the backend supports it.
 	// Keys are lower-case ASCII letters, digits and '_'.
 	Metadata map[string]string
-	// RetainUntil, when non-zero, asks for per-object immutability until that
-	// time on backends whose Caps().Retention is true; ignored elsewhere.
-	RetainUntil time.Time
+	// Retention, when its Mode is not RetentionOff, asks the store itself to
+	// refuse deleting or overwriting the object until Retention.Until. A
+	// backend whose Caps().Retention is false refuses such a Put with
+	// ErrUnsupported rather than store an object that is not protected.
+	Retention Retention
 }
 
 // Caps states facts about a backend instead of letting callers guess.
@@ -71,6 +83,11 @@ type Caps struct {
 	CreateOnly bool
 	// Retention is true when the backend can enforce per-object retention.
 	Retention bool
+	// Versions is true when the store keeps versions and ObjectInfo.VersionID
+	// is filled.
+	Versions bool
+	// LegalHold is true when the store has a per-object legal-hold flag.
+	LegalHold bool
 	// Metadata is true when Put stores PutOptions.Metadata and Stat returns
 	// it in ObjectInfo.Metadata.
 	Metadata bool
