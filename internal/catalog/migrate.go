@@ -155,6 +155,74 @@ var migrations = []string{
 		PRIMARY KEY (dataset, key)
 	);
 	CREATE INDEX ingest_keys_expires ON strata.ingest_keys (expires_at);`,
+	// 7: legal holds (internal/hold). A hold keeps every object of its
+	// dataset and archive type whose rows overlap [period_from, period_to)
+	// from being expired, superseded, restored or deleted until it is
+	// released; who, when and why are recorded for both. legal_holds lists
+	// the objects on which Strata set the storage's own legal-hold flag, so
+	// a crash between the catalog and the storage is repaired by the next
+	// reconciliation. The trigger is the backstop of the checks in Go: no
+	// statement of Strata's (or anyone's) can expire, supersede, restore or
+	// delete a held object's row; it waits for a hold being added
+	// (strata:holds:<dataset>, taken exclusively by hold add) and raises
+	// SQLSTATE SH001 with the object's key and the holds as JSON in
+	// DETAIL.
+	`CREATE TABLE strata.holds (
+		id             bigserial PRIMARY KEY,
+		dataset        text NOT NULL,
+		archive_type   text NOT NULL CHECK (archive_type IN ('source', 'analytics', 'both')),
+		period_from    timestamptz NOT NULL,
+		period_to      timestamptz NOT NULL,
+		reason         text NOT NULL CHECK (reason <> ''),
+		created_at     timestamptz NOT NULL DEFAULT now(),
+		created_by     text NOT NULL,
+		created_via    text NOT NULL,
+		created_addr   text,
+		created_role   text NOT NULL DEFAULT current_user,
+		released_at    timestamptz,
+		released_by    text,
+		released_via   text,
+		released_addr  text,
+		released_role  text,
+		release_reason text,
+		CHECK (period_to > period_from),
+		CHECK ((released_at IS NULL) = (release_reason IS NULL))
+	);
+	CREATE INDEX holds_active ON strata.holds (dataset) WHERE released_at IS NULL;
+	CREATE TABLE strata.legal_holds (
+		object_id bigint PRIMARY KEY REFERENCES strata.objects (id),
+		key       text NOT NULL,
+		set_at    timestamptz NOT NULL DEFAULT now()
+	);
+	CREATE FUNCTION strata.hold_covers(h strata.holds, o strata.objects) RETURNS boolean
+		LANGUAGE sql STABLE AS $$
+		SELECT h.released_at IS NULL AND h.dataset = o.dataset
+			AND (h.archive_type = 'both' OR h.archive_type = o.archive_type)
+			AND coalesce(o.min_time < h.period_to, (o.day::timestamp AT TIME ZONE 'UTC') < h.period_to)
+			AND coalesce(o.max_time >= h.period_from, ((o.day + 1)::timestamp AT TIME ZONE 'UTC') > h.period_from)
+	$$;
+	CREATE FUNCTION strata.refuse_held() RETURNS trigger LANGUAGE plpgsql AS $$
+	DECLARE
+		held json;
+	BEGIN
+		IF TG_OP = 'UPDATE' AND NOT (OLD.superseded_by IS NULL AND NEW.superseded_by IS NOT NULL
+				OR NEW.state IS DISTINCT FROM OLD.state AND NEW.state IN ('expired', 'restored')) THEN
+			RETURN NEW;
+		END IF;
+		PERFORM pg_advisory_xact_lock_shared(hashtextextended('strata:holds:' || OLD.dataset, 0));
+		SELECT json_agg(json_build_object('id', h.id, 'reason', h.reason) ORDER BY h.id) INTO held
+			FROM strata.holds h WHERE strata.hold_covers(h, OLD);
+		IF held IS NOT NULL THEN
+			RAISE EXCEPTION 'object % is under legal hold', OLD.key USING ERRCODE = 'SH001',
+				DETAIL = json_build_object('key', OLD.key, 'holds', held)::text;
+		END IF;
+		IF TG_OP = 'DELETE' THEN
+			RETURN OLD;
+		END IF;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER objects_refuse_held BEFORE UPDATE OR DELETE ON strata.objects
+		FOR EACH ROW EXECUTE FUNCTION strata.refuse_held();`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across
