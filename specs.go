@@ -59,6 +59,7 @@ func (s *Service) SourceSpec(ds *config.Dataset) (archive.SourceSpec, error) {
 		BatchMaxBytes:    src.BatchMaxBytes,
 		BatchMaxWait:     src.BatchMaxWait.Duration(),
 		ArchiveRetention: ds.Archive.Retention.Duration(),
+		Immutability:     ds.Archive.RetentionMode(),
 		Compression:      string(ds.Archive.Compression),
 		RowGroupRows:     ds.Archive.RowGroupRows,
 		OnTransformError: src.OnTransformError,
@@ -86,6 +87,7 @@ func (s *Service) AnalyticsSpec(ds *config.Dataset) (archive.AnalyticsSpec, erro
 		Key:              ds.Analytics.Key,
 		Retention:        ds.Analytics.Retention.Duration(),
 		ArchiveRetention: ds.Archive.Retention.Duration(),
+		Immutability:     ds.Archive.RetentionMode(),
 		Compression:      string(ds.Archive.Compression),
 		RowGroupRows:     ds.Archive.RowGroupRows,
 	}, nil

@@ -112,10 +112,14 @@ type AnalyticsSpec struct {
 	Key        []string
 	// Retention: whole UTC days whose rows are all older than this move out.
 	Retention time.Duration
-	// ArchiveRetention: archive objects expire this long after commit.
+	// ArchiveRetention: archive objects expire this long after the end of
+	// their day (Expiry).
 	ArchiveRetention time.Duration
-	Compression      string
-	RowGroupRows     int
+	// Immutability, when not off, asks the storage to refuse deleting or
+	// overwriting each object until it expires.
+	Immutability storage.RetentionMode
+	Compression  string
+	RowGroupRows int
 }
 
 // Options modify a run.

@@ -155,7 +155,7 @@ func (a *Archiver) commitJob(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec,
 	}
 	l := &catalog.Lineage{Dataset: spec.Dataset, Kind: catalog.LineageAnalyticsArchive}
 	for _, s := range staged {
-		if err := catalog.Commit(ctx, tx, &s.obj, spec.ArchiveRetention); err != nil {
+		if err := catalog.Commit(ctx, tx, &s.obj); err != nil {
 			return err
 		}
 		l.RunID = s.obj.RunID

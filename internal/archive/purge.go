@@ -74,31 +74,45 @@ func (a *Archiver) Purge(ctx context.Context, spec SourceSpec, retention time.Du
 // ExpiryReport says which archive objects reached the end of their retention.
 type ExpiryReport struct {
 	Expired []string
-	// Locked objects are past their catalog expiry but storage still holds
-	// them under its own retention lock (the storage clock decides); they are
-	// never read again and the storage removes or keeps them by its policy.
+	// Locked objects are past their expiry but the storage refused to
+	// delete them (storage.ErrImmutable: its clock, or a policy of its own,
+	// says their retention has not ended). They stay committed in the
+	// catalog, and the next purge tries again.
 	Locked []string
+	// Retained counts objects past their expiry whose retain-until (the
+	// write-once retention their upload asked for) has not ended by the
+	// database clock: purge does not try to delete them yet.
+	Retained int
 }
 
-// Expire deletes committed objects of dataset ("" for all) whose retention
-// ended by the database clock and marks them expired. Superseded objects
-// (still committed) and restored ones (whose rows are back in Layer 2 or in
-// newer objects) expire the same way, at their own expires_at. With dryRun
-// it only lists them.
+// expiring is an object Expire deletes.
+type expiring struct {
+	id         int64
+	key, state string
+}
+
+// Expire deletes committed objects of dataset ("" for all) whose expiry and
+// retain-until both ended by the database clock, and marks them expired.
+// Superseded objects (still committed) and restored ones (whose rows are
+// back in Layer 2 or in newer objects) expire the same way, at their own
+// expires_at. An object the storage refuses to delete (ErrImmutable) is
+// reported in Locked and left for the next purge; the others still go. With
+// dryRun it only lists them.
 func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (ExpiryReport, error) {
 	var rep ExpiryReport
-	rows, err := a.Pool.Query(ctx, `SELECT id, key FROM strata.objects
-		WHERE state IN ('committed', 'restored') AND expires_at <= now() AND ($1 = '' OR dataset = $1) ORDER BY id`, dataset)
+	if err := a.Pool.QueryRow(ctx, `SELECT count(*) FROM strata.objects WHERE state IN ('committed', 'restored')
+		AND expires_at <= now() AND retain_until > now() AND ($1 = '' OR dataset = $1)`, dataset).Scan(&rep.Retained); err != nil {
+		return rep, fmt.Errorf("find expired objects: %w", err)
+	}
+	rows, err := a.Pool.Query(ctx, `SELECT id, key, state FROM strata.objects
+		WHERE state IN ('committed', 'restored') AND expires_at <= now() AND (retain_until IS NULL OR retain_until <= now())
+		  AND ($1 = '' OR dataset = $1) ORDER BY id`, dataset)
 	if err != nil {
 		return rep, fmt.Errorf("find expired objects: %w", err)
 	}
-	type obj struct {
-		id  int64
-		key string
-	}
-	objs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (obj, error) {
-		var o obj
-		return o, r.Scan(&o.id, &o.key)
+	objs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (expiring, error) {
+		var o expiring
+		return o, r.Scan(&o.id, &o.key, &o.state)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("find expired objects: %w", err)
@@ -108,27 +122,42 @@ func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (Exp
 			rep.Expired = append(rep.Expired, o.key)
 			continue
 		}
-		key, err := storage.ParseKey(o.key)
-		if err != nil {
+		if err := a.expireOne(ctx, o, &rep); err != nil {
 			return rep, err
 		}
-		// Catalog first: a crash between the two leaves an expired object
-		// in storage (never read), not a committed object that is missing.
-		tag, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state IN ('committed', 'restored')`, o.id)
-		if err != nil {
-			return rep, fmt.Errorf("expire %s: %w", o.key, err)
-		}
-		if tag.RowsAffected() == 0 {
-			continue // another process expired it meanwhile
-		}
-		if err := a.Store.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotExist) {
-			if errors.Is(err, storage.ErrImmutable) {
-				rep.Locked = append(rep.Locked, o.key)
-				continue
-			}
-			return rep, fmt.Errorf("expire %s: %w", o.key, err)
-		}
-		rep.Expired = append(rep.Expired, o.key)
 	}
 	return rep, nil
+}
+
+// expireOne marks o expired, then deletes it from storage. Catalog first: a
+// crash between the two leaves an expired object in storage (never read),
+// not a committed object that is missing. A delete that fails puts o back
+// in its state, so that the next purge tries again.
+func (a *Archiver) expireOne(ctx context.Context, o expiring, rep *ExpiryReport) error {
+	key, err := storage.ParseKey(o.key)
+	if err != nil {
+		return err
+	}
+	tag, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state = $2`, o.id, o.state)
+	if err != nil {
+		return fmt.Errorf("expire %s: %w", o.key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // another process expired it meanwhile
+	}
+	err = a.Store.Delete(ctx, key)
+	if err == nil || errors.Is(err, storage.ErrNotExist) {
+		rep.Expired = append(rep.Expired, o.key)
+		return nil
+	}
+	if _, rerr := a.Pool.Exec(context.WithoutCancel(ctx), `UPDATE strata.objects SET state = $2 WHERE id = $1 AND state = 'expired'`,
+		o.id, o.state); rerr != nil {
+		a.logger().Warn("the storage kept an expired object; putting it back in the catalog failed", "key", o.key, "err", rerr)
+	}
+	if errors.Is(err, storage.ErrImmutable) {
+		a.logger().Warn("the storage refused to delete an expired object; the next purge tries again", "key", o.key, "err", err)
+		rep.Locked = append(rep.Locked, o.key)
+		return nil
+	}
+	return fmt.Errorf("expire %s: %w", o.key, err)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/pgsource"
+	"github.com/stratahq/strata/internal/storage"
 )
 
 // SourceSpec is one dataset's Layer 3 table and how its batches are archived.
@@ -33,10 +34,15 @@ type SourceSpec struct {
 	BatchMaxBytes int64
 	// BatchMaxWait: without --flush, pending rows wait until there is a full
 	// batch or the oldest has waited this long, so a trickle makes few objects.
-	BatchMaxWait     time.Duration
+	BatchMaxWait time.Duration
+	// ArchiveRetention: archive objects expire this long after the end of
+	// their ingestion day (Expiry).
 	ArchiveRetention time.Duration
-	Compression      string
-	RowGroupRows     int
+	// Immutability, when not off, asks the storage to refuse deleting or
+	// overwriting each object until it expires.
+	Immutability storage.RetentionMode
+	Compression  string
+	RowGroupRows int
 	// Transform, when set, turns the batch's rows into Layer 2 rows in the
 	// same transaction that commits the batch.
 	Transform *TransformSpec
@@ -362,6 +368,7 @@ func (st *sourceTable) describe(s *staged, day time.Time) {
 	o := &s.obj
 	o.Dataset, o.Type, o.Day, o.SourceTable = st.spec.Dataset, catalog.TypeSource, day, st.rel.String()
 	o.SchemaFingerprint, o.Schema = st.fingerprint, st.schemaJSON
+	s.setExpiry(st.spec.ArchiveRetention, st.spec.Immutability)
 	if st.spec.Transform != nil {
 		o.TransformVersion = st.spec.Transform.SQL.Version()
 	}
@@ -403,7 +410,7 @@ func (a *Archiver) commitBatch(ctx context.Context, tx pgx.Tx, st *sourceTable, 
 	}
 	staged := make([]*staged, len(objs))
 	for i, o := range objs {
-		if err := catalog.Commit(ctx, tx, &o.obj, st.spec.ArchiveRetention); err != nil {
+		if err := catalog.Commit(ctx, tx, &o.obj); err != nil {
 			return err
 		}
 		staged[i] = o.staged

@@ -223,6 +223,7 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 	s.day = day
 	s.obj.Dataset, s.obj.Type, s.obj.Day, s.obj.SourceTable = spec.Dataset, catalog.TypeAnalytics, day, j.parent.String()
 	s.obj.SchemaFingerprint, s.obj.Schema = ex.fingerprint, ex.schemaJSON
+	s.setExpiry(spec.ArchiveRetention, spec.Immutability)
 	return s, nil
 }
 
@@ -305,6 +306,9 @@ func (a *Archiver) uploadAndVerify(ctx context.Context, s *staged) error {
 	if err != nil {
 		return fmt.Errorf("read back %s: %w", key, err)
 	}
+	if s.obj.VersionID == "" {
+		s.obj.VersionID = info.VersionID // adopted: the version a crashed run wrote
+	}
 	if info.Size != s.bytes || (info.SHA256 != "" && info.SHA256 != s.sha) {
 		return fmt.Errorf("read back %s: size %d sha256 %s, want %d %s: %w",
 			key, info.Size, info.SHA256, s.bytes, s.sha, storage.ErrChecksum)
@@ -321,13 +325,18 @@ func (a *Archiver) put(ctx context.Context, key storage.Key, s *staged) error {
 		return fmt.Errorf("open spool file: %w", err)
 	}
 	defer f.Close()
+	ret, err := a.putRetention(ctx, s)
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", key, err)
+	}
 	r := &failpointReader{r: f, at: s.bytes / 2, hit: func() error { return a.Failpoints.Hit("mid-upload") }}
-	_, err = a.Store.Put(ctx, key, r, storage.PutOptions{Size: s.bytes, SHA256: s.sha,
+	info, err := a.Store.Put(ctx, key, r, storage.PutOptions{Size: s.bytes, SHA256: s.sha, Retention: ret,
 		Metadata: map[string]string{"dataset": s.obj.Dataset, "archive_type": s.obj.Type,
 			"day": s.day.Format(time.DateOnly), "rows": fmt.Sprint(s.rows)}})
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", key, err)
 	}
+	s.obj.VersionID = info.VersionID
 	return nil
 }
 

@@ -333,6 +333,9 @@ func (sp *superseder) day(ctx context.Context, day time.Time) (*staged, []int64,
 	if err != nil {
 		return nil, nil, 0, err
 	}
+	for _, o := range old {
+		s.keepAtLeast(o.ExpiresAt)
+	}
 	runID, err := sp.run(ctx)
 	if err != nil {
 		s.cleanup()
@@ -398,7 +401,7 @@ func (sp *superseder) commit(ctx context.Context, s *staged, old []int64) error 
 	if err := sp.a.Failpoints.Hit("in-commit-before-delete"); err != nil {
 		return err
 	}
-	if err := catalog.Commit(ctx, sp.tx, &s.obj, sp.spec.ArchiveRetention); err != nil {
+	if err := catalog.Commit(ctx, sp.tx, &s.obj); err != nil {
 		return err
 	}
 	if len(old) == 0 {

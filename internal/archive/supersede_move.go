@@ -91,5 +91,6 @@ func (sp *superseder) write(ctx context.Context, day time.Time, old []int64, row
 	s.day = day
 	s.obj.Dataset, s.obj.Type, s.obj.Day, s.obj.SourceTable = spec.Dataset, catalog.TypeAnalytics, day, sp.rel.String()
 	s.obj.SchemaFingerprint, s.obj.Schema = sp.schema.Fingerprint(), sp.schemaJSON
+	s.setExpiry(spec.ArchiveRetention, spec.Immutability)
 	return s, nil
 }

@@ -113,18 +113,26 @@ type Object struct {
 	// smallest and largest values are KeyMin and KeyMax (PostgreSQL text
 	// form); all empty when not known.
 	KeyColumn, KeyMin, KeyMax string
+	// RetentionMode and RetainUntil are the write-once retention the
+	// object's upload asked the storage for ("" and nil: none).
+	RetentionMode string
+	RetainUntil   *time.Time
+	// VersionID is the storage version the upload made ("" when the store
+	// keeps no versions): reads ask for exactly that version.
+	VersionID string
 }
 
 const objectCols = `id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
 	min_time, max_time, schema_fingerprint, schema, coalesce(transform_version, ''), created_at,
-	committed_at, superseded_by, expires_at, run_id, coalesce(key_column, ''), coalesce(key_min, ''), coalesce(key_max, '')`
+	committed_at, superseded_by, expires_at, run_id, coalesce(key_column, ''), coalesce(key_min, ''), coalesce(key_max, ''),
+	coalesce(retention_mode, ''), retain_until, coalesce(version_id, '')`
 
 func scanObject(row pgx.Row) (Object, error) {
 	var o Object
 	err := row.Scan(&o.ID, &o.Dataset, &o.Type, &o.Day, &o.Key, &o.State, &o.SourceTable, &o.Rows,
 		&o.Bytes, &o.SHA256, &o.MinTime, &o.MaxTime, &o.SchemaFingerprint, &o.Schema,
 		&o.TransformVersion, &o.CreatedAt, &o.CommittedAt, &o.SupersededBy, &o.ExpiresAt, &o.RunID,
-		&o.KeyColumn, &o.KeyMin, &o.KeyMax)
+		&o.KeyColumn, &o.KeyMin, &o.KeyMax, &o.RetentionMode, &o.RetainUntil, &o.VersionID)
 	o.Day = o.Day.UTC()
 	return o, err
 }
@@ -197,17 +205,18 @@ func SetState(ctx context.Context, db DB, id int64, from, to string) error {
 // Commit inserts o as a committed object inside tx, the transaction that
 // also removes the archived rows. It is an insert, not an update, so it works
 // in a REPEATABLE READ transaction whose snapshot predates the intent.
-// expiresAfter is added to the database clock.
-func Commit(ctx context.Context, tx DB, o *Object, expiresAfter time.Duration) error {
+// o.ExpiresAt (nil: never), o.RetentionMode, o.RetainUntil and o.VersionID
+// are recorded as set by the caller.
+func Commit(ctx context.Context, tx DB, o *Object) error {
 	_, err := tx.Exec(ctx, `INSERT INTO strata.objects
 		(id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
 		 min_time, max_time, schema_fingerprint, schema, transform_version, committed_at, expires_at, run_id,
-		 key_column, key_min, key_max)
+		 key_column, key_min, key_max, retention_mode, retain_until, version_id)
 		VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''),
-		        now(), now() + $15::interval, $16, nullif($17, ''), nullif($18, ''), nullif($19, ''))`,
+		        now(), $15, $16, nullif($17, ''), nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''))`,
 		o.ID, o.Dataset, o.Type, o.Day, o.Key, o.SourceTable, o.Rows, o.Bytes, o.SHA256,
-		o.MinTime, o.MaxTime, o.SchemaFingerprint, o.Schema, o.TransformVersion, expiresAfter, o.RunID,
-		o.KeyColumn, o.KeyMin, o.KeyMax)
+		o.MinTime, o.MaxTime, o.SchemaFingerprint, o.Schema, o.TransformVersion, o.ExpiresAt, o.RunID,
+		o.KeyColumn, o.KeyMin, o.KeyMax, o.RetentionMode, o.RetainUntil, o.VersionID)
 	if err != nil {
 		return fmt.Errorf("catalog: commit object %s: %w", o.Key, err)
 	}
@@ -367,9 +376,10 @@ func ListObjects(ctx context.Context, db DB, f Filter) ([]Object, error) {
 
 // MarkSuperseded records, inside the transaction that committed object by,
 // that the objects ids are superseded by it: they stay in storage, listed,
-// until they expire, but are never read again. Object by takes the latest
-// expiry of the objects it replaces (none when one of them has none), so a
-// correction neither shortens nor lengthens how long its rows are kept. It
+// until they expire, but are never read again. Object by keeps at least the
+// latest expiry of the objects it replaces (none when one of them has none;
+// its own, from its day, when later), so a correction never shortens how
+// long its rows are kept (the caller has set by's retain-until to match). It
 // fails unless every one of ids is committed and current, so two
 // corrections of the same objects cannot both commit.
 func MarkSuperseded(ctx context.Context, db DB, ids []int64, by int64) error {
@@ -382,10 +392,11 @@ func MarkSuperseded(ctx context.Context, db DB, ids []int64, by int64) error {
 		return fmt.Errorf("catalog: mark objects %v superseded by %d: only %d of them are still committed and current (another process changed them meanwhile; run again)",
 			ids, by, tag.RowsAffected())
 	}
-	if _, err := db.Exec(ctx, `UPDATE strata.objects SET expires_at =
-		(SELECT CASE WHEN bool_or(o.expires_at IS NULL) THEN NULL ELSE max(o.expires_at) END
+	if _, err := db.Exec(ctx, `UPDATE strata.objects b SET expires_at =
+		(SELECT CASE WHEN b.expires_at IS NULL OR bool_or(o.expires_at IS NULL) THEN NULL
+		             ELSE greatest(b.expires_at, max(o.expires_at)) END
 		 FROM strata.objects o WHERE o.id = ANY($1))
-		WHERE id = $2`, ids, by); err != nil {
+		WHERE b.id = $2`, ids, by); err != nil {
 		return fmt.Errorf("catalog: set expiry of object %d: %w", by, err)
 	}
 	return nil

@@ -223,6 +223,17 @@ var migrations = []string{
 	END $$;
 	CREATE TRIGGER objects_refuse_held BEFORE UPDATE OR DELETE ON strata.objects
 		FOR EACH ROW EXECUTE FUNCTION strata.refuse_held();`,
+	// 8: write-once retention. What each object asked the storage to
+	// enforce (archive.immutability: the mode, and the retain-until date,
+	// its expiry) and the version its upload made on a versioned store, so
+	// that reads take that version and never one another writer put on top.
+	// NULL for objects written before (and with immutability off): the
+	// storage was asked for nothing, and expires_at stays as recorded.
+	`ALTER TABLE strata.objects
+		ADD COLUMN retain_until   timestamptz,
+		ADD COLUMN retention_mode text CHECK (retention_mode IN ('governance', 'compliance')),
+		ADD COLUMN version_id     text,
+		ADD CONSTRAINT objects_retention_check CHECK ((retain_until IS NULL) = (retention_mode IS NULL));`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

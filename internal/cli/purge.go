@@ -19,9 +19,13 @@ func newPurgeCmd(env Env, g *globalFlags) *cobra.Command {
 that are in a committed source batch and, for a dataset with a transform,
 processed. A row that is not archived is never purged, whatever its age.
 
-It also expires archive objects whose archive.retention (7y by default) has
-ended on the database clock: the catalog marks them expired, then the object
-is deleted from storage (storage under its own retention lock keeps it).
+It also expires archive objects whose archive.retention (7y by default,
+counted from the end of the day of their data) has ended on the database
+clock: the catalog marks them expired, then the object is deleted from
+storage. An object whose write-once retention (archive.immutability; its
+retain-until in 'strata catalog list --objects') has not ended is never
+tried; one the storage still refuses to delete stays committed, is reported,
+and the next purge tries again.
 
 It also deletes the idempotency keys of ingests older than
 source.idempotency_window (24h by default): a retry after that is a new
@@ -74,9 +78,13 @@ request.
 				fmt.Fprintf(env.Stdout, "expired %s\n", k)
 			}
 			for _, k := range exp.Locked {
-				fmt.Fprintf(env.Stdout, "expired in the catalog, kept by the storage's retention lock: %s\n", k)
+				fmt.Fprintf(env.Stdout, "kept %s: the storage refused to delete it (its retention has not ended by the storage's clock); the next purge tries again\n", k)
 			}
-			fmt.Fprintf(env.Stdout, "archive: %d object(s) past archive.retention %s\n", len(exp.Expired), map[bool]string{true: "(dry run)", false: "expired"}[dryRun])
+			fmt.Fprintf(env.Stdout, "archive: %d object(s) past archive.retention %s", len(exp.Expired), map[bool]string{true: "(dry run)", false: "expired"}[dryRun])
+			if exp.Retained > 0 {
+				fmt.Fprintf(env.Stdout, "; %d more past it wait for their write-once retention (retain-until) to end", exp.Retained)
+			}
+			fmt.Fprintln(env.Stdout)
 			return err
 		},
 	}

@@ -3,6 +3,8 @@ package config
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/stratahq/strata/internal/storage"
 )
 
 // Config is the parsed strata.yaml. Build one with Default or Load; check a
@@ -203,6 +205,17 @@ type ArchiveSpec struct {
 	Retention Duration `yaml:"retention"`
 	// RowGroupRows is the number of rows per Parquet row group. Default 122880.
 	RowGroupRows int `yaml:"row_group_rows"`
+	// Immutability asks the storage itself to refuse deleting or
+	// overwriting each object until its expiry: off (default), governance
+	// or compliance (see storage.RetentionMode and docs/CONFIG.md).
+	Immutability string `yaml:"immutability"`
+}
+
+// RetentionMode is Immutability as a storage.RetentionMode; call it on a
+// validated configuration (an unknown word reads as off).
+func (a ArchiveSpec) RetentionMode() storage.RetentionMode {
+	m, _ := storage.ParseRetentionMode(a.Immutability)
+	return m
 }
 
 // Compression is a Parquet compression codec.
@@ -244,6 +257,7 @@ const (
 	DefaultSourceRetention  = 7 * Day
 	DefaultAnalyticsRetain  = 90 * Day
 	DefaultArchiveRetention = 7 * Year
+	DefaultImmutability     = "off"
 	DefaultLineageNamespace = "strata"
 )
 
@@ -305,6 +319,7 @@ func (ds *Dataset) applyDefaults() {
 	setDefault(&ds.Archive.Compression, DefaultCompression)
 	setDefault(&ds.Archive.Retention, DurationOf(DefaultArchiveRetention))
 	setDefault(&ds.Archive.RowGroupRows, DefaultRowGroupRows)
+	setDefault(&ds.Archive.Immutability, DefaultImmutability)
 	setDefault(&ds.Schedule.SourceArchive, DurationOf(DefaultSourceSchedule))
 	setDefault(&ds.Schedule.AnalyticsArchive, DurationOf(DefaultAnalyticsSched))
 	setDefault(&ds.Schedule.Purge, DurationOf(DefaultPurgeSchedule))

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/stratahq/strata/internal/storage"
 )
 
 // validate checks one dataset; field is its path, datasets[i].
@@ -107,6 +109,9 @@ func (a *ArchiveSpec) validate(p *problems, field string) {
 	}
 	checkDuration(p, field+".retention", a.Retention, false)
 	checkRange(p, field+".row_group_rows", int64(a.RowGroupRows), 1, 100_000_000)
+	if _, err := storage.ParseRetentionMode(a.Immutability); err != nil {
+		p.add(field+".immutability", "%q is not a mode (use off, governance or compliance; docs/CONFIG.md explains them)", a.Immutability)
+	}
 }
 
 func checkTable(p *problems, field string, t TableName) {

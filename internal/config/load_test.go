@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stratahq/strata/internal/storage"
 )
 
 // minimalYAML is a valid strata.yaml with one dataset and every default left out.
@@ -64,7 +66,8 @@ func TestLoadFillsDefaults(t *testing.T) {
 	if a.Retention != DurationOf(90*Day) {
 		t.Errorf("analytics retention = %v, want 90d", a.Retention)
 	}
-	if ar.Format != "parquet" || ar.Compression != CompressionSnappy || ar.Retention != DurationOf(7*Year) || ar.RowGroupRows != 122880 {
+	if ar.Format != "parquet" || ar.Compression != CompressionSnappy || ar.Retention != DurationOf(7*Year) || ar.RowGroupRows != 122880 ||
+		ar.Immutability != "off" || ar.RetentionMode() != storage.RetentionOff {
 		t.Errorf("archive defaults: %+v", ar)
 	}
 	if _, ok := c.Dataset("nope"); ok {

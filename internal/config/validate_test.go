@@ -177,6 +177,8 @@ func TestValidateReportsWhatIsWrongAndHowToFixIt(t *testing.T) {
 			"datasets[0].archive.retention: is required (use a duration such as 90d)"},
 		{"row groups of zero rows", func(c *Config) { c.Datasets[0].Archive.RowGroupRows = 0 },
 			"datasets[0].archive.row_group_rows: 0 is out of range (use 1 to 100000000)"},
+		{"an unknown immutability mode", func(c *Config) { c.Datasets[0].Archive.Immutability = "worm" },
+			`datasets[0].archive.immutability: "worm" is not a mode (use off, governance or compliance; docs/CONFIG.md explains them)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

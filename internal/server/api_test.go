@@ -114,7 +114,7 @@ func TestTheCatalogListsCommittedObjectsWithTheirFacts(t *testing.T) {
 		t.Fatalf("catalog has %d objects, want 3 analytics days and 1 source batch: %s", len(all.Objects), r.body)
 	}
 	for _, k := range []string{"id", "dataset", "type", "day", "key", "rows", "bytes", "sha256", "min_time", "max_time",
-		"created_at", "committed_at", "expires_at", "transform_version"} {
+		"created_at", "committed_at", "expires_at", "transform_version", "retention_mode", "retain_until", "version_id"} {
 		if _, ok := all.Objects[0][k]; !ok {
 			t.Errorf("catalog object has no %q: %v", k, all.Objects[0])
 		}

@@ -24,6 +24,13 @@ type catalogObject struct {
 	CommittedAt      *time.Time `json:"committed_at"`
 	ExpiresAt        *time.Time `json:"expires_at"`
 	TransformVersion string     `json:"transform_version"`
+	// RetentionMode ("governance", "compliance" or null) and RetainUntil
+	// are the write-once retention the upload asked the storage for.
+	RetentionMode *string    `json:"retention_mode"`
+	RetainUntil   *time.Time `json:"retain_until"`
+	// VersionID is the storage version the object was written as (null
+	// on a store without versions).
+	VersionID *string `json:"version_id"`
 }
 
 // handleCatalog lists committed, current archive objects: GET
@@ -78,7 +85,16 @@ func objectOf(o catalog.Object) catalogObject {
 	return catalogObject{ID: o.ID, Dataset: o.Dataset, Type: o.Type, Day: o.Day.UTC().Format(time.DateOnly),
 		Key: o.Key, Rows: o.Rows, Bytes: o.Bytes, SHA256: o.SHA256, MinTime: utc(o.MinTime), MaxTime: utc(o.MaxTime),
 		CreatedAt: o.CreatedAt.UTC(), CommittedAt: utc(o.CommittedAt), ExpiresAt: utc(o.ExpiresAt),
-		TransformVersion: o.TransformVersion}
+		TransformVersion: o.TransformVersion, RetentionMode: nonEmpty(o.RetentionMode), RetainUntil: utc(o.RetainUntil),
+		VersionID: nonEmpty(o.VersionID)}
+}
+
+// nonEmpty is s, or nil (JSON null) when empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // handleHealth answers 200 when the database and the storage answer, 503
