@@ -57,3 +57,27 @@ type Retention struct {
 func (r Retention) Active(now time.Time) bool {
 	return r.LegalHold || (r.Mode != RetentionOff && now.Before(r.Until))
 }
+
+// validate checks a Put's retention: a known mode and, when on, an Until.
+func (r Retention) validate() error {
+	switch r.Mode {
+	case RetentionOff:
+		return nil
+	case RetentionGovernance, RetentionCompliance:
+	default:
+		return fmt.Errorf("put options: retention mode %q is unknown (use governance or compliance)", string(r.Mode))
+	}
+	if r.Until.IsZero() {
+		return fmt.Errorf("put options: %s retention has no Until (set the retain-until time)", r.Mode)
+	}
+	return nil
+}
+
+// Unsupported returns an error wrapping ErrUnsupported that says what the
+// store named by backend lacks and how to fix it.
+func Unsupported(backend, what, fix string) error {
+	if fix == "" {
+		return fmt.Errorf("%s: %s: %w", backend, what, ErrUnsupported)
+	}
+	return fmt.Errorf("%s: %s: %w (%s)", backend, what, ErrUnsupported, fix)
+}

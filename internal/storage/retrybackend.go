@@ -20,13 +20,15 @@ import (
 //     failed ambiguously (the upload may have landed) and a later one gets
 //     ErrExist, the object is adopted when Stat shows the same size and
 //     SHA-256, so a lost response does not turn a success into ErrExist.
-//   - Get and GetRange retry the open, and resume the body from the current
-//     offset when a read fails with a transient error (objects are
-//     immutable, so the bytes continue where they stopped).
+//   - Get, GetRange and GetVersionRange retry the open, and resume the body
+//     from the current offset when a read fails with a transient error
+//     (objects are immutable, so the bytes continue where they stopped; a
+//     GetVersionRange resumes the same version).
 //   - List resumes after the last key delivered, so fn still sees each object
 //     exactly once; errors returned by fn are never retried.
 //   - Delete reports success when an attempt after an ambiguous failure finds
 //     the object already gone.
+//   - CheckRetention and SetLegalHold (idempotent) are retried as they are.
 func WithRetry(b Backend, p RetryPolicy) Backend {
 	return &retrying{b: b, p: p.withDefaults()}
 }
@@ -79,17 +81,34 @@ func (r *retrying) Put(ctx context.Context, key Key, body io.Reader, opts PutOpt
 }
 
 func (r *retrying) Get(ctx context.Context, key Key) (io.ReadCloser, error) {
-	return r.open(ctx, key, 0, -1)
+	return r.open(ctx, key, "", 0, -1)
 }
 
 func (r *retrying) GetRange(ctx context.Context, key Key, offset, length int64) (io.ReadCloser, error) {
-	return r.open(ctx, key, offset, length)
+	return r.open(ctx, key, "", offset, length)
 }
 
-// open opens [offset, offset+length) (length < 0: to the end) and returns a
-// body that resumes on transient read errors.
-func (r *retrying) open(ctx context.Context, key Key, offset, length int64) (io.ReadCloser, error) {
-	rc, err := r.openOnce(ctx, key, offset, length, offset == 0 && length < 0)
+func (r *retrying) GetVersionRange(ctx context.Context, key Key, versionID string, offset, length int64) (io.ReadCloser, error) {
+	return r.open(ctx, key, versionID, offset, length)
+}
+
+func (r *retrying) CheckRetention(ctx context.Context, mode RetentionMode) error {
+	return r.p.retrier("check retention", Key{}).run(ctx, func(int) error {
+		return r.b.CheckRetention(ctx, mode)
+	})
+}
+
+func (r *retrying) SetLegalHold(ctx context.Context, key Key, on bool) error {
+	return r.p.retrier("set legal hold", key).run(ctx, func(int) error {
+		return r.b.SetLegalHold(ctx, key, on)
+	})
+}
+
+// open opens [offset, offset+length) (length < 0: to the end) of version
+// ("" the current one) and returns a body that resumes on transient read
+// errors.
+func (r *retrying) open(ctx context.Context, key Key, version string, offset, length int64) (io.ReadCloser, error) {
+	rc, err := r.openOnce(ctx, key, version, offset, length, version == "" && offset == 0 && length < 0)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +116,10 @@ func (r *retrying) open(ctx context.Context, key Key, offset, length int64) (io.
 	if length >= 0 {
 		end = offset + length
 	}
-	return &resumingBody{r: r, ctx: ctx, key: key, rc: rc, pos: offset, end: end}, nil
+	return &resumingBody{r: r, ctx: ctx, key: key, version: version, rc: rc, pos: offset, end: end}, nil
 }
 
-func (r *retrying) openOnce(ctx context.Context, key Key, offset, length int64, whole bool) (io.ReadCloser, error) {
+func (r *retrying) openOnce(ctx context.Context, key Key, version string, offset, length int64, whole bool) (io.ReadCloser, error) {
 	var rc io.ReadCloser
 	op := "get range"
 	if whole {
@@ -108,9 +127,12 @@ func (r *retrying) openOnce(ctx context.Context, key Key, offset, length int64, 
 	}
 	err := r.p.retrier(op, key).run(ctx, func(int) error {
 		var err error
-		if whole {
+		switch {
+		case whole:
 			rc, err = r.b.Get(ctx, key)
-		} else {
+		case version != "":
+			rc, err = r.b.GetVersionRange(ctx, key, version, offset, length)
+		default:
 			rc, err = r.b.GetRange(ctx, key, offset, length)
 		}
 		return err
@@ -120,12 +142,13 @@ func (r *retrying) openOnce(ctx context.Context, key Key, offset, length int64, 
 
 // resumingBody reopens the object at pos after a transient read error.
 type resumingBody struct {
-	r   *retrying
-	ctx context.Context
-	key Key
-	rc  io.ReadCloser
-	pos int64 // absolute offset of the next byte
-	end int64 // absolute end, or -1 for the end of the object
+	r       *retrying
+	ctx     context.Context
+	key     Key
+	version string // "" for the current version
+	rc      io.ReadCloser
+	pos     int64 // absolute offset of the next byte
+	end     int64 // absolute end, or -1 for the end of the object
 	// stalls counts resumes since the last byte arrived; it bounds a server
 	// that keeps dropping the connection without sending anything.
 	stalls int
@@ -161,7 +184,7 @@ func (b *resumingBody) resume(readErr error) error {
 	if b.end >= 0 {
 		length = b.end - b.pos
 	}
-	rc, err := b.r.openOnce(b.ctx, b.key, b.pos, length, false)
+	rc, err := b.r.openOnce(b.ctx, b.key, b.version, b.pos, length, false)
 	if err != nil {
 		b.rc = errBody{err}
 		return fmt.Errorf("storage read %s at offset %d: resume after %v: %w", b.key, b.pos, readErr, err)

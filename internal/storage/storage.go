@@ -81,8 +81,17 @@ type Caps struct {
 	// CreateOnly is true when Put refuses atomically to replace an existing
 	// object (If-None-Match: * or an exclusive rename). All backends here are.
 	CreateOnly bool
-	// Retention is true when the backend can enforce per-object retention.
+	// Retention is true when the backend honours PutOptions.Retention and
+	// SetLegalHold: its Delete refuses a protected object with ErrImmutable.
+	// Whether anyone else is refused too is what WORM says.
 	Retention bool
+	// WORM is true when the store itself refuses to delete or overwrite a
+	// protected object whoever asks, with whatever credentials (S3 Object
+	// Lock, Azure version-level immutability). It is false for a local disk:
+	// there retention is kept by the backend's own Delete and read-only
+	// files, which anyone with write access to the folder can undo. Callers
+	// that turn immutability on should say so when Retention && !WORM.
+	WORM bool
 	// Versions is true when the store keeps versions and ObjectInfo.VersionID
 	// is filled.
 	Versions bool
@@ -122,9 +131,30 @@ type Backend interface {
 	// The ObjectInfo carries Key, Size and ModTime; SHA256 and Metadata may be
 	// empty (use Stat).
 	List(ctx context.Context, prefix Key, fn func(ObjectInfo) error) error
-	// Delete removes the object. ErrNotExist if missing, ErrImmutable if a
-	// retention policy forbids it.
+	// Delete removes the object for good: on a store that keeps versions,
+	// every version of the key (not a delete marker that would leave the
+	// bytes behind), so that after it returns nil nothing of the key is
+	// left and the key can be written again. ErrNotExist if missing,
+	// ErrImmutable if a retention or legal hold forbids it (on any version;
+	// the versions still protected are then kept).
 	Delete(ctx context.Context, key Key) error
+	// GetVersionRange is GetRange of one version of the object: versionID
+	// is an ObjectInfo.VersionID from Put or Stat, and "" means the current
+	// version. Backends without versions (Caps().Versions false) accept
+	// only "" and answer another id with ErrUnsupported. ErrNotExist if the
+	// key or version is missing.
+	GetVersionRange(ctx context.Context, key Key, versionID string, offset, length int64) (io.ReadCloser, error)
+	// CheckRetention is the start-up check that the store can enforce mode
+	// on every object Put writes: nil when it can, else an error wrapping
+	// ErrUnsupported that names the missing feature and how to enable it.
+	// CheckRetention(ctx, RetentionOff) is nil. A nil answer does not mean
+	// the store is WORM: see Caps().WORM.
+	CheckRetention(ctx context.Context, mode RetentionMode) error
+	// SetLegalHold sets (on) or clears the object's legal hold, which
+	// forbids deleting it whatever its retention says, until cleared. It
+	// applies to the current version. ErrNotExist if missing,
+	// ErrUnsupported where the store has no legal hold (Caps().LegalHold).
+	SetLegalHold(ctx context.Context, key Key, on bool) error
 	// Caps reports what the backend guarantees.
 	Caps() Caps
 }
@@ -134,7 +164,8 @@ type Backend interface {
 const maxMetadataBytes = 2048
 
 // Validate reports whether opts are complete and well-formed: Size is not
-// negative, SHA256 is 64 lower-case hex digits, and Metadata keys are
+// negative, SHA256 is 64 lower-case hex digits, Retention has a known mode
+// and, when on, an Until, and Metadata keys are
 // lower-case ASCII letters, digits and '_' (starting with a letter) with
 // printable ASCII values, 2 KiB in total. Backends call it first in Put.
 func (o PutOptions) Validate() error {
@@ -143,6 +174,9 @@ func (o PutOptions) Validate() error {
 	}
 	if !isLowerHex(o.SHA256, 64) {
 		return fmt.Errorf("put options: sha256 %q is not 64 lower-case hex digits (pass hex.EncodeToString(sha256 sum))", o.SHA256)
+	}
+	if err := o.Retention.validate(); err != nil {
+		return err
 	}
 	total := 0
 	for k, v := range o.Metadata {

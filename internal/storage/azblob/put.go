@@ -59,6 +59,9 @@ func (b *Backend) checkPut(key storage.Key, opts storage.PutOptions) (map[string
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if err := refuseRetention(opts); err != nil {
+		return nil, err
+	}
 	if blocks := (opts.Size + b.blockSize - 1) / b.blockSize; blocks > maxBlocks {
 		return nil, fmt.Errorf("%d bytes need %d blocks of %d bytes, over Azure's %d; raise Options.BlockSize", opts.Size, blocks, b.blockSize, maxBlocks)
 	}

@@ -24,12 +24,15 @@ type Op string
 
 // The operations faults can target.
 const (
-	OpPut      Op = "put"
-	OpGet      Op = "get"
-	OpGetRange Op = "get-range"
-	OpStat     Op = "stat"
-	OpList     Op = "list"
-	OpDelete   Op = "delete"
+	OpPut          Op = "put"
+	OpGet          Op = "get"
+	OpGetRange     Op = "get-range"
+	OpStat         Op = "stat"
+	OpList         Op = "list"
+	OpDelete       Op = "delete"
+	OpGetVersion   Op = "get-version" // GetVersionRange
+	OpCheckRetain  Op = "check-retention"
+	OpSetLegalHold Op = "set-legal-hold"
 )
 
 // ErrInjected is wrapped by every error the decorator injects by default, so
@@ -60,14 +63,15 @@ type Options struct {
 	// AfterCall performs a failing call on the wrapped backend before
 	// returning the error, like a response lost after the server acted.
 	AfterCall bool
-	// CorruptReads flips the lowest bit of the first byte of every Get and
-	// GetRange body.
+	// CorruptReads flips the lowest bit of the first byte of every Get,
+	// GetRange and GetVersionRange body.
 	CorruptReads bool
 	// ListFailAfter, when positive, makes a List call chosen to fail deliver
 	// that many objects first, so the failure comes mid-listing.
 	ListFailAfter int
-	// BreakReads, when positive, makes every Get and GetRange body fail with
-	// io.ErrUnexpectedEOF (a dropped connection) after that many bytes.
+	// BreakReads, when positive, makes every Get, GetRange and
+	// GetVersionRange body fail with io.ErrUnexpectedEOF (a dropped
+	// connection) after that many bytes.
 	BreakReads int64
 	// TruncatePuts, when positive, passes only that many bytes of each Put's
 	// body to the wrapped backend and then reports EOF (a short upload).
@@ -159,6 +163,32 @@ func (f *Backend) Get(ctx context.Context, key storage.Key) (io.ReadCloser, erro
 // GetRange may fail, or corrupt the body, as configured.
 func (f *Backend) GetRange(ctx context.Context, key storage.Key, offset, length int64) (io.ReadCloser, error) {
 	return f.read(OpGetRange, func() (io.ReadCloser, error) { return f.b.GetRange(ctx, key, offset, length) })
+}
+
+// GetVersionRange may fail, or corrupt the body, as configured.
+func (f *Backend) GetVersionRange(ctx context.Context, key storage.Key, versionID string, offset, length int64) (io.ReadCloser, error) {
+	return f.read(OpGetVersion, func() (io.ReadCloser, error) {
+		return f.b.GetVersionRange(ctx, key, versionID, offset, length)
+	})
+}
+
+// CheckRetention may fail as configured.
+func (f *Backend) CheckRetention(ctx context.Context, mode storage.RetentionMode) error {
+	if err := f.fault(OpCheckRetain); err != nil {
+		return err
+	}
+	return f.b.CheckRetention(ctx, mode)
+}
+
+// SetLegalHold may fail as configured (after the call when AfterCall).
+func (f *Backend) SetLegalHold(ctx context.Context, key storage.Key, on bool) error {
+	if err := f.fault(OpSetLegalHold); err != nil {
+		if f.opts.AfterCall {
+			_ = f.b.SetLegalHold(ctx, key, on) // outcome deliberately lost
+		}
+		return err
+	}
+	return f.b.SetLegalHold(ctx, key, on)
 }
 
 func (f *Backend) read(op Op, open func() (io.ReadCloser, error)) (io.ReadCloser, error) {

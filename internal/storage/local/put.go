@@ -30,6 +30,9 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	if err := opts.Validate(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("local put %s: %w", key, err)
 	}
+	if err := refuseRetention(opts); err != nil {
+		return storage.ObjectInfo{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("local put %s: %w", key, err)
 	}

@@ -55,6 +55,9 @@ func (b *Backend) checkPut(key storage.Key, opts storage.PutOptions) (map[string
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if err := refuseRetention(opts); err != nil {
+		return nil, err
+	}
 	if parts := (opts.Size + b.partSize - 1) / b.partSize; parts > maxParts {
 		return nil, fmt.Errorf("%d bytes need %d parts of %d bytes, over S3's %d; raise Options.PartSize", opts.Size, parts, b.partSize, maxParts)
 	}
