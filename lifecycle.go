@@ -52,6 +52,9 @@ type PurgeReport struct {
 // source.retention (never a row that is not archived, nor, with a
 // transform, one not processed) and expires its archive objects past
 // archive.retention. A dataset without a source table only expires objects.
+// Objects under a legal hold are kept (Expiry.Held names the holds); the
+// Layer 3 rows of a held source period are purged as usual, since every
+// purged row is in a committed source object, which the hold keeps.
 func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (PurgeReport, error) {
 	var rep PurgeReport
 	ds, err := s.Dataset(dataset)
@@ -69,6 +72,11 @@ func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (Purge
 		}
 		if rep.IdempotencyKeys, err = catalog.PurgeIngestKeys(ctx, s.pool, dataset, dryRun); err != nil {
 			return rep, err
+		}
+	}
+	if !dryRun { // a released hold's storage flags must be cleared before its objects can expire
+		if _, err := s.ReconcileHolds(ctx); err != nil {
+			s.log.Error("storage legal holds not in line with the holds; objects whose flag is still set stay locked", "err", err)
 		}
 	}
 	rep.Expiry, err = arch.Expire(ctx, dataset, dryRun)

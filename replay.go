@@ -43,8 +43,17 @@ type ReplayRequest struct {
 // processed in Layer 3 and resolved in strata.quarantine, in the same
 // transaction (Applied.Quarantined). Otherwise replay never deletes a row
 // nor touches Layer 3, and applying twice changes nothing the second time.
+//
+// An archived object under a legal hold is never superseded: the apply is
+// refused (ErrHeld, naming the hold) before anything is written. New
+// objects an apply commits into a held period get the storage's legal hold
+// at once.
 func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
-	return s.lineageRun(ctx, req)
+	rep, err := s.lineageRun(ctx, req)
+	if err == nil && rep != nil && rep.Applied != nil {
+		s.Archiver().HoldNew(ctx, rep.Applied.Objects)
+	}
+	return rep, err
 }
 
 // superseder corrects archived analytics rows for replay --apply with

@@ -186,7 +186,7 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 // commands); set its Progress before use if wanted.
 func (s *Service) Archiver() *archive.Archiver {
 	return &archive.Archiver{Pool: s.pool, Catalog: s.cat, Store: s.store, Prefix: s.prefix,
-		Log: s.log, Failpoints: s.fp, SpoolDir: s.spool, Observer: s.runObserver()}
+		Log: s.log, Failpoints: s.fp, SpoolDir: s.spool, Observer: s.runObserver(), Holds: s.keeper()}
 }
 
 // Health checks that the database answers and the storage can be listed.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/failpoint"
+	"github.com/stratahq/strata/internal/hold"
 	"github.com/stratahq/strata/internal/storage"
 )
 
@@ -49,6 +50,10 @@ type Archiver struct {
 	// Observer, if set, is told when each run begins and ends (OpenLineage
 	// events); see ObserveRun.
 	Observer RunObserver
+	// Holds, if set, puts the storage's legal hold on objects committed
+	// into a held period (internal/hold); nil leaves it to the next
+	// reconciliation.
+	Holds *hold.Keeper
 }
 
 // RunObserver is told when a run (a row of strata.runs) begins and ends.

@@ -172,6 +172,9 @@ func (a *Archiver) commitJob(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec,
 // COMMIT), reads the objects' state back instead of assuming either way.
 func (a *Archiver) commitTx(ctx context.Context, tx pgx.Tx, staged []*staged) error {
 	err := tx.Commit(ctx)
+	if err == nil {
+		a.holdNew(ctx, staged)
+	}
 	if err == nil || len(staged) == 0 {
 		return err
 	}
@@ -182,6 +185,7 @@ func (a *Archiver) commitTx(ctx context.Context, tx pgx.Tx, staged []*staged) er
 	ok, gerr := a.Catalog.IsCommitted(context.WithoutCancel(ctx), staged[0].obj.ID)
 	if gerr == nil && ok {
 		a.logger().Warn("commit reported an error but the catalog shows it committed", "err", err)
+		a.holdNew(ctx, staged)
 		return nil
 	}
 	return fmt.Errorf("commit (outcome read back: not committed): %w", err)

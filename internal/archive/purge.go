@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/hold"
 	"github.com/stratahq/strata/internal/pgsource"
 	"github.com/stratahq/strata/internal/storage"
 )
@@ -83,6 +84,9 @@ type ExpiryReport struct {
 	// write-once retention their upload asked for) has not ended by the
 	// database clock: purge does not try to delete them yet.
 	Retained int
+	// Held objects are past their expiry but under a legal hold: they stay,
+	// committed and readable, until every hold covering them is released.
+	Held []HeldObject
 }
 
 // expiring is an object Expire deletes.
@@ -96,8 +100,9 @@ type expiring struct {
 // Superseded objects (still committed) and restored ones (whose rows are
 // back in Layer 2 or in newer objects) expire the same way, at their own
 // expires_at. An object the storage refuses to delete (ErrImmutable) is
-// reported in Locked and left for the next purge; the others still go. With
-// dryRun it only lists them.
+// reported in Locked and left for the next purge; the others still go. An
+// object a legal hold covers is kept and listed in Held with the holds.
+// With dryRun it only lists them.
 func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (ExpiryReport, error) {
 	var rep ExpiryReport
 	if err := a.Pool.QueryRow(ctx, `SELECT count(*) FROM strata.objects WHERE state IN ('committed', 'restored')
@@ -117,7 +122,15 @@ func (a *Archiver) Expire(ctx context.Context, dataset string, dryRun bool) (Exp
 	if err != nil {
 		return rep, fmt.Errorf("find expired objects: %w", err)
 	}
+	held, err := a.heldAmong(ctx, objs)
+	if err != nil {
+		return rep, fmt.Errorf("find expired objects: %w", err)
+	}
 	for _, o := range objs {
+		if refs := held[o.id]; len(refs) > 0 {
+			rep.Held = append(rep.Held, HeldObject{Key: o.key, Holds: refs})
+			continue
+		}
 		if dryRun {
 			rep.Expired = append(rep.Expired, o.key)
 			continue
@@ -139,6 +152,10 @@ func (a *Archiver) expireOne(ctx context.Context, o expiring, rep *ExpiryReport)
 		return err
 	}
 	tag, err := a.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'expired' WHERE id = $1 AND state = $2`, o.id, o.state)
+	if he := (*hold.HeldError)(nil); errors.As(hold.FromDB("expire", err), &he) { // a hold added since the check
+		rep.Held = append(rep.Held, HeldObject{Key: o.key, Holds: he.Holds})
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("expire %s: %w", o.key, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/hold"
 	"github.com/stratahq/strata/internal/pgsource"
 )
 
@@ -119,6 +120,11 @@ func (a *Archiver) restoreLayer2(ctx context.Context, tx pgx.Tx, spec AnalyticsS
 	rep.Table, rep.Layer2 = rel.String(), true
 	if len(objs) == 0 {
 		return nil
+	}
+	// A restored object is no longer read (its rows live in Layer 2, where
+	// they can change): a held one stays as it is.
+	if err := hold.Check(ctx, tx, "restore into "+rel.String(), objectIDs(objs)); err != nil {
+		return err
 	}
 	runID, err := a.Catalog.StartRun(ctx, "restore", spec.Dataset, catalog.TypeAnalytics)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/hold"
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/pgsource"
 )
@@ -308,6 +309,9 @@ func (sp *superseder) day(ctx context.Context, day time.Time) (*staged, []int64,
 	old, rows, err := sp.loadChanged(ctx, day)
 	if err != nil {
 		return nil, nil, 0, err
+	}
+	if err := hold.Check(ctx, sp.tx, "supersede", objectIDs(old)); err != nil {
+		return nil, nil, 0, err // before anything is written
 	}
 	var corrected, moved, placed int64
 	if len(old) > 0 {

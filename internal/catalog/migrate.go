@@ -206,7 +206,8 @@ var migrations = []string{
 		held json;
 	BEGIN
 		IF TG_OP = 'UPDATE' AND NOT (OLD.superseded_by IS NULL AND NEW.superseded_by IS NOT NULL
-				OR NEW.state IS DISTINCT FROM OLD.state AND NEW.state IN ('expired', 'restored')) THEN
+				OR NEW.state = 'expired' AND OLD.state <> 'expired'
+				OR NEW.state = 'restored' AND OLD.state = 'committed') THEN
 			RETURN NEW;
 		END IF;
 		PERFORM pg_advisory_xact_lock_shared(hashtextextended('strata:holds:' || OLD.dataset, 0));

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/hold"
 )
 
 func newPurgeCmd(env Env, g *globalFlags) *cobra.Command {
@@ -25,7 +26,10 @@ clock: the catalog marks them expired, then the object is deleted from
 storage. An object whose write-once retention (archive.immutability; its
 retain-until in 'strata catalog list --objects') has not ended is never
 tried; one the storage still refuses to delete stays committed, is reported,
-and the next purge tries again.
+and the next purge tries again. An object under a legal hold ('strata
+hold') is kept, and listed with the hold that keeps it, until the hold is
+released. Layer 3 rows of a held period are purged as usual: each is in a
+committed source object, which the hold keeps.
 
 It also deletes the idempotency keys of ingests older than
 source.idempotency_window (24h by default): a retry after that is a new
@@ -73,7 +77,15 @@ request.
 				}
 				fmt.Fprintf(env.Stdout, "; %s %d idempotency key(s) past source.idempotency_window\n", verb, keys)
 			}
+			if !dryRun { // a released hold's storage flags go before its objects can expire
+				if _, err := a.svc.ReconcileHolds(c.Context()); err != nil {
+					a.log.Error("storage legal holds not in line with the holds; objects whose flag is still set stay locked", "err", err)
+				}
+			}
 			exp, err := arch.Expire(c.Context(), dataset, dryRun)
+			for _, h := range exp.Held {
+				fmt.Fprintf(env.Stdout, "kept %s: under legal hold %s (strata hold list)\n", h.Key, hold.FormatRefs(h.Holds))
+			}
 			for _, k := range exp.Expired {
 				fmt.Fprintf(env.Stdout, "expired %s\n", k)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/actor"
 )
 
 // Exit codes shared by every command.
@@ -55,6 +56,7 @@ func usageErr(format string, args ...any) error {
 func Main(ctx context.Context, args []string, env Env) int {
 	root := newRoot(env)
 	root.SetArgs(args)
+	ctx = actor.With(ctx, actor.Actor{Name: actor.OSUser(), Via: actor.ViaCLI})
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -67,7 +69,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ee.Code
 	}
 	fmt.Fprintf(env.Stderr, "strata: %v\n", err)
-	if isFlagError(err) || errors.Is(err, strata.ErrInvalid) || errors.Is(err, strata.ErrNotFound) {
+	if isFlagError(err) || errors.Is(err, strata.ErrInvalid) || errors.Is(err, strata.ErrNotFound) ||
+		errors.Is(err, strata.ErrHeld) || errors.Is(err, strata.ErrConflict) {
 		return ExitUsage
 	}
 	return ExitFailure
@@ -126,6 +129,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newRestoreCmd,
 	newLineageCmd,
 	newCompareCmd, newReplayCmd,
+	newHoldCmd,
 }
 
 func isFlagError(err error) bool {

@@ -115,10 +115,6 @@ type HeldError struct {
 
 // Error names the holds and says how to lift them.
 func (e *HeldError) Error() string {
-	var hs []string
-	for _, h := range e.Holds {
-		hs = append(hs, fmt.Sprintf("%d (%q)", h.ID, h.Reason))
-	}
 	what := "the period"
 	switch len(e.Objects) {
 	case 0:
@@ -132,7 +128,7 @@ func (e *HeldError) Error() string {
 		word = "holds"
 	}
 	return fmt.Sprintf("%s refused: %s is under legal %s %s; it stays until released (strata hold release ID --reason ...)",
-		e.Action, what, word, strings.Join(hs, ", "))
+		e.Action, what, word, FormatRefs(e.Holds))
 }
 
 // Is makes errors.Is(err, ErrHeld) true.
@@ -145,4 +141,13 @@ func (e *HeldError) IDs() []int64 {
 		ids[i] = h.ID
 	}
 	return ids
+}
+
+// FormatRefs writes holds as `3 ("case 24-117"), 5 ("audit")`.
+func FormatRefs(refs []Ref) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = fmt.Sprintf("%d (%q)", r.ID, r.Reason)
+	}
+	return strings.Join(s, ", ")
 }

@@ -80,6 +80,10 @@ func (s *Server) classify(r *http.Request, err error) *apiError {
 		return &apiError{code: http.StatusNotFound, msg: clientMessage(err)}
 	case errors.Is(err, strata.ErrInvalid):
 		return &apiError{code: http.StatusBadRequest, msg: clientMessage(err)}
+	case errors.As(err, new(*strata.HeldError)):
+		var he *strata.HeldError
+		errors.As(err, &he)
+		return held(he)
 	case errors.Is(err, strata.ErrConflict):
 		return &apiError{code: http.StatusConflict, msg: clientMessage(err)}
 	case errors.Is(r.Context().Err(), context.DeadlineExceeded):

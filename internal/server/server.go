@@ -109,6 +109,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc(routeLineage, s.handleLineage)
 	s.mux.HandleFunc(routeCompare, s.handleCompare)
 	s.mux.HandleFunc(routeReplay, s.handleReplay)
+	s.mux.HandleFunc(routeHoldAdd, s.handleHoldAdd)
+	s.mux.HandleFunc(routeHoldList, s.handleHoldList)
+	s.mux.HandleFunc(routeHoldRelease, s.handleHoldRelease)
 	s.mux.HandleFunc(routeHealth, s.handleHealth)
 	s.mux.HandleFunc(routeDashboard, s.handleDashboard)
 	if s.reg != nil {
