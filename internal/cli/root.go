@@ -130,6 +130,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newLineageCmd,
 	newCompareCmd, newReplayCmd,
 	newHoldCmd,
+	newTokenCmd,
 }
 
 func isFlagError(err error) bool {

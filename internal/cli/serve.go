@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,6 +99,15 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 		}
 		cfg.Server.Listen = f.listen
 	}
+	if err := checkExposure(cfg.Server); err != nil {
+		return err
+	}
+	var tlsConfig *tls.Config
+	if cfg.Server.TLSCert != "" {
+		if tlsConfig, err = server.LoadTLS(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+	}
 	log := newLogger(env.Stderr, g.logLevel, cfg.Log)
 	svc, err := strata.Open(ctx, strata.Options{Config: cfg, Logger: log, Getenv: env.Getenv,
 		Failpoints: env.Getenv("STRATA_FAILPOINTS")})
@@ -115,6 +125,11 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 	if err != nil {
 		return listenErr(cfg.Server.Listen, err)
 	}
+	if err := checkListener(cfg.Server, ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	warnExposure(log, cfg.Server, ln.Addr())
 	schedCtx, stopScheduler := context.WithCancel(ctx)
 	defer stopScheduler()
 	var jobs func() []server.JobStatus
@@ -122,8 +137,12 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 	if cfg.Server.Scheduler == "on" && !f.noScheduler {
 		jobs, wait = startScheduler(schedCtx, svc, m, log)
 	}
-	srv := server.New(svc, server.Options{Logger: log, Metrics: m, Registry: reg, Limits: cfg.Server, Jobs: jobs})
-	fmt.Fprintf(env.Stdout, "strata: serving on http://%s\n", ln.Addr())
+	srv := server.New(svc, server.Options{Logger: log, Metrics: m, Registry: reg, Limits: cfg.Server, Jobs: jobs, TLS: tlsConfig})
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(env.Stdout, "strata: serving on %s://%s\n", scheme, ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "scheduler", jobs != nil)
 	err = srv.Serve(ctx, ln)
 	stopScheduler()

@@ -65,6 +65,30 @@ type Server struct {
 	// ShutdownTimeout is how long serve waits on SIGTERM for requests and
 	// jobs in flight before it abandons them. Default 60s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Tokens are the bearer tokens the API accepts (strata token create
+	// makes one). With none, every route is open and serve listens only on
+	// loopback.
+	Tokens []Token `yaml:"tokens"`
+	// MetricsOpen serves /metrics without a token (a scraper on a trusted
+	// network). Default false: /metrics needs a token with the read scope.
+	MetricsOpen bool `yaml:"metrics_open"`
+	// TLSCert and TLSKey are PEM files: serve answers HTTPS (TLS 1.2 or
+	// later) when both are set.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// Token is one bearer token of the HTTP API. The configuration holds the
+// SHA-256 of its secret, never the secret.
+type Token struct {
+	// Name says whose token it is; the audit trail records it.
+	Name string `yaml:"name"`
+	// SHA256 is the hex SHA-256 of the secret.
+	SHA256 string `yaml:"sha256"`
+	// Scopes are what the token may do: read, ingest, replay, admin.
+	Scopes []string `yaml:"scopes"`
+	// Datasets are the datasets it may touch, or ["*"] for every one.
+	Datasets []string `yaml:"datasets"`
 }
 
 // Schedule says how often serve runs a dataset's lifecycle jobs. Each

@@ -133,6 +133,12 @@ func setField(root reflect.Value, index []int, val string) error {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(val)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", val)
+		}
+		v.SetBool(b)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(val, 10, v.Type().Bits())
 		if err != nil {

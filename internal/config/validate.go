@@ -208,6 +208,7 @@ func (c *Config) validateServerAndLog(p *problems) {
 	checkDuration(p, "server.max_span", c.Server.MaxSpan, false)
 	checkDuration(p, "server.request_timeout", c.Server.RequestTimeout, false)
 	checkDuration(p, "server.shutdown_timeout", c.Server.ShutdownTimeout, false)
+	c.validateAccess(p)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -33,6 +33,7 @@ type Metrics struct {
 	jobDuration     *prometheus.HistogramVec
 	jobLastSuccess  *prometheus.GaugeVec
 	errors          *prometheus.CounterVec
+	authFailures    *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -63,6 +64,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		jobRuns:       counter("job_runs_total", "Lifecycle job runs by outcome (ok, error, skipped).", "dataset", "job", "outcome"),
 		jobDuration:   histogram("job_duration_seconds", "Lifecycle job run time.", latency, "dataset", "job"),
 		errors:        counter("errors_total", "Errors by component.", "component"),
+		authFailures: counter("auth_failures_total",
+			"HTTP requests refused by access control, by reason: missing (no token), unknown (no such token), scope, dataset, rate_limited.",
+			"reason"),
 	}
 	m.jobLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "strata", Name: "job_last_success_timestamp_seconds",
 		Help: "Unix time of the last successful run of a lifecycle job."}, []string{"dataset", "job"})
@@ -147,4 +151,21 @@ func (m *Metrics) Error(component string) {
 		return
 	}
 	m.errors.WithLabelValues(component).Inc()
+}
+
+// Auth failure reasons, the reason label of strata_auth_failures_total.
+const (
+	AuthMissing     = "missing"
+	AuthUnknown     = "unknown"
+	AuthScope       = "scope"
+	AuthDataset     = "dataset"
+	AuthRateLimited = "rate_limited"
+)
+
+// AuthFailure counts one request refused by access control.
+func (m *Metrics) AuthFailure(reason string) {
+	if m == nil {
+		return
+	}
+	m.authFailures.WithLabelValues(reason).Inc()
 }

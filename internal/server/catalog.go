@@ -37,6 +37,9 @@ type catalogObject struct {
 // /v1/catalog?dataset=&type=&from=&to= (all optional).
 func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	f, err := parseCatalogFilter(r)
+	if err == nil && f.Dataset != "" {
+		err = s.requireDataset(r, f.Dataset)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -46,9 +49,11 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]catalogObject, len(objs))
-	for i, o := range objs {
-		out[i] = objectOf(o)
+	out := make([]catalogObject, 0, len(objs))
+	for _, o := range objs {
+		if s.mayTouch(r.Context(), o.Dataset) { // without ?dataset=, only the token's datasets
+			out = append(out, objectOf(o))
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"objects": out})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	strata "github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/auth"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/units"
 )
@@ -29,6 +30,8 @@ type dashboard struct {
 	Scheduler  bool
 	Jobs       []JobStatus
 	Metrics    bool
+	// User is the signed-in token's name; empty when no token is configured.
+	User string
 }
 
 type dashDataset struct {
@@ -51,6 +54,9 @@ type dashLayer struct {
 // their archives, the scheduler's jobs and links to /metrics and /healthz.
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	d := dashboard{Now: time.Now().UTC(), Scheduler: s.jobs != nil, Metrics: s.reg != nil}
+	if tok := auth.From(r.Context()); tok != nil {
+		d.User = tok.Name
+	}
 	objs, err := s.svc.ListCatalog(r.Context(), strata.CatalogFilter{})
 	if err != nil {
 		s.log.Warn("dashboard: catalog", "request_id", requestID(r.Context()), "err", err)
@@ -58,7 +64,9 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	sums := map[[2]string]*dashLayer{}
 	for _, ds := range s.svc.Config().Datasets {
-		d.Datasets = append(d.Datasets, datasetOf(ds, sums))
+		if s.mayTouch(r.Context(), ds.Name) {
+			d.Datasets = append(d.Datasets, datasetOf(ds, sums))
+		}
 	}
 	for _, o := range objs {
 		if l := sums[[2]string{o.Dataset, o.Type}]; l != nil {
@@ -71,21 +79,18 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.jobs != nil {
-		d.Jobs = s.jobs()
+		for _, j := range s.jobs() {
+			if s.mayTouch(r.Context(), j.Dataset) {
+				d.Jobs = append(d.Jobs, j)
+			}
+		}
 	}
 	var buf bytes.Buffer
 	if err := dashboardTmpl.Execute(&buf, d); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
+	writePage(w, http.StatusOK, buf.Bytes())
 }
 
 // datasetOf describes a configured dataset, registering its layers in sums

@@ -31,6 +31,8 @@ type apiError struct {
 	cause error
 	// retryAfter, in seconds, is sent as Retry-After when positive.
 	retryAfter int
+	// challenge is sent as WWW-Authenticate (401 and 403 of access control).
+	challenge string
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -141,6 +143,9 @@ func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	w.Header().Del("Content-Disposition")
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(e.retryAfter))
+	}
+	if e.challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.challenge)
 	}
 	writeJSON(w, e.code, errorBody{Error: e.msg, Detail: e.detail, RequestID: requestID(r.Context())})
 }

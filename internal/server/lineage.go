@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	strata "github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/auth"
 	"github.com/stratahq/strata/internal/transform"
 )
 
@@ -53,6 +54,9 @@ type lineageRequest struct {
 // or not they agree (see "agree").
 func (s *Server) handleCompare(w http.ResponseWriter, r *http.Request) {
 	q, err := s.periodRequest(w, r, false)
+	if err == nil && q.transform != "" {
+		err = s.requireScope(r, auth.Replay, "compare with a candidate transform (SQL of the client's, run as Strata's database role)")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

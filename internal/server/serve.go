@@ -21,7 +21,8 @@ const (
 	abandonWait = 30 * time.Second
 )
 
-// Serve answers requests on ln until ctx is cancelled, then shuts down
+// Serve answers requests on ln (HTTPS when Options.TLS is set) until ctx
+// is cancelled, then shuts down
 // gracefully: it stops accepting, lets requests in flight finish for up to
 // server.shutdown_timeout, then cancels those left (an ingest transaction
 // rolls back: its records are stored whole or not at all) and waits for
@@ -40,7 +41,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext: func(net.Listener) context.Context { return base },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.tls != nil {
+			srv.TLSConfig = s.tls
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

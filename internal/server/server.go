@@ -6,19 +6,26 @@
 //
 // Bad input always gets a 4xx answer with a JSON body
 // {"error": "...", "detail": ..., "request_id": "..."} and changes nothing.
-// The API has no authentication of its own: run it on 127.0.0.1 behind a
-// reverse proxy that does TLS and authentication.
+//
+// Every route declares the scope it needs where it is registered (handle);
+// with server.tokens configured, a request needs a bearer token holding that
+// scope and, on a route naming a {dataset}, allowed that dataset (access.go).
+// With no token configured every route is open: serve then listens on
+// loopback only.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	strata "github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/auth"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/scheduler"
@@ -33,13 +40,18 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Registry is served on /metrics; /metrics answers 404 when nil.
 	Registry prometheus.Gatherer
-	// Limits bound request bodies, results, spans and request time
-	// (config.Server; Listen and Scheduler are not used here). Zero fields
-	// take the configuration defaults.
+	// Limits is the server section of the configuration: the bounds on
+	// request bodies, results, spans and request time (zero fields take
+	// the defaults), and the access control: tokens and metrics_open
+	// (Listen, Scheduler and the TLS files are not used here).
 	Limits config.Server
 	// Jobs reports the scheduler's jobs for the dashboard; nil when serve
 	// runs without a scheduler.
 	Jobs func() []JobStatus
+	// TLS, when set, makes Serve answer HTTPS.
+	TLS *tls.Config
+	// Clock is the time of the limit on failed attempts; time.Now when nil.
+	Clock func() time.Time
 }
 
 // JobStatus is one scheduled lifecycle job as the dashboard shows it.
@@ -56,12 +68,21 @@ type Server struct {
 	jobs    func() []JobStatus
 	mux     *http.ServeMux
 	track   *inflight
+	tls     *tls.Config
+	// tokens, failures and crossOrigin are the access control (access.go).
+	tokens      auth.Tokens
+	failures    *auth.Limiter
+	crossOrigin *http.CrossOriginProtection
+	// routeList is every route with its scope, in registration order.
+	routeList []Route
 }
 
 // New returns a Server answering for svc.
 func New(svc *strata.Service, opts Options) *Server {
 	s := &Server{svc: svc, log: opts.Logger, metrics: opts.Metrics, reg: opts.Registry,
-		limits: withDefaults(opts.Limits), jobs: opts.Jobs, mux: http.NewServeMux(), track: newInflight()}
+		limits: withDefaults(opts.Limits), jobs: opts.Jobs, mux: http.NewServeMux(), track: newInflight(),
+		tls: opts.TLS, tokens: auth.NewTokens(opts.Limits.Tokens), failures: auth.NewLimiter(opts.Clock),
+		crossOrigin: http.NewCrossOriginProtection()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,20 +124,26 @@ const (
 )
 
 func (s *Server) routes() {
-	s.mux.HandleFunc(routeIngest, s.handleIngest)
-	s.mux.HandleFunc(routeRetrieve, s.handleRetrieve)
-	s.mux.HandleFunc(routeCatalog, s.handleCatalog)
-	s.mux.HandleFunc(routeLineage, s.handleLineage)
-	s.mux.HandleFunc(routeCompare, s.handleCompare)
-	s.mux.HandleFunc(routeReplay, s.handleReplay)
-	s.mux.HandleFunc(routeHoldAdd, s.handleHoldAdd)
-	s.mux.HandleFunc(routeHoldList, s.handleHoldList)
-	s.mux.HandleFunc(routeHoldRelease, s.handleHoldRelease)
-	s.mux.HandleFunc(routeHealth, s.handleHealth)
-	s.mux.HandleFunc(routeDashboard, s.handleDashboard)
+	s.handle(routeIngest, auth.Ingest, s.handleIngest)
+	s.handle(routeRetrieve, auth.Read, s.handleRetrieve)
+	s.handle(routeCatalog, auth.Read, s.handleCatalog)
+	s.handle(routeLineage, auth.Read, s.handleLineage)
+	s.handle(routeCompare, auth.Read, s.handleCompare)
+	s.handle(routeReplay, auth.Replay, s.handleReplay)
+	s.handle(routeHoldAdd, auth.Admin, s.handleHoldAdd)
+	s.handle(routeHoldList, auth.Admin, s.handleHoldList)
+	s.handle(routeHoldRelease, auth.Admin, s.handleHoldRelease)
+	s.handle(routeHealth, auth.Public, s.handleHealth)
+	s.handlePage(routeDashboard, auth.Read, s.handleDashboard)
+	s.handle(routeLogin, auth.Public, s.handleLogin)
+	s.handle(routeLogout, auth.Public, s.handleLogout)
 	if s.reg != nil {
-		s.mux.Handle(routeMetrics, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError}))
+		scope := auth.Read
+		if s.limits.MetricsOpen {
+			scope = auth.Public
+		}
+		s.handle(routeMetrics, scope, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError}).ServeHTTP)
 	}
 }
 
