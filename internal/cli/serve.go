@@ -54,12 +54,24 @@ max_result_rows (one retrieval), max_span (its time range),
 request_timeout and shutdown_timeout (how long requests in flight may
 finish after SIGTERM; an ingest cut off then is rolled back whole).
 
-The API has no authentication of its own. Listen on 127.0.0.1 (the
-default) and put a reverse proxy in front of it for TLS and
-authentication. With port 0 the system picks a free port; serve prints the
-address it listens on as its first line of output.`,
+Access: with server.tokens configured, every route but /healthz needs
+"Authorization: Bearer TOKEN" with the route's scope (read, ingest,
+replay, admin) and, for a dataset's route, a token allowed that dataset:
+401 without a valid token, 403 without the scope or the dataset, 429 after
+10 failed attempts from one address (one more every 6 s); tokens are made
+by strata token create. The dashboard has a sign-in form (the token goes in
+an HttpOnly cookie). /metrics needs a read token unless server.metrics_open
+is true. With no token configured every route is open, so serve refuses
+to listen on anything but loopback. server.tls_cert and server.tls_key
+make serve answer HTTPS (TLS 1.2 or later).
+
+With port 0 the system picks a free port; serve prints the address it
+listens on as its first line of output.`,
 		Example: `  strata serve --config strata.yaml
   strata serve --listen 127.0.0.1:0 --no-scheduler
+
+  # with server.tokens configured, add to every curl below:
+  curl -H "Authorization: Bearer $STRATA_TOKEN" ...
 
   curl -sS --data-binary @records.jsonl -H 'Content-Type: application/x-ndjson' \
       http://127.0.0.1:8080/v1/datasets/orders/records

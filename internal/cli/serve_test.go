@@ -29,7 +29,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) (string, co
 			Getenv: func(k string) string { return env[k] },
 		})
 	}()
-	addr := regexp.MustCompile(`^strata: serving on (http://127\.0\.0\.1:\d+)\n`)
+	addr := regexp.MustCompile(`^strata: serving on (https?://127\.0\.0\.1:\d+)\n`)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := addr.FindStringSubmatch(out.String()); m != nil {
@@ -130,7 +130,7 @@ func TestServeRefusesBadUsageWithExitTwo(t *testing.T) {
 
 func TestServeHelpTeachesEveryRouteWithCurl(t *testing.T) {
 	r := run(t, nil, "serve", "--help")
-	for _, want := range []string{"/v1/datasets/orders/records", "/archive/analytics?", "/archive/source?", "/v1/catalog", "/healthz", "/metrics", "no authentication", "--no-scheduler"} {
+	for _, want := range []string{"/v1/datasets/orders/records", "/archive/analytics?", "/archive/source?", "/v1/catalog", "/healthz", "/metrics", "Authorization: Bearer", "strata token create", "loopback", "--no-scheduler"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("serve --help (exit %d) lacks %q", r.code, want)
 		}

@@ -34,7 +34,7 @@ Scopes (each grants its own routes only):
   ingest  POST /v1/datasets/{dataset}/records
   replay  replay, and compare or replay with a candidate transform
   admin   legal holds, erasure, restore`,
-		Args: cobra.NoArgs,
+		Args: noArgs("token takes a subcommand: create (see 'strata token --help')"),
 	}
 	cmd.AddCommand(newTokenCreateCmd(env, g))
 	return cmd
@@ -56,7 +56,7 @@ token may touch every dataset ("*").`,
   strata token create --name loader --scopes ingest --datasets orders
   strata token create --name prometheus --scopes read --datasets ''   # /metrics only
   curl -H "Authorization: Bearer $STRATA_TOKEN" http://127.0.0.1:8080/v1/catalog`,
-		Args: cobra.NoArgs,
+		Args: noArgs("token create takes flags only (see 'strata token create --help')"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return runTokenCreate(env, g, f)
 		},
@@ -66,6 +66,16 @@ token may touch every dataset ("*").`,
 	fl.StringSliceVar(&f.scopes, "scopes", nil, "what it may do: read, ingest, replay, admin, comma-separated (required)")
 	fl.StringSliceVar(&f.datasets, "datasets", []string{config.AllDatasets}, `datasets it may touch, comma-separated; "*" for all, '' for none`)
 	return cmd
+}
+
+// noArgs refuses arguments with exit 2 and msg.
+func noArgs(msg string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("%s, got %q", msg, args[0])
+		}
+		return nil
+	}
 }
 
 func runTokenCreate(env Env, g *globalFlags, f tokenFlags) error {

@@ -202,7 +202,7 @@ func datasetForbidden(tok *auth.Token, ds string) *apiError {
 	}
 	return &apiError{code: http.StatusForbidden, detail: map[string]any{"dataset": ds},
 		challenge: bearerRealm + `, error="insufficient_scope"`,
-		msg: fmt.Sprintf("token %q may not touch dataset %s (add it to the token's datasets in server.tokens)", name, quoteShort(ds))}
+		msg:       fmt.Sprintf("token %q may not touch dataset %s (add it to the token's datasets in server.tokens)", name, quoteShort(ds))}
 }
 
 // refuse answers a request admit turned away: JSON, or the login form on

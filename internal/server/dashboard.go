@@ -32,6 +32,9 @@ type dashboard struct {
 	Metrics    bool
 	// User is the signed-in token's name; empty when no token is configured.
 	User string
+	// Login shows the sign-in form instead, with LoginError above it.
+	Login      bool
+	LoginError string
 }
 
 type dashDataset struct {

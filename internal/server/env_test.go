@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,6 +55,10 @@ type envOptions struct {
 	getenv  map[string]string
 	// onTransformError sets the orders source.on_transform_error.
 	onTransformError string
+	// clock is the server's (access control's limit on failures).
+	clock func() time.Time
+	// tls makes the server answer HTTPS (serve it with Serve, not newEnv).
+	tls *tls.Config
 }
 
 // newEnv builds an env and serves it with httptest.
@@ -85,7 +90,7 @@ func buildEnv(t *testing.T, o envOptions) *env {
 	}
 	reg := prometheus.NewRegistry()
 	e.srv = server.New(e.svc, server.Options{Logger: log, Metrics: metrics.New(reg), Registry: reg,
-		Limits: cfg.Server, Jobs: o.jobs})
+		Limits: cfg.Server, Jobs: o.jobs, Clock: o.clock, TLS: o.tls})
 	return e
 }
 

@@ -2,10 +2,8 @@ package server
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/base64"
 	"fmt"
-	"html/template"
 	"math"
 	"net/http"
 	"strings"
@@ -28,11 +26,6 @@ const (
 	// maxLoginBody bounds the login form.
 	maxLoginBody = 4096
 )
-
-//go:embed login.html
-var loginHTML string
-
-var loginTmpl = template.Must(template.New("login").Parse(loginHTML))
 
 // pageCSP is the Content-Security-Policy of the dashboard and the login
 // form: nothing but their own inline style, and forms posting to the
@@ -78,7 +71,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // loginPage answers with the login form, status code and a message.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	var buf bytes.Buffer
-	if err := loginTmpl.Execute(&buf, map[string]string{"Error": msg}); err != nil {
+	if err := dashboardTmpl.Execute(&buf, dashboard{Login: true, LoginError: msg}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
