@@ -215,3 +215,53 @@ func TestWithoutTokensEveryRouteIsOpenAndTheActorIsAnonymous(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldsAreForAdminTokensOfTheirDatasets(t *testing.T) {
+	toks := tokens{}
+	e := newEnv(t, envOptions{limits: withTokens(toks, map[string]config.Token{
+		"root":      {Scopes: []string{"admin"}, Datasets: []string{"*"}},
+		"customers": {Scopes: []string{"admin"}, Datasets: []string{"customers"}},
+		"reader":    {Scopes: []string{"read"}, Datasets: []string{"*"}},
+	})})
+	hold := func(ds string) string {
+		return `{"dataset": "` + ds + `", "type": "analytics", "from": "2024-11-01", "to": "2024-11-30", "reason": "case 24-117"}`
+	}
+	if r := e.do("POST", "/v1/holds", strings.NewReader(hold("orders")), bearer(toks["reader"])...); r.code != http.StatusForbidden {
+		t.Fatalf("hold with a read token: %d %s", r.code, r.body)
+	}
+	r := e.do("POST", "/v1/holds", strings.NewReader(hold("orders")), bearer(toks["customers"])...)
+	if msg, _, _ := errorOf(t, r); r.code != http.StatusForbidden || !strings.Contains(msg, `may not touch dataset "orders"`) {
+		t.Fatalf("hold on orders with a customers token: %d %s", r.code, msg)
+	}
+	for _, ds := range []string{"orders", "customers"} {
+		if r := e.do("POST", "/v1/holds", strings.NewReader(hold(ds)), bearer(toks["root"])...); r.code != http.StatusCreated {
+			t.Fatalf("hold on %s: %d %s", ds, r.code, r.body)
+		}
+	}
+	list := func(name, query string) string {
+		t.Helper()
+		r := e.do("GET", "/v1/holds"+query, nil, bearer(toks[name])...)
+		if r.code != http.StatusOK {
+			t.Fatalf("holds %s by %s: %d %s", query, name, r.code, r.body)
+		}
+		return string(r.body)
+	}
+	if all := list("root", ""); !strings.Contains(all, `"dataset": "orders"`) || !strings.Contains(all, `"dataset": "customers"`) {
+		t.Fatalf("holds seen by root: %s", all)
+	}
+	if some := list("customers", ""); strings.Contains(some, `"dataset": "orders"`) || !strings.Contains(some, `"dataset": "customers"`) {
+		t.Fatalf("holds seen by a customers token: %s", some)
+	}
+	if r := e.do("GET", "/v1/holds?dataset=orders", nil, bearer(toks["customers"])...); r.code != http.StatusForbidden {
+		t.Fatalf("holds of orders by a customers token: %d", r.code)
+	}
+	ordersHold := e.count(`SELECT id FROM strata.holds WHERE dataset = 'orders'`)
+	release := `{"reason": "case settled"}`
+	path := "/v1/holds/" + strconv.FormatInt(ordersHold, 10) + "/release"
+	if r := e.do("POST", path, strings.NewReader(release), bearer(toks["customers"])...); r.code != http.StatusForbidden {
+		t.Fatalf("release of an orders hold by a customers token: %d %s", r.code, r.body)
+	}
+	if r := e.do("POST", path, strings.NewReader(release), bearer(toks["root"])...); r.code != http.StatusOK || !strings.Contains(string(r.body), `"by": "root"`) {
+		t.Fatalf("release by root: %d %s", r.code, r.body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	strata "github.com/stratahq/strata"
@@ -52,7 +53,11 @@ func (s *Server) handleHoldAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := strata.HoldRequest{Dataset: b.Dataset, Type: b.Type, Reason: b.Reason}
-	if err := checkDataset(b.Dataset); err != nil {
+	err = checkDataset(b.Dataset)
+	if err == nil {
+		err = s.requireDataset(r, b.Dataset)
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -87,7 +92,11 @@ func (s *Server) handleHoldList(w http.ResponseWriter, r *http.Request) {
 	}
 	f := strata.HoldFilter{Dataset: q.Get("dataset")}
 	if f.Dataset != "" {
-		if err := checkDataset(f.Dataset); err != nil {
+		err = checkDataset(f.Dataset)
+		if err == nil {
+			err = s.requireDataset(r, f.Dataset)
+		}
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -103,6 +112,7 @@ func (s *Server) handleHoldList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	hs = slices.DeleteFunc(hs, func(h strata.Hold) bool { return !s.mayTouch(r.Context(), h.Dataset) })
 	if hs == nil {
 		hs = []strata.Hold{}
 	}
@@ -121,6 +131,9 @@ func (s *Server) handleHoldRelease(w http.ResponseWriter, r *http.Request) {
 	if err == nil && (b.Dataset != "" || b.Type != "" || b.From != "" || b.To != "") {
 		err = badRequest(`body: a release takes only "reason"`)
 	}
+	if err == nil {
+		err = s.requireHoldDataset(r, id)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -134,6 +147,25 @@ func (s *Server) handleHoldRelease(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("hold released, storage legal holds not yet in line", "hold", h.ID, "err", err)
 	}
 	writeJSON(w, http.StatusOK, h)
+}
+
+// requireHoldDataset refuses (403) the release of a hold on a dataset the
+// token may not touch. A hold that does not exist is left to ReleaseHold
+// (404).
+func (s *Server) requireHoldDataset(r *http.Request, id int64) error {
+	if !s.tokens.Enabled() {
+		return nil
+	}
+	hs, err := s.svc.ListHolds(r.Context(), strata.HoldFilter{All: true})
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		if h.ID == id {
+			return s.requireDataset(r, h.Dataset)
+		}
+	}
+	return nil
 }
 
 // decodeHoldBody reads the one JSON object of the body, bounded, unknown
