@@ -71,6 +71,9 @@ func (s *Service) IngestWith(ctx context.Context, dataset string, r io.Reader, o
 	if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
 		return rep, err
 	}
+	if err := s.CheckImmutability(ctx); err != nil {
+		return rep, err
+	}
 	ds, err := s.Dataset(dataset)
 	if err != nil {
 		return rep, err

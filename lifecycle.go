@@ -21,6 +21,9 @@ func (s *Service) ArchiveSource(ctx context.Context, dataset string, opts archiv
 	if err != nil {
 		return archive.Report{}, err
 	}
+	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
+		return archive.Report{}, err
+	}
 	return s.Archiver().Source(ctx, spec, opts)
 }
 
@@ -34,6 +37,9 @@ func (s *Service) ArchiveAnalytics(ctx context.Context, dataset string, opts arc
 	}
 	spec, err := s.AnalyticsSpec(ds)
 	if err != nil {
+		return archive.Report{}, err
+	}
+	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
 		return archive.Report{}, err
 	}
 	return s.Archiver().Analytics(ctx, spec, opts)
@@ -59,6 +65,9 @@ func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (Purge
 	var rep PurgeReport
 	ds, err := s.Dataset(dataset)
 	if err != nil {
+		return rep, err
+	}
+	if err := s.CheckImmutability(ctx); err != nil && !dryRun {
 		return rep, err
 	}
 	arch := s.Archiver()

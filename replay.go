@@ -49,6 +49,11 @@ type ReplayRequest struct {
 // objects an apply commits into a held period get the storage's legal hold
 // at once.
 func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
+	if req.Apply {
+		if err := s.CheckImmutability(ctx); err != nil {
+			return nil, err
+		}
+	}
 	rep, err := s.lineageRun(ctx, req)
 	if err == nil && rep != nil && rep.Applied != nil {
 		s.Archiver().HoldNew(ctx, rep.Applied.Objects)

@@ -53,6 +53,9 @@ func (s *Service) Restore(ctx context.Context, req RestoreRequest) (RestoreRepor
 	if err != nil {
 		return RestoreReport{}, err
 	}
+	if err := s.CheckImmutability(ctx); err != nil {
+		return RestoreReport{}, err
+	}
 	if _, _, err := s.layer(ds, catalog.TypeAnalytics); err != nil {
 		return RestoreReport{}, err
 	}

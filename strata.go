@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -108,6 +109,9 @@ type Service struct {
 	// transforms reads each dataset's transform file again only when it
 	// changes.
 	transforms transform.Cache
+	// immutable is set once the storage has confirmed the write-once
+	// retention the datasets ask for (CheckImmutability).
+	immutable atomic.Bool
 }
 
 // Open loads the configuration, connects to the database (applying catalog

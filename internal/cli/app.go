@@ -69,6 +69,29 @@ func openApp(ctx context.Context, env Env, g *globalFlags) (*app, error) {
 	return a, nil
 }
 
+// openWriter is openApp for a command that writes (archives, ingests,
+// deletes): with archive.immutability on it first checks that the storage
+// enforces it, and fails with the storage's reason when it does not.
+func openWriter(ctx context.Context, env Env, g *globalFlags) (*app, error) {
+	a, err := openApp(ctx, env, g)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.svc.CheckImmutability(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openFor is openWriter when writes is true, openApp otherwise.
+func openFor(ctx context.Context, env Env, g *globalFlags, writes bool) (*app, error) {
+	if writes {
+		return openWriter(ctx, env, g)
+	}
+	return openApp(ctx, env, g)
+}
+
 func (a *app) close() { a.svc.Close() }
 
 // newLogger writes structured logs to w: text on a terminal, JSON otherwise,

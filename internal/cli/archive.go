@@ -57,7 +57,7 @@ this one skip it.`,
 			if typ != "" && typ != catalog.TypeAnalytics && typ != catalog.TypeSource {
 				return usageErr("--type %q: use source or analytics", typ)
 			}
-			a, err := openApp(c.Context(), env, g)
+			a, err := openFor(c.Context(), env, g, !dryRun)
 			if err != nil {
 				return err
 			}

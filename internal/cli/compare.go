@@ -114,7 +114,7 @@ func runCompare(ctx context.Context, env Env, g *globalFlags, f compareFlags, ve
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, env, g)
+	a, err := openFor(ctx, env, g, verb == "replay" && f.apply)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func runIngest(ctx context.Context, env Env, g *globalFlags, dataset, in string,
 		defer f.Close()
 		r = f
 	}
-	a, err := openApp(ctx, env, g)
+	a, err := openWriter(ctx, env, g)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ request.
 --dry-run says how many rows and objects would go, and why old rows stay.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			a, err := openApp(c.Context(), env, g)
+			a, err := openFor(c.Context(), env, g, !dryRun)
 			if err != nil {
 				return err
 			}

@@ -80,7 +80,7 @@ func runRestore(ctx context.Context, env Env, g *globalFlags, f restoreFlags) er
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, env, g)
+	a, err := openWriter(ctx, env, g)
 	if err != nil {
 		return err
 	}

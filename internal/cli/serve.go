@@ -130,6 +130,9 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 		return err
 	}
 	defer svc.Close()
+	if err := svc.CheckImmutability(ctx); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)

@@ -30,7 +30,7 @@ that never committed (orphans). It never touches committed objects.`,
   strata verify --repair        # remove uploads of interrupted runs`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			a, err := openApp(c.Context(), env, g)
+			a, err := openFor(c.Context(), env, g, opts.Repair)
 			if err != nil {
 				return err
 			}
