@@ -242,7 +242,7 @@ func TestEachObjectDescribesItselfInItsParquetMetadata(t *testing.T) {
 	f := newFixture(t, []int{100}, 7)
 	rep := f.run(t, archive.Options{})
 	key := storage.MustKey(strings.Split(rep.Days[0].Key, "/")...)
-	pr, err := parquetio.Open(storage.NewReaderAt(context.Background(), f.arch.Store, key), rep.Days[0].Bytes)
+	pr, err := parquetio.Open(storage.NewReaderAt(context.Background(), f.arch.Store, key, ""), rep.Days[0].Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}

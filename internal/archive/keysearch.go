@@ -27,7 +27,7 @@ func (a *Archiver) HoldsKeys(ctx context.Context, o catalog.Object, ks *parqueti
 	if err != nil {
 		return false, false, err
 	}
-	r, err := parquetio.OpenWith(storage.NewReaderAt(ctx, a.Store, key), o.Bytes,
+	r, err := parquetio.OpenWith(storage.NewReaderAt(ctx, a.Store, key, o.VersionID), o.Bytes,
 		parquetio.OpenOptions{BloomFilters: true, ReadBufferSize: probeBufferSize})
 	if err != nil {
 		return false, false, fmt.Errorf("%s: %w", o.Key, err)

@@ -28,7 +28,7 @@ func (a *Archiver) fetchObject(ctx context.Context, o catalog.Object) (*os.File,
 	if err != nil {
 		return nil, err
 	}
-	return storage.Fetch(ctx, a.Store, key, o.Bytes, o.SHA256, dir)
+	return storage.Fetch(ctx, a.Store, key, o.VersionID, o.Bytes, o.SHA256, dir)
 }
 
 // copyObject downloads and checks o, then COPYs its rows into table (a

@@ -65,8 +65,8 @@ func (a *Archiver) putRetention(ctx context.Context, s *staged) (storage.Retenti
 	if s.obj.RetainUntil == nil {
 		return storage.Retention{}, nil
 	}
-	var now time.Time
-	if err := a.Pool.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
+	now, err := a.dbNow(ctx)
+	if err != nil {
 		return storage.Retention{}, fmt.Errorf("read the database clock: %w", err)
 	}
 	if s.obj.RetainUntil.Before(now.Add(retentionMargin)) {

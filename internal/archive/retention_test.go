@@ -100,3 +100,28 @@ func TestADeleteTheStorageRefusesIsReportedAndRetriedNotFatal(t *testing.T) {
 		t.Fatalf("the object is still in storage: %v", err)
 	}
 }
+
+func TestVerifyFlagsObjectsTheStorageProtectsForLessThanTheirExpiry(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, []int{100, 101}, 5)
+	f.run(t, archive.Options{})
+	rep, err := f.arch.Verify(ctx, archive.VerifyOptions{})
+	if err != nil || len(rep.Problems) != 0 || len(rep.Retention) != 2 {
+		t.Fatalf("verify with immutability off: %+v, %v; want no problem and 2 retentions reported", rep, err)
+	}
+	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutable: map[string]bool{"events": true}})
+	if err != nil || len(rep.Problems) != 2 {
+		t.Fatalf("verify with immutability on: %+v, %v; want both objects flagged", rep, err)
+	}
+	for _, p := range rep.Problems {
+		if p.Kind != archive.ProblemRetention || !strings.Contains(p.Detail, "no retention") {
+			t.Errorf("problem %+v; want retention: no retention", p)
+		}
+	}
+	// An object past its expiry needs no retention any more.
+	exec(t, f.pool, `UPDATE strata.objects SET expires_at = now() - interval '1 second'`)
+	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutable: map[string]bool{"events": true}})
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("verify of expired objects: %+v, %v; want no problem", rep.Problems, err)
+	}
+}

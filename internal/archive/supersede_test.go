@@ -158,7 +158,7 @@ func TestSupersedeReplacesTheCorrectedRowsOfADayAndKeepsTheOldObject(t *testing.
 		t.Fatal("the new object must expire when the object it replaces does")
 	}
 	newObj := now[1]
-	pr, err := parquetio.Open(storage.NewReaderAt(ctx, f.arch.Store, storage.MustKey(strings.Split(newObj.Key, "/")...)), newObj.Bytes)
+	pr, err := parquetio.Open(storage.NewReaderAt(ctx, f.arch.Store, storage.MustKey(strings.Split(newObj.Key, "/")...), newObj.VersionID), newObj.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}

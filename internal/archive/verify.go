@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
@@ -23,6 +24,14 @@ const (
 	ProblemUnreadable = "unreadable" // present but cannot be stat'ed or read (e.g. damaged on disk), or not a readable Parquet file (deep)
 	ProblemUnexpected = "unexpected" // in storage, unknown to the catalog
 	ProblemOrphan     = "orphan"     // uploaded by a run that never committed
+	// ProblemOverwritten: the object's current version is not the one
+	// Strata wrote and its bytes differ (another writer put an object on
+	// top; reads still take the recorded version).
+	ProblemOverwritten = "overwritten"
+	// ProblemRetention: the storage states a write-once retention shorter
+	// than the object's expiry, or none where one was asked for or
+	// archive.immutability is on.
+	ProblemRetention = "retention"
 )
 
 // Problem is one thing wrong with the archive.
@@ -40,6 +49,10 @@ type VerifyOptions struct {
 	// Repair deletes objects of runs that never committed (orphans) and
 	// marks them deleted. It never touches committed objects.
 	Repair bool
+	// Immutable lists the datasets whose archive.immutability is on: each
+	// of their objects must be under a retention at least until its
+	// expiry, whether or not its upload asked for one.
+	Immutable map[string]bool
 }
 
 // VerifyReport is what Verify found.
@@ -49,6 +62,9 @@ type VerifyReport struct {
 	Problems []Problem
 	// Repaired lists orphan keys removed by Repair.
 	Repaired []string
+	// Retention is each checked object's retention as the storage states
+	// it (Stat), in the order checked.
+	Retention []ObjectRetention
 }
 
 // Verify checks every committed object against storage, lists objects the
@@ -68,6 +84,10 @@ func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport
 	if err != nil {
 		return rep, err
 	}
+	now, err := a.dbNow(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("read the database clock: %w", err)
+	}
 	known := make(map[string]string, len(objs)+len(ups))
 	for _, u := range ups {
 		known[u.Key] = u.State
@@ -76,9 +96,7 @@ func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport
 		known[o.Key] = catalog.StateCommitted
 		rep.Checked++
 		rep.Bytes += o.Bytes
-		if p := a.checkObject(ctx, o, opts.Deep); p != nil {
-			rep.Problems = append(rep.Problems, *p)
-		}
+		a.checkObject(ctx, o, opts, now, &rep)
 	}
 	if opts.Repair {
 		if err := a.repair(ctx, opts.Dataset, &rep); err != nil {
@@ -91,27 +109,50 @@ func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport
 	return rep, a.findUnexpected(ctx, opts.Dataset, known, &rep)
 }
 
-func (a *Archiver) checkObject(ctx context.Context, o catalog.Object, deep bool) *Problem {
+// checkObject checks one committed object: present with its size (deep:
+// the version Strata wrote read whole), its current version still the one
+// Strata wrote (or with the same bytes), and its retention as the storage
+// states it.
+func (a *Archiver) checkObject(ctx context.Context, o catalog.Object, opts VerifyOptions, now time.Time, rep *VerifyReport) {
+	add := func(p *Problem) {
+		if p != nil {
+			rep.Problems = append(rep.Problems, *p)
+		}
+	}
 	key, err := storage.ParseKey(o.Key)
 	if err != nil {
-		return &Problem{ProblemUnexpected, o.Key, "catalog key is not a valid object key"}
+		add(&Problem{ProblemUnexpected, o.Key, "catalog key is not a valid object key"})
+		return
 	}
 	info, err := a.Store.Stat(ctx, key)
 	if errors.Is(err, storage.ErrNotExist) {
-		return &Problem{ProblemMissing, o.Key, fmt.Sprintf("committed object (%d rows) is not in storage", o.Rows)}
+		add(&Problem{ProblemMissing, o.Key, fmt.Sprintf("committed object (%d rows) is not in storage", o.Rows)})
+		return
 	}
 	if err != nil {
 		// Not "missing": the object may well be there (the file backend
 		// refuses to stat a file whose size disagrees with its sidecar).
-		return &Problem{ProblemUnreadable, o.Key, "cannot stat: " + err.Error()}
+		add(&Problem{ProblemUnreadable, o.Key, "cannot stat: " + err.Error()})
+		return
 	}
-	if info.Size != o.Bytes {
-		return &Problem{ProblemSize, o.Key, fmt.Sprintf("size %d, catalog says %d", info.Size, o.Bytes)}
+	rep.Retention = append(rep.Retention, ObjectRetention{Key: o.Key, Stated: info.Retention, ExpiresAt: o.ExpiresAt,
+		Asked: o.RetentionMode, Version: info.VersionID})
+	add(checkRetention(o, info.Retention, opts.Immutable[o.Dataset], now))
+	if o.VersionID != "" && info.VersionID != o.VersionID {
+		add(a.checkCurrent(ctx, key, o, info))
+	} else if info.Size != o.Bytes {
+		add(&Problem{ProblemSize, o.Key, fmt.Sprintf("size %d, catalog says %d", info.Size, o.Bytes)})
+		return
 	}
-	if !deep {
-		return nil
+	if opts.Deep {
+		add(a.checkContent(ctx, key, o))
 	}
-	sum, rows, err := a.readObject(ctx, key, info.Size)
+}
+
+// checkContent reads the version Strata wrote whole: SHA-256 and Parquet
+// row count against the catalog.
+func (a *Archiver) checkContent(ctx context.Context, key storage.Key, o catalog.Object) *Problem {
+	sum, rows, err := a.readObject(ctx, key, o.VersionID, o.Bytes)
 	switch {
 	case err != nil && sum == "":
 		return &Problem{ProblemMissing, o.Key, "cannot read: " + err.Error()}
@@ -125,20 +166,14 @@ func (a *Archiver) checkObject(ctx context.Context, o catalog.Object, deep bool)
 	return nil
 }
 
-// readObject hashes the whole object and then reads its Parquet footer.
-func (a *Archiver) readObject(ctx context.Context, key storage.Key, size int64) (string, int64, error) {
-	rc, err := a.Store.Get(ctx, key)
+// readObject hashes the whole of version versionID and then reads its
+// Parquet footer.
+func (a *Archiver) readObject(ctx context.Context, key storage.Key, versionID string, size int64) (string, int64, error) {
+	sum, _, err := a.hashVersion(ctx, key, versionID)
 	if err != nil {
 		return "", 0, err
 	}
-	h := sha256.New()
-	_, err = io.Copy(h, rc)
-	rc.Close()
-	if err != nil {
-		return "", 0, err
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	r, err := parquetio.Open(storage.NewReaderAt(ctx, a.Store, key), size)
+	r, err := parquetio.Open(storage.NewReaderAt(ctx, a.Store, key, versionID), size)
 	if err != nil {
 		return sum, 0, fmt.Errorf("not a readable Parquet file: %w", err)
 	}
@@ -148,6 +183,22 @@ func (a *Archiver) readObject(ctx context.Context, key storage.Key, size int64) 
 		}
 	}
 	return sum, r.NumRows(), nil
+}
+
+// hashVersion returns the hex SHA-256 and size of version versionID ("" the
+// current one) of the object at key.
+func (a *Archiver) hashVersion(ctx context.Context, key storage.Key, versionID string) (string, int64, error) {
+	rc, err := storage.OpenVersion(ctx, a.Store, key, versionID, 0, -1)
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // findUnexpected lists storage under the archive prefix and reports objects

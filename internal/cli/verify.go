@@ -2,31 +2,47 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/units"
 )
 
 func newVerifyCmd(env Env, g *globalFlags) *cobra.Command {
 	var opts archive.VerifyOptions
+	var showRetention bool
 	cmd := &cobra.Command{
-		Use:   "verify [--dataset N] [--deep] [--repair]",
-		Short: "Check that every committed archive object is present and intact",
+		Use:   "verify [--dataset N] [--deep] [--repair] [--retention]",
+		Short: "Check that every committed archive object is present, intact and protected",
 		Long: `Verify compares the catalog with the storage. Every committed object must
 exist with the recorded size; with --deep each object is read whole, its
-SHA-256 and Parquet row count compared with the catalog. Objects in storage
-that the catalog does not list are reported as unexpected and left alone.
+SHA-256 and Parquet row count compared with the catalog. On a versioned
+store the version Strata wrote is the one read; when the object's current
+version is another one (another writer put an object on top of it), its
+bytes are read too and, when they differ, the object is named as
+overwritten (reads keep taking the version Strata wrote). Objects in
+storage that the catalog does not list are reported as unexpected and left
+alone.
+
+Verify also reads each object's write-once retention as the storage states
+it, and flags as retention an object that the storage protects for less
+than its expiry: none, or a retain-until before it, where its upload asked
+for one or its dataset has archive.immutability on. --retention prints that
+retention for every object (RETENTION KEY MODE UNTIL).
 
 Each problem is printed on its own line as KIND KEY DETAIL, where KIND is
-missing, size, checksum, rows, unreadable, unexpected or orphan. The exit
-status is 3 when anything is wrong, 0 when the archive is sound.
+missing, size, checksum, rows, unreadable, overwritten, retention,
+unexpected or orphan. The exit status is 3 when anything is wrong, 0 when
+the archive is sound.
 
 --repair removes what interrupted runs left behind: objects uploaded by a run
 that never committed (orphans). It never touches committed objects.`,
-		Example: `  strata verify                 # presence and size of every object
+		Example: `  strata verify                 # presence, size, current version and retention of every object
   strata verify --deep          # read everything: checksums and row counts
+  strata verify --retention     # and print every object's retention as the storage states it
   strata verify --repair        # remove uploads of interrupted runs`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -39,30 +55,64 @@ that never committed (orphans). It never touches committed objects.`,
 			if err != nil {
 				return err
 			}
+			opts.Immutable = map[string]bool{}
+			for _, ds := range a.cfg.Datasets {
+				opts.Immutable[ds.Name] = ds.Archive.RetentionMode() != storage.RetentionOff
+			}
 			rep, err := arch.Verify(c.Context(), opts)
 			if err != nil {
 				return err
 			}
-			for _, k := range rep.Repaired {
-				fmt.Fprintf(env.Stdout, "repaired %s (orphan removed)\n", k)
-			}
-			for _, p := range rep.Problems {
-				fmt.Fprintf(env.Stdout, "%s %s %s\n", p.Kind, p.Key, p.Detail)
-			}
-			depth := "present with the recorded size"
-			if opts.Deep {
-				depth = "read whole: checksums and row counts match"
-			}
+			printVerify(env, rep, opts.Deep, showRetention)
 			if len(rep.Problems) > 0 {
-				fmt.Fprintf(env.Stdout, "verify: %d problem(s) in %d committed object(s)\n", len(rep.Problems), rep.Checked)
 				return &ExitError{Code: ExitFound}
 			}
-			fmt.Fprintf(env.Stdout, "verify: ok: %d committed object(s), %s, %s\n", rep.Checked, units.Bytes(rep.Bytes), depth)
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Dataset, "dataset", "d", "", "verify only this dataset")
 	cmd.Flags().BoolVar(&opts.Deep, "deep", false, "read every object: SHA-256 and Parquet row count")
 	cmd.Flags().BoolVar(&opts.Repair, "repair", false, "remove uploads of interrupted runs (never committed objects)")
+	cmd.Flags().BoolVar(&showRetention, "retention", false, "print every object's retention as the storage states it")
 	return cmd
+}
+
+func printVerify(env Env, rep archive.VerifyReport, deep, showRetention bool) {
+	for _, k := range rep.Repaired {
+		fmt.Fprintf(env.Stdout, "repaired %s (orphan removed)\n", k)
+	}
+	protected := 0
+	for _, r := range rep.Retention {
+		if r.Stated.Mode != storage.RetentionOff {
+			protected++
+		}
+		if showRetention {
+			fmt.Fprintf(env.Stdout, "retention %s %s\n", r.Key, statedRetention(r.Stated))
+		}
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(env.Stdout, "%s %s %s\n", p.Kind, p.Key, p.Detail)
+	}
+	depth := "present with the recorded size"
+	if deep {
+		depth = "read whole: checksums and row counts match"
+	}
+	if len(rep.Problems) > 0 {
+		fmt.Fprintf(env.Stdout, "verify: %d problem(s) in %d committed object(s)\n", len(rep.Problems), rep.Checked)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "verify: ok: %d committed object(s), %s, %s; %d under write-once retention as the storage states it\n",
+		rep.Checked, units.Bytes(rep.Bytes), depth, protected)
+}
+
+// statedRetention is a retention as MODE UNTIL [legal-hold], or none.
+func statedRetention(r storage.Retention) string {
+	s := "none"
+	if r.Mode != storage.RetentionOff {
+		s = string(r.Mode) + " " + r.Until.UTC().Format(time.RFC3339)
+	}
+	if r.LegalHold {
+		s += " legal-hold"
+	}
+	return s
 }

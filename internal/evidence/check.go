@@ -86,7 +86,7 @@ func verify(ctx context.Context, store storage.Backend, rep *Report) error {
 				o.Verified = "expired"
 				continue
 			}
-			v, err := checkObject(ctx, store, o.Key, o.Bytes, o.SHA256)
+			v, err := checkObject(ctx, store, o.Key, o.VersionID, o.Bytes, o.SHA256)
 			if err != nil {
 				return err
 			}
@@ -98,12 +98,12 @@ func verify(ctx context.Context, store storage.Backend, rep *Report) error {
 
 // checkObject returns ok, missing or mismatch; an error only when the
 // storage fails.
-func checkObject(ctx context.Context, store storage.Backend, key string, size int64, sum string) (string, error) {
+func checkObject(ctx context.Context, store storage.Backend, key, versionID string, size int64, sum string) (string, error) {
 	k, err := storage.ParseKey(key)
 	if err != nil {
 		return "", fmt.Errorf("object %s: %w", key, err)
 	}
-	rc, err := store.Get(ctx, k)
+	rc, err := storage.OpenVersion(ctx, store, k, versionID, 0, -1)
 	if errors.Is(err, storage.ErrNotExist) {
 		return "missing", nil
 	}

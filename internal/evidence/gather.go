@@ -210,7 +210,8 @@ func (g *gatherer) namedObjects(ctx context.Context) error {
 func (g *gatherer) lineageObject(o catalog.Object) Object {
 	lo := Object{ID: o.ID, Key: o.Key, Type: o.Type, Day: o.Day.Format(time.DateOnly), State: o.State,
 		Rows: o.Rows, Bytes: o.Bytes, SHA256: o.SHA256, MinTime: utcPtr(o.MinTime), MaxTime: utcPtr(o.MaxTime),
-		CommittedAt: utcPtr(o.CommittedAt), ExpiresAt: utcPtr(o.ExpiresAt), TransformVersion: o.TransformVersion, RunID: o.RunID}
+		CommittedAt: utcPtr(o.CommittedAt), ExpiresAt: utcPtr(o.ExpiresAt), TransformVersion: o.TransformVersion, RunID: o.RunID,
+		VersionID: o.VersionID}
 	if o.SupersededBy != nil {
 		lo.SupersededBy = fmt.Sprintf("object %d", *o.SupersededBy)
 		if by, ok := g.objs[*o.SupersededBy]; ok {

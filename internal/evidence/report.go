@@ -57,6 +57,9 @@ type Object struct {
 	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
 	TransformVersion string     `json:"transform_version,omitempty"`
 	RunID            *int64     `json:"run_id,omitempty"`
+	// VersionID is the storage version the object was written as (read
+	// with --verify); empty on a store without versions.
+	VersionID string `json:"version_id,omitempty"`
 	// Verified is set with Request.Verify: ok, mismatch (size or
 	// SHA-256 differ), missing, or expired (not read).
 	Verified string `json:"verified,omitempty"`

@@ -279,5 +279,5 @@ func (r *Retriever) fetch(ctx context.Context, o catalog.Object) (*os.File, erro
 	if err != nil {
 		return nil, err
 	}
-	return storage.Fetch(ctx, r.Store, key, o.Bytes, o.SHA256, r.SpoolDir)
+	return storage.Fetch(ctx, r.Store, key, o.VersionID, o.Bytes, o.SHA256, r.SpoolDir)
 }

@@ -9,13 +9,14 @@ import (
 	"os"
 )
 
-// Fetch downloads the object at key into an unlinked temporary file in
-// dir (gone when closed, whatever happens) and checks its size and hex
-// SHA-256 against the ones recorded for it before a byte of it is trusted.
-// A mismatch is ErrChecksum, naming both. The file is returned at its end;
-// read it with ReadAt or seek first.
-func Fetch(ctx context.Context, b Backend, key Key, size int64, sha string, dir string) (*os.File, error) {
-	rc, err := b.Get(ctx, key)
+// Fetch downloads version versionID ("" the current one; see OpenVersion)
+// of the object at key into an unlinked temporary file in dir (gone when
+// closed, whatever happens) and checks its size and hex SHA-256 against the
+// ones recorded for it before a byte of it is trusted. A mismatch is
+// ErrChecksum, naming both. The file is returned at its end; read it with
+// ReadAt or seek first.
+func Fetch(ctx context.Context, b Backend, key Key, versionID string, size int64, sha string, dir string) (*os.File, error) {
+	rc, err := OpenVersion(ctx, b, key, versionID, 0, -1)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
