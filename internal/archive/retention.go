@@ -78,32 +78,22 @@ func (a *Archiver) putRetention(ctx context.Context, s *staged) (storage.Retenti
 	return storage.Retention{Mode: storage.RetentionMode(s.obj.RetentionMode), Until: *s.obj.RetainUntil}, nil
 }
 
-// retentionChecker is the storage's start-up check of write-once retention
-// (storage.Backend.CheckRetention on backends that have it).
-type retentionChecker interface {
-	CheckRetention(ctx context.Context, mode storage.RetentionMode) error
-}
-
 // CheckImmutability asks the storage whether it can enforce write-once
 // retention in mode, for the datasets named (in messages) that ask for
 // it. A storage that cannot is an error wrapping its reason (matching
-// storage.ErrUnsupported when it lacks the feature). On a local disk, which
-// can only make files read-only, it logs that a local disk is not WORM.
+// storage.ErrUnsupported when it lacks the feature). A store that keeps
+// retention without being WORM (a local disk: read-only files) is logged as
+// such.
 func (a *Archiver) CheckImmutability(ctx context.Context, mode storage.RetentionMode, datasets []string) error {
 	if mode == storage.RetentionOff {
 		return nil
 	}
-	rc, ok := a.Store.(retentionChecker)
-	if !ok {
-		return fmt.Errorf("archive.immutability %s (datasets %v): the %s storage cannot check write-once retention: %w",
-			mode, datasets, a.Store.Caps().Name, storage.ErrUnsupported)
-	}
-	if err := rc.CheckRetention(ctx, mode); err != nil {
+	if err := a.Store.CheckRetention(ctx, mode); err != nil {
 		return fmt.Errorf("archive.immutability %s (datasets %v): %w (set archive.immutability: off for them, or use a store that enforces retention; docs/CONFIG.md)",
 			mode, datasets, err)
 	}
-	if a.Store.Caps().Name == "file" {
-		a.logger().Warn("archive.immutability on a local disk: objects are made read-only, but a local disk is not WORM (anyone with write access to the folder can delete or change them); use S3 Object Lock or Azure immutability for compliance",
+	if c := a.Store.Caps(); !c.WORM {
+		a.logger().Warn("archive.immutability on a store that is not WORM: a "+c.Name+" store keeps objects read-only and Strata does not delete them before their retention, but anyone with write access to it can delete or change them; use S3 Object Lock or Azure immutability for compliance",
 			"mode", mode.String(), "datasets", datasets)
 	}
 	return nil
