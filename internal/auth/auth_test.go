@@ -93,3 +93,19 @@ func TestIPv6AddressesAreLimitedPerSlash64(t *testing.T) {
 		t.Fatal("an IPv4-mapped address is blocked")
 	}
 }
+
+func TestPastMaxTrackedAddressesNewOnesShareOneLimit(t *testing.T) {
+	l := auth.NewLimiter(func() time.Time { return time.Unix(0, 0) })
+	for i := range auth.MaxTracked {
+		l.Fail(fmt.Sprintf("10.%d.%d.1:1", i>>8, i&255))
+	}
+	for i := range auth.FailBurst {
+		l.Fail(fmt.Sprintf("172.16.0.%d:1", i))
+	}
+	if _, blocked := l.Blocked("172.16.1.1:1"); !blocked {
+		t.Fatal("an untracked address is not limited once the limiter is full")
+	}
+	if _, blocked := l.Blocked("10.0.0.1:1"); blocked {
+		t.Fatal("a tracked address shares the overflow's limit")
+	}
+}

@@ -14,9 +14,9 @@ import (
 const (
 	FailBurst = 10
 	FailEvery = 6 * time.Second
-	// maxTracked bounds the addresses remembered; past it, new addresses
+	// MaxTracked bounds the addresses remembered; past it, new addresses
 	// share one bucket (a client with that many addresses is an attack).
-	maxTracked = 1 << 16
+	MaxTracked = 1 << 16
 )
 
 // Limiter counts failed attempts per client address (IPv4 address, or
@@ -47,7 +47,7 @@ func NewLimiter(now func() time.Time) *Limiter {
 func (l *Limiter) Blocked(remote string) (wait time.Duration, blocked bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[prefixOf(remote)]
+	b, ok := l.buckets[l.key(remote)]
 	if !ok {
 		return 0, false
 	}
@@ -63,22 +63,27 @@ func (l *Limiter) Fail(remote string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	p := prefixOf(remote)
+	if len(l.buckets) >= MaxTracked {
+		l.sweep(now)
+	}
+	p := l.key(remote)
 	b, ok := l.buckets[p]
 	if !ok {
-		if len(l.buckets) >= maxTracked {
-			l.sweep(now)
-		}
-		if len(l.buckets) >= maxTracked {
-			p = netip.Prefix{}
-		}
-		if b, ok = l.buckets[p]; !ok {
-			b = &bucket{left: FailBurst, at: now}
-			l.buckets[p] = b
-		}
+		b = &bucket{left: FailBurst, at: now}
+		l.buckets[p] = b
 	}
 	b.left = max(b.refill(now)-1, 0)
 	b.at = now
+}
+
+// key is the bucket of the client at remote: its own, or, once MaxTracked
+// addresses are remembered, the one all others share.
+func (l *Limiter) key(remote string) netip.Prefix {
+	p := prefixOf(remote)
+	if _, ok := l.buckets[p]; !ok && len(l.buckets) >= MaxTracked {
+		return netip.Prefix{}
+	}
+	return p
 }
 
 // sweep forgets the addresses whose attempts are all back.
