@@ -37,12 +37,12 @@ func NewStorage(t testing.TB, kind string, vars map[string]string) (storageURL, 
 		endpoint, key := os.Getenv(EnvAzuriteEndpoint), os.Getenv(EnvAzuriteKey)
 		vars["AZURE_STORAGE_KEY"] = key
 		return fmt.Sprintf("azblob://test-%s?account=devstoreaccount1&endpoint=%s", randHex(6), url.QueryEscape(endpoint)), ""
-	case S3:
-		u, creds := NewS3Bucket(t)
+	case S3, S3Locked:
+		u, creds := newS3Bucket(t, kind == S3Locked)
 		maps.Copy(vars, creds)
 		return u, ""
 	}
-	t.Fatalf("no storage kind %q (%s, %s or %s)", kind, Local, Azurite, S3)
+	t.Fatalf("no storage kind %q (%s, %s, %s or %s)", kind, Local, Azurite, S3, S3Locked)
 	return "", ""
 }
 

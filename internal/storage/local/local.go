@@ -4,7 +4,8 @@
 // Layout of the archive directory:
 //
 //	<dir>/<key>                 the object, read-only (0444)
-//	<dir>/.strata-meta/<key>    its sidecar: JSON with size, SHA-256, metadata
+//	<dir>/.strata-meta/<key>    its sidecar: JSON with size, SHA-256, metadata,
+//	                            retention and legal hold
 //	<dir>/.strata-tmp/          uploads in progress; never listed
 //
 // Put writes into .strata-tmp, hashing as it writes, checks size and SHA-256,
@@ -114,9 +115,11 @@ func (b *Backend) Close() error { return b.root.Close() }
 // Dir returns the archive directory as given to Open.
 func (b *Backend) Dir() string { return b.dir }
 
-// Caps reports create-only Puts and stored metadata; no per-object retention.
+// Caps reports create-only Puts, stored metadata, and retention and legal
+// holds kept by this backend (Retention, LegalHold) on a disk that is not
+// WORM (WORM false: see CheckRetention).
 func (b *Backend) Caps() storage.Caps {
-	return storage.Caps{CreateOnly: true, Metadata: true, Name: "file"}
+	return storage.Caps{CreateOnly: true, Metadata: true, Retention: true, LegalHold: true, Name: "file"}
 }
 
 // path maps a key to its file name inside the root, refusing reserved names.

@@ -31,6 +31,17 @@ func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return open(t) })
 }
 
+func TestRetentionConformance(t *testing.T) {
+	storagetest.RunRetention(t, func(t *testing.T) storage.Backend { return open(t) })
+}
+
+func TestALocalDiskKeepsRetentionButIsNotWORM(t *testing.T) {
+	caps := open(t).Caps()
+	if !caps.Retention || !caps.LegalHold || caps.WORM || caps.Versions {
+		t.Errorf("Caps %+v: want Retention and LegalHold kept by the backend, WORM false (a local disk is not WORM), no versions", caps)
+	}
+}
+
 func TestFromURLAcceptsOnlyAbsoluteFileURLs(t *testing.T) {
 	dir := t.TempDir()
 	for _, raw := range []string{"file://" + dir, "file://localhost" + dir} {

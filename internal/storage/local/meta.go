@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"maps"
 	"path/filepath"
+	"time"
+
+	"github.com/stratahq/strata/internal/storage"
 )
 
 // sidecar is what .strata-meta/<key> records about an object at Put time.
@@ -17,9 +20,34 @@ type sidecar struct {
 	Size     int64             `json:"size"`
 	SHA256   string            `json:"sha256"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// RetainMode and RetainUntil are PutOptions.Retention; LegalHold is set
+	// by SetLegalHold. Delete refuses while they protect the object.
+	RetainMode  storage.RetentionMode `json:"retain_mode,omitempty"`
+	RetainUntil *time.Time            `json:"retain_until,omitempty"`
+	LegalHold   bool                  `json:"legal_hold,omitempty"`
+}
+
+// retention is the sidecar's retention as storage states it.
+func (sc sidecar) retention() storage.Retention {
+	r := storage.Retention{Mode: sc.RetainMode, LegalHold: sc.LegalHold}
+	if sc.RetainUntil != nil {
+		r.Until = *sc.RetainUntil
+	}
+	return r
 }
 
 const sidecarVersion = 1
+
+// newSidecar is the sidecar of an object Put with opts.
+func newSidecar(opts storage.PutOptions) sidecar {
+	sc := sidecar{Size: opts.Size, SHA256: opts.SHA256, Metadata: opts.Metadata,
+		RetainMode: opts.Retention.Mode, LegalHold: opts.Retention.LegalHold}
+	if opts.Retention.Mode != storage.RetentionOff {
+		until := opts.Retention.Until.UTC()
+		sc.RetainUntil = &until
+	}
+	return sc
+}
 
 // writeSidecar records sc for the object at name: temp file, fsync, rename
 // (replacing is right here: only the Put that won the link writes it, and a

@@ -30,9 +30,6 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	if err := opts.Validate(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("local put %s: %w", key, err)
 	}
-	if err := refuseRetention(opts); err != nil {
-		return storage.ObjectInfo{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("local put %s: %w", key, err)
 	}
@@ -54,7 +51,7 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	}
 	fi, err := b.root.Stat(name)
 	if err == nil {
-		err = b.writeSidecar(name, sidecar{Size: opts.Size, SHA256: opts.SHA256, Metadata: opts.Metadata})
+		err = b.writeSidecar(name, newSidecar(opts))
 	}
 	if err != nil {
 		// Keep "an error leaves nothing visible": take the fresh object back.
@@ -65,6 +62,7 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	}
 	return storage.ObjectInfo{
 		Key: key, Size: opts.Size, ModTime: fi.ModTime(), SHA256: opts.SHA256, Metadata: cloneMeta(opts.Metadata),
+		Retention: opts.Retention,
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/stratahq/strata/internal/storage"
 )
@@ -105,7 +106,7 @@ func (b *Backend) Stat(ctx context.Context, key storage.Key) (storage.ObjectInfo
 		if sc.Size != fi.Size() {
 			return storage.ObjectInfo{}, fmt.Errorf("local stat %s: object is %d bytes but %d were stored: it is damaged (run verify --deep)", key, fi.Size(), sc.Size)
 		}
-		info.SHA256, info.Metadata = sc.SHA256, cloneMeta(sc.Metadata)
+		info.SHA256, info.Metadata, info.Retention = sc.SHA256, cloneMeta(sc.Metadata), sc.retention()
 	}
 	return info, nil
 }
@@ -201,8 +202,9 @@ func (b *Backend) readDir(dir string) ([]fs.DirEntry, error) {
 }
 
 // Delete removes the object and its sidecar, then prunes folders left
-// empty. ErrNotExist if missing. The file backend has no retention, so it
-// never returns ErrImmutable; read-only files are removed like any other.
+// empty. ErrNotExist if missing, ErrImmutable while the sidecar's
+// retention or legal hold protects it (see CheckRetention: a local disk is
+// not WORM). Read-only files are removed like any other.
 func (b *Backend) Delete(ctx context.Context, key storage.Key) error {
 	name, err := b.path("delete", key)
 	if err != nil {
@@ -220,6 +222,9 @@ func (b *Backend) Delete(ctx context.Context, key storage.Key) error {
 	}
 	if err != nil {
 		return fmt.Errorf("local delete %s: %w", key, err)
+	}
+	if err := b.checkDeletable(key, name, time.Now()); err != nil {
+		return err
 	}
 	if err := b.root.Remove(name); err != nil {
 		if notExist(err) {

@@ -4,37 +4,79 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/stratahq/strata/internal/storage"
 )
 
-// GetVersionRange reads the current version only (versionID ""); versions
-// are not implemented yet.
+// A local disk is not WORM. The file backend keeps PutOptions.Retention
+// and legal holds in the object's sidecar and its own Delete refuses a
+// protected object with storage.ErrImmutable; the object file is read-only
+// (0444) like every object here. Anyone with write access to the archive
+// folder can still chmod, delete or overwrite both, so Caps().WORM is
+// false: use S3 Object Lock or Azure immutability where the storage itself
+// must refuse.
+
+// CheckRetention accepts every mode: the file backend keeps retention (see
+// above), and Caps().WORM tells callers that a local disk is not WORM.
+func (b *Backend) CheckRetention(context.Context, storage.RetentionMode) error { return nil }
+
+// GetVersionRange reads the object (versionID ""): the file backend keeps
+// no versions, so another id is ErrUnsupported.
 func (b *Backend) GetVersionRange(ctx context.Context, key storage.Key, versionID string, offset, length int64) (io.ReadCloser, error) {
 	if versionID != "" {
-		return nil, storage.Unsupported("local get version "+key.String(), "reading a version by id", "")
+		return nil, storage.Unsupported("local get "+key.String(), "reading version "+versionID, "the file backend keeps no versions")
 	}
 	return b.GetRange(ctx, key, offset, length)
 }
 
-// CheckRetention accepts only RetentionOff until retention is implemented.
-func (b *Backend) CheckRetention(_ context.Context, mode storage.RetentionMode) error {
-	if mode == storage.RetentionOff {
-		return nil
+// SetLegalHold records (on) or clears the object's legal hold in its
+// sidecar; Delete refuses the object while it is set. ErrNotExist if
+// missing.
+func (b *Backend) SetLegalHold(ctx context.Context, key storage.Key, on bool) error {
+	name, err := b.path("legal hold", key)
+	if err != nil {
+		return err
 	}
-	return storage.Unsupported("local", fmt.Sprintf("%s retention", mode), "not implemented yet")
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("local legal hold %s: %w", key, err)
+	}
+	mu := b.lock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	fi, err := b.root.Stat(name)
+	if notExist(err) || (err == nil && !fi.Mode().IsRegular()) {
+		return fmt.Errorf("local legal hold %s: %w", key, storage.ErrNotExist)
+	}
+	if err != nil {
+		return fmt.Errorf("local legal hold %s: %w", key, err)
+	}
+	sc, ok, err := b.readSidecar(name)
+	if err != nil {
+		return fmt.Errorf("local legal hold %s: %w", key, err)
+	}
+	if !ok {
+		sc = sidecar{Size: fi.Size()} // a crash lost it: keep what is known
+	}
+	sc.LegalHold = on
+	if err := b.writeSidecar(name, sc); err != nil {
+		return fmt.Errorf("local legal hold %s: %w", key, err)
+	}
+	return nil
 }
 
-// SetLegalHold is not implemented yet.
-func (b *Backend) SetLegalHold(_ context.Context, key storage.Key, _ bool) error {
-	return storage.Unsupported("local legal hold "+key.String(), "legal hold", "not implemented yet")
-}
-
-// refuseRetention refuses a Put that asks for retention this backend does
-// not enforce yet, rather than store an unprotected object.
-func refuseRetention(opts storage.PutOptions) error {
-	if opts.Retention.Mode == storage.RetentionOff {
-		return nil
+// checkDeletable returns ErrImmutable while the object's sidecar says a
+// retention or legal hold protects it.
+func (b *Backend) checkDeletable(key storage.Key, name string, now time.Time) error {
+	sc, ok, err := b.readSidecar(name)
+	if err != nil {
+		return fmt.Errorf("local delete %s: %w", key, err)
 	}
-	return storage.Unsupported("local put", fmt.Sprintf("%s retention", opts.Retention.Mode), "not implemented yet")
+	if r := sc.retention(); ok && r.Active(now) {
+		if r.LegalHold {
+			return fmt.Errorf("local delete %s: %w (its legal hold is set)", key, storage.ErrImmutable)
+		}
+		return fmt.Errorf("local delete %s: %w (%s retention until %s)", key, storage.ErrImmutable, r.Mode, r.Until.Format(time.RFC3339))
+	}
+	return nil
 }

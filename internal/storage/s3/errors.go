@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -54,8 +55,15 @@ func translate(op, path string, err error) error {
 	if errors.As(err, &ae) {
 		e.Code = ae.ErrorCode()
 	}
+	var msg string
+	if ae != nil {
+		msg = ae.ErrorMessage()
+	}
 	e.Hint = hintFor(e.StatusCode, e.Code)
-	e.Sentinel = sentinelFor(op, e.StatusCode, e.Code)
+	e.Sentinel = sentinelFor(op, e.StatusCode, e.Code, msg)
+	if errors.Is(e.Sentinel, storage.ErrUnsupported) {
+		e.Hint = "the bucket has no Object Lock: enable it (aws s3api put-object-lock-configuration) or set archive.immutability: off"
+	}
 	e.Transient = retryableStatus(e.StatusCode, e.Code)
 	if re.Response != nil {
 		e.After = storage.ParseRetryAfter(re.Response.Header.Get("Retry-After"), time.Now())
@@ -63,16 +71,24 @@ func translate(op, path string, err error) error {
 	return e
 }
 
-func sentinelFor(op string, status int, code string) error {
+func sentinelFor(op string, status int, code, msg string) error {
+	lockMsg := strings.Contains(strings.ToLower(msg), "lock")
 	switch {
 	case code == "NoSuchBucket":
 		return nil // a configuration error, not a missing object
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound && code != "ObjectLockConfigurationNotFoundError":
 		return storage.ErrNotExist
+	case strings.HasSuffix(op, " version") && code == "InvalidArgument":
+		return storage.ErrNotExist // "Invalid version id specified"
 	case op == "put" && (status == http.StatusPreconditionFailed || code == "PreconditionFailed"):
 		return storage.ErrExist
-	case op == "delete" && (code == "ObjectLocked" || code == "InvalidRetentionPeriod"):
+	case op == "delete" && (code == "ObjectLocked" || code == "InvalidRetentionPeriod" || (code == "AccessDenied" && lockMsg)):
+		// AWS and versitygw answer a delete of a locked version with
+		// 403 AccessDenied "... protected by object lock".
 		return storage.ErrImmutable
+	case code == "InvalidRequest" && lockMsg, code == "ObjectLockConfigurationNotFoundError":
+		// "Bucket is missing ObjectLockConfiguration"
+		return storage.ErrUnsupported
 	}
 	return nil
 }

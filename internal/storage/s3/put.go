@@ -38,13 +38,22 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("s3 put %s: %w", b.path(key), err)
 	}
+	if err := b.checkLockFor(ctx, opts.Retention); err != nil {
+		return storage.ObjectInfo{}, err
+	}
 	if b.cfg.Endpoint != "" {
 		defer b.puts.lock(key.String())()
 	}
+	var info storage.ObjectInfo
 	if opts.Size <= b.partSize {
-		return b.putSingle(ctx, key, r, opts, meta)
+		info, err = b.putSingle(ctx, key, r, opts, meta)
+	} else {
+		info, err = b.putMultipart(ctx, key, r, opts, meta)
 	}
-	return b.putMultipart(ctx, key, r, opts, meta)
+	if errors.Is(err, storage.ErrUnsupported) {
+		b.withdrawUnprotected(ctx, key, opts)
+	}
+	return info, err
 }
 
 // checkPut validates the caller's promises and builds the object metadata.
@@ -53,9 +62,6 @@ func (b *Backend) checkPut(key storage.Key, opts storage.PutOptions) (map[string
 		return nil, errors.New("empty key")
 	}
 	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if err := refuseRetention(opts); err != nil {
 		return nil, err
 	}
 	if parts := (opts.Size + b.partSize - 1) / b.partSize; parts > maxParts {
@@ -89,14 +95,18 @@ func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, o
 		return storage.ObjectInfo{}, fmt.Errorf("s3 put %s: %w", b.path(key), err)
 	}
 	_, sum := sha256B64(buf)
+	lock := lockFor(opts.Retention)
 	out, err := b.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:         aws.String(b.cfg.Bucket),
-		Key:            aws.String(key.String()),
-		Body:           bytes.NewReader(buf),
-		ContentLength:  aws.Int64(opts.Size),
-		ChecksumSHA256: aws.String(sum),
-		Metadata:       meta,
-		IfNoneMatch:    aws.String("*"),
+		Bucket:                    aws.String(b.cfg.Bucket),
+		Key:                       aws.String(key.String()),
+		Body:                      bytes.NewReader(buf),
+		ContentLength:             aws.Int64(opts.Size),
+		ChecksumSHA256:            aws.String(sum),
+		Metadata:                  meta,
+		IfNoneMatch:               aws.String("*"),
+		ObjectLockMode:            lock.mode,
+		ObjectLockRetainUntilDate: lock.until,
+		ObjectLockLegalHoldStatus: lock.hold,
 	})
 	if err != nil {
 		return storage.ObjectInfo{}, b.lostPut(ctx, key, opts, translate("put", b.path(key), err))
@@ -104,7 +114,13 @@ func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, o
 	if err := b.settle(ctx, key, aws.ToString(out.VersionId)); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(), SHA256: opts.SHA256}, nil
+	return putInfo(key, opts, aws.ToString(out.VersionId)), nil
+}
+
+// putInfo is what a successful Put returns.
+func putInfo(key storage.Key, opts storage.PutOptions, version string) storage.ObjectInfo {
+	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(), SHA256: opts.SHA256,
+		VersionID: versionID(&version), Retention: opts.Retention}
 }
 
 // lostPut refines a put that failed without an answer. Some servers answer
@@ -138,11 +154,15 @@ func (b *Backend) putMultipart(ctx context.Context, key storage.Key, r io.Reader
 	if err := b.checkAbsent(ctx, key); err != nil {
 		return storage.ObjectInfo{}, err
 	}
+	lock := lockFor(opts.Retention)
 	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:            aws.String(b.cfg.Bucket),
-		Key:               aws.String(key.String()),
-		Metadata:          meta,
-		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		Bucket:                    aws.String(b.cfg.Bucket),
+		Key:                       aws.String(key.String()),
+		Metadata:                  meta,
+		ChecksumAlgorithm:         types.ChecksumAlgorithmSha256,
+		ObjectLockMode:            lock.mode,
+		ObjectLockRetainUntilDate: lock.until,
+		ObjectLockLegalHoldStatus: lock.hold,
 	})
 	if err != nil {
 		return storage.ObjectInfo{}, translate("put", b.path(key), err)
@@ -160,7 +180,7 @@ func (b *Backend) putMultipart(ctx context.Context, key storage.Key, r io.Reader
 	if err := b.settle(ctx, key, version); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(), SHA256: opts.SHA256}, nil
+	return putInfo(key, opts, version), nil
 }
 
 // send reads and uploads every part, then checks the whole stream.

@@ -39,6 +39,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,6 +80,9 @@ type Backend struct {
 	// puts serialises this process's puts of one key on S3-compatible
 	// servers (an endpoint in the URL); see settle.
 	puts keyLocks
+	// lockChecked is set once CheckRetention has found Object Lock enabled;
+	// until then a Put with retention checks first (see putChecked).
+	lockChecked atomic.Bool
 }
 
 var _ storage.Backend = (*Backend)(nil)
@@ -125,27 +129,34 @@ func (b *Backend) Config() Config { return b.cfg }
 // calls outside storage.Backend (bucket settings).
 func (b *Backend) Client() *s3.Client { return b.client }
 
-// Caps reports create-only puts and stored metadata; per-object retention
-// (Object Lock) is not implemented yet.
+// Caps reports create-only puts, stored metadata, versions, and retention
+// and legal holds through S3 Object Lock (which the bucket must have
+// enabled: CheckRetention says whether it has).
 func (b *Backend) Caps() storage.Caps {
-	return storage.Caps{CreateOnly: true, Retention: false, Metadata: true, Name: "s3"}
+	return storage.Caps{CreateOnly: true, Retention: true, WORM: true, Versions: true, LegalHold: true, Metadata: true, Name: "s3"}
 }
 
 func (b *Backend) path(key storage.Key) string { return b.cfg.Bucket + "/" + key.String() }
 
 // Get opens the whole object. ErrNotExist if missing. The caller closes it.
 func (b *Backend) Get(ctx context.Context, key storage.Key) (io.ReadCloser, error) {
-	return b.download(ctx, key, "")
+	return b.download(ctx, key, "", "")
 }
 
 // GetRange opens length bytes from offset (length < 0: to the end). A range
 // that starts at or past the end yields no bytes. ErrNotExist if missing.
 func (b *Backend) GetRange(ctx context.Context, key storage.Key, offset, length int64) (io.ReadCloser, error) {
+	return b.GetVersionRange(ctx, key, "", offset, length)
+}
+
+// GetVersionRange is GetRange of the version versionID ("" the current
+// one). ErrNotExist if the key or the version is missing.
+func (b *Backend) GetVersionRange(ctx context.Context, key storage.Key, versionID string, offset, length int64) (io.ReadCloser, error) {
 	if offset < 0 {
 		return nil, fmt.Errorf("s3 get %s: negative offset %d", b.path(key), offset)
 	}
 	if length == 0 {
-		if _, err := b.Stat(ctx, key); err != nil {
+		if _, err := b.head(ctx, "get", key, versionID); err != nil {
 			return nil, err
 		}
 		return io.NopCloser(strings.NewReader("")), nil
@@ -154,11 +165,11 @@ func (b *Backend) GetRange(ctx context.Context, key storage.Key, offset, length 
 	if length > 0 {
 		r += fmt.Sprint(offset + length - 1)
 	}
-	rc, err := b.download(ctx, key, r)
+	rc, err := b.download(ctx, key, versionID, r)
 	var e *Error
 	if errors.As(err, &e) && (e.StatusCode == http.StatusRequestedRangeNotSatisfiable || e.Code == "InvalidRange") {
 		// The range starts at or after the end; report missing objects.
-		if _, serr := b.Stat(ctx, key); serr != nil {
+		if _, serr := b.head(ctx, "get", key, versionID); serr != nil {
 			return nil, serr
 		}
 		return io.NopCloser(strings.NewReader("")), nil
@@ -166,14 +177,14 @@ func (b *Backend) GetRange(ctx context.Context, key storage.Key, offset, length 
 	return rc, err
 }
 
-func (b *Backend) download(ctx context.Context, key storage.Key, rng string) (io.ReadCloser, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String())}
+func (b *Backend) download(ctx context.Context, key storage.Key, version, rng string) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String()), VersionId: optional(version)}
 	if rng != "" {
 		in.Range = aws.String(rng)
 	}
 	out, err := b.client.GetObject(ctx, in)
 	if err != nil {
-		return nil, translate("get", b.path(key), err)
+		return nil, translate(versionOp("get", version), b.path(key), err)
 	}
 	return &body{rc: out.Body, path: b.path(key)}, nil
 }
@@ -195,20 +206,29 @@ func (r *body) Read(p []byte) (int, error) {
 
 func (r *body) Close() error { return r.rc.Close() }
 
-// Stat returns the object's size, modification time, recorded SHA-256 and
-// metadata. ErrNotExist if missing.
+// Stat returns the current version's size, modification time, recorded
+// SHA-256, metadata, version id and Object Lock retention and legal hold.
+// ErrNotExist if missing.
 func (b *Backend) Stat(ctx context.Context, key storage.Key) (storage.ObjectInfo, error) {
-	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String())})
+	return b.head(ctx, "stat", key, "")
+}
+
+// head is Stat of one version ("" the current one).
+func (b *Backend) head(ctx context.Context, op string, key storage.Key, version string) (storage.ObjectInfo, error) {
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String()), VersionId: optional(version)})
 	if err != nil {
-		return storage.ObjectInfo{}, translate("stat", b.path(key), err)
+		return storage.ObjectInfo{}, translate(versionOp(op, version), b.path(key), err)
 	}
 	sha, meta := splitMetadata(out.Metadata)
 	return storage.ObjectInfo{
-		Key:      key,
-		Size:     aws.ToInt64(out.ContentLength),
-		ModTime:  aws.ToTime(out.LastModified),
-		SHA256:   sha,
-		Metadata: meta,
+		Key:       key,
+		Size:      aws.ToInt64(out.ContentLength),
+		ModTime:   aws.ToTime(out.LastModified),
+		SHA256:    sha,
+		Metadata:  meta,
+		VersionID: versionID(out.VersionId),
+		Retention: retentionOf(out.ObjectLockMode, out.ObjectLockRetainUntilDate, out.ObjectLockLegalHoldStatus),
 	}, nil
 }
 
@@ -246,24 +266,6 @@ func (b *Backend) List(ctx context.Context, prefix storage.Key, fn func(storage.
 		}
 	}
 	return nil
-}
-
-// Delete removes the object's current version for good (on a versioned
-// bucket a plain delete would only hide it behind a delete marker, and keep
-// its key from being written create-only again). ErrNotExist if missing,
-// ErrImmutable if Object Lock retention or a legal hold forbids it. (S3 itself
-// answers a delete of a missing key with success, so Delete looks first.)
-func (b *Backend) Delete(ctx context.Context, key storage.Key) error {
-	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String())})
-	if err != nil {
-		return translate("delete", b.path(key), err)
-	}
-	in := &s3.DeleteObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String())}
-	if v := aws.ToString(head.VersionId); v != "" && v != "null" {
-		in.VersionId = aws.String(v)
-	}
-	_, err = b.client.DeleteObject(ctx, in)
-	return translate("delete", b.path(key), err)
 }
 
 // translateOp relabels a translated error with another operation.

@@ -54,6 +54,18 @@ func (r *recorder) requests() []*http.Request {
 func newBackend(t *testing.T, opts s3.Options) (*s3.Backend, *recorder) {
 	t.Helper()
 	raw, vars := testenv.NewS3Bucket(t)
+	return openBackend(t, raw, vars, opts)
+}
+
+// newLockedBackend is newBackend on a bucket with Object Lock enabled.
+func newLockedBackend(t *testing.T, opts s3.Options) (*s3.Backend, *recorder) {
+	t.Helper()
+	raw, vars := testenv.NewS3LockedBucket(t)
+	return openBackend(t, raw, vars, opts)
+}
+
+func openBackend(t *testing.T, raw string, vars map[string]string, opts s3.Options) (*s3.Backend, *recorder) {
+	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +77,13 @@ func newBackend(t *testing.T, opts s3.Options) (*s3.Backend, *recorder) {
 		t.Fatalf("Open: %v", err)
 	}
 	return b, rec
+}
+
+func TestRetentionConformance(t *testing.T) {
+	storagetest.RunRetention(t, func(t *testing.T) storage.Backend {
+		b, _ := newLockedBackend(t, s3.Options{})
+		return b
+	})
 }
 
 func TestConformance(t *testing.T) {

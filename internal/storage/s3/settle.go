@@ -33,29 +33,23 @@ func (b *Backend) settle(ctx context.Context, key storage.Key, version string) e
 	if oldest == "" || oldest == version {
 		return nil
 	}
+	// A version under governance retention is withdrawn with the bypass
+	// (it needs s3:BypassGovernanceRetention); one under compliance stays,
+	// a version nobody reads (the catalog records the winner's id).
 	_, _ = b.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{
-		Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String()), VersionId: aws.String(version)})
+		Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key.String()), VersionId: aws.String(version),
+		BypassGovernanceRetention: aws.Bool(true)})
 	return fmt.Errorf("s3 put %s: %w (a concurrent writer's version came first; this put's version was withdrawn)", b.path(key), storage.ErrExist)
 }
 
 // oldestVersion returns the id of the key's oldest version (S3 lists a key's
 // versions newest first), or "" when it has none.
 func (b *Backend) oldestVersion(ctx context.Context, key storage.Key) (string, error) {
-	in := &s3.ListObjectVersionsInput{Bucket: aws.String(b.cfg.Bucket), Prefix: aws.String(key.String())}
-	pager := s3.NewListObjectVersionsPaginator(b.client, in)
-	var oldest string
-	for pager.HasMorePages() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return "", err
-		}
-		for _, v := range page.Versions {
-			if aws.ToString(v.Key) == key.String() {
-				oldest = aws.ToString(v.VersionId)
-			}
-		}
+	versions, _, err := b.versions(ctx, key)
+	if err != nil || len(versions) == 0 {
+		return "", err
 	}
-	return oldest, nil
+	return versions[len(versions)-1], nil
 }
 
 // keyLocks serialises the puts of one key within this process, so that on a
