@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/auth"
+	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/metrics"
 	"github.com/stratahq/strata/internal/server"
 )
@@ -53,7 +55,10 @@ func demoWhere(ctx context.Context, a *app) error {
 func demoServe(ctx context.Context, a *app) error {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	srv := server.New(a.svc, server.Options{Metrics: m, Registry: reg, Limits: a.cfg.Server})
+	secret, sha := auth.NewSecret()
+	limits := a.cfg.Server
+	limits.Tokens = []config.Token{{Name: "demo", SHA256: sha, Scopes: config.TokenScopes(), Datasets: []string{config.AllDatasets}}}
+	srv := server.New(a.svc, server.Options{Metrics: m, Registry: reg, Limits: limits})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -64,7 +69,10 @@ func demoServe(ctx context.Context, a *app) error {
 	defer func() { stop(); <-done }()
 	base := "http://" + ln.Addr().String()
 	out := a.env.Stdout
-	fmt.Fprintf(out, "\n==> strata serve (for a moment, on %s)\n", base)
+	fmt.Fprintf(out, "\n==> strata serve (for a moment, on %s, with a token made as strata token create does)\n", base)
+	if err := demoRefused(ctx, out, base+"/v1/catalog"); err != nil {
+		return err
+	}
 	var last int64
 	if err := a.pool.QueryRow(ctx, `SELECT coalesce(max(raw_id), 0) FROM source_orders`).Scan(&last); err != nil {
 		return err
@@ -81,13 +89,13 @@ func demoServe(ctx context.Context, a *app) error {
 			url.QueryEscape("order_id = 90000001"), ""},
 	}
 	for _, s := range steps {
-		body, err := demoRequest(ctx, s.method, base+s.path, s.body)
+		body, err := demoRequest(ctx, s.method, base+s.path, s.body, secret)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "  %s %s\n    %s\n", s.method, s.path, strings.ReplaceAll(strings.TrimSpace(body), "\n", "\n    "))
 	}
-	mtext, err := demoRequest(ctx, "GET", base+"/metrics", "")
+	mtext, err := demoRequest(ctx, "GET", base+"/metrics", "", secret)
 	if err != nil {
 		return err
 	}
@@ -101,11 +109,33 @@ func demoServe(ctx context.Context, a *app) error {
 	return nil
 }
 
-func demoRequest(ctx context.Context, method, u, body string) (string, error) {
+// demoRefused shows that a request without a token is refused.
+func demoRefused(ctx context.Context, out io.Writer, u string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return fmt.Errorf("GET %s without a token: %s, want 401", u, resp.Status)
+	}
+	fmt.Fprintf(out, "  GET /v1/catalog without a token\n    %s (WWW-Authenticate: %s); the requests below send Authorization: Bearer strata_...\n",
+		resp.Status, resp.Header.Get("WWW-Authenticate"))
+	return nil
+}
+
+// demoRequest sends a request with the bearer token secret and returns
+// the body of its 2xx answer.
+func demoRequest(ctx context.Context, method, u, body, secret string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("Authorization", "Bearer "+secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
