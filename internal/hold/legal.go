@@ -12,12 +12,6 @@ import (
 	"github.com/stratahq/strata/internal/storage"
 )
 
-// legalHolder is the storage call a Keeper needs: storage.Backend's
-// SetLegalHold, on backends whose Caps().LegalHold is true.
-type legalHolder interface {
-	SetLegalHold(ctx context.Context, key storage.Key, on bool) error
-}
-
 // Keeper mirrors the holds onto the storage's own legal-hold flag (S3
 // Object Lock legal hold, Azure's legal hold), so that a held object is
 // protected from deletion outside Strata too, and records in
@@ -46,12 +40,11 @@ type Sync struct {
 	Cleared     int  `json:"cleared"`
 }
 
-func (k *Keeper) holder() legalHolder {
+func (k *Keeper) holder() storage.Backend {
 	if k == nil || k.Store == nil || !k.Store.Caps().LegalHold {
 		return nil
 	}
-	lh, _ := k.Store.(legalHolder)
-	return lh
+	return k.Store
 }
 
 // Supported reports whether the storage has a legal-hold flag Strata sets.
@@ -114,7 +107,7 @@ func (k *Keeper) Apply(ctx context.Context, ids []int64) (Sync, error) {
 
 // set flags the covered, unrecorded objects that where selects, then
 // records each.
-func (k *Keeper) set(ctx context.Context, lh legalHolder, where string, args ...any) (int, error) {
+func (k *Keeper) set(ctx context.Context, lh storage.Backend, where string, args ...any) (int, error) {
 	objs, err := k.query(ctx, `SELECT DISTINCT o.id, o.key FROM strata.holds h
 		JOIN strata.objects o ON o.dataset = h.dataset AND strata.hold_covers(h, o)
 		WHERE h.released_at IS NULL AND `+where+`
@@ -141,7 +134,7 @@ func (k *Keeper) set(ctx context.Context, lh legalHolder, where string, args ...
 
 // clear lifts the flag from recorded objects no active hold covers, then
 // deletes their records.
-func (k *Keeper) clear(ctx context.Context, lh legalHolder) (int, error) {
+func (k *Keeper) clear(ctx context.Context, lh storage.Backend) (int, error) {
 	objs, err := k.query(ctx, `SELECT l.object_id, l.key FROM strata.legal_holds l
 		LEFT JOIN strata.objects o ON o.id = l.object_id
 		WHERE NOT EXISTS (SELECT 1 FROM strata.holds h WHERE strata.hold_covers(h, o)) ORDER BY l.object_id`)
