@@ -83,11 +83,23 @@ func (k *Keeper) Reconcile(ctx context.Context) (Sync, error) {
 		}
 	}()
 	var s Sync
-	if s.Set, err = k.set(ctx, lh, `o.state <> 'expired'`); err != nil {
+	s.Set, err = k.set(ctx, lh, `o.state <> 'expired'`)
+	if err == nil {
+		s.Cleared, err = k.clear(ctx, lh)
+	}
+	return k.unsupported(s, err)
+}
+
+// unsupported turns the storage's ErrUnsupported (a store whose backend
+// has the call but this bucket or account not the feature: an S3 bucket
+// without Object Lock) into Sync.Unsupported: the holds are then enforced
+// by Strata alone, as on a store without the call.
+func (k *Keeper) unsupported(s Sync, err error) (Sync, error) {
+	if !errors.Is(err, storage.ErrUnsupported) {
 		return s, err
 	}
-	s.Cleared, err = k.clear(ctx, lh)
-	return s, err
+	k.logger().Warn("the storage has no legal hold here: holds are enforced by Strata alone", "err", err)
+	return Sync{Unsupported: true, Set: s.Set, Cleared: s.Cleared}, nil
 }
 
 // Apply sets the storage's legal hold on those of the objects ids that an
@@ -102,7 +114,7 @@ func (k *Keeper) Apply(ctx context.Context, ids []int64) (Sync, error) {
 		return Sync{}, nil
 	}
 	n, err := k.set(ctx, lh, `o.state <> 'expired' AND o.id = ANY($1)`, ids)
-	return Sync{Set: n}, err
+	return k.unsupported(Sync{Set: n}, err)
 }
 
 // set flags the covered, unrecorded objects that where selects, then
@@ -146,7 +158,8 @@ func (k *Keeper) clear(ctx context.Context, lh storage.Backend) (int, error) {
 		if err != nil {
 			return i, err
 		}
-		if err := lh.SetLegalHold(ctx, key, false); err != nil && !errors.Is(err, storage.ErrNotExist) {
+		err = lh.SetLegalHold(ctx, key, false)
+		if err != nil && !errors.Is(err, storage.ErrNotExist) && !errors.Is(err, storage.ErrUnsupported) {
 			return i, fmt.Errorf("clear the storage legal hold on %s: %w", o.key, err)
 		}
 		if _, err := k.Pool.Exec(ctx, `DELETE FROM strata.legal_holds WHERE object_id = $1`, o.id); err != nil {
