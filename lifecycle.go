@@ -52,6 +52,9 @@ type PurgeReport struct {
 	// IdempotencyKeys are the ingest keys past source.idempotency_window
 	// deleted (or, in a dry run, that would be).
 	IdempotencyKeys int64
+	// ErasedObjects are old objects of erasures whose retention has
+	// ended, deleted from storage now (none in a dry run).
+	ErasedObjects int
 }
 
 // Purge deletes the dataset's archived Layer 3 rows older than
@@ -88,6 +91,9 @@ func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (Purge
 			s.log.Error("storage legal holds not in line with the holds; objects whose flag is still set stay locked", "err", err)
 		}
 	}
-	rep.Expiry, err = arch.Expire(ctx, dataset, dryRun)
+	if rep.Expiry, err = arch.Expire(ctx, dataset, dryRun); err != nil || dryRun {
+		return rep, err
+	}
+	rep.ErasedObjects, err = s.deleteErased(ctx, dataset)
 	return rep, err
 }

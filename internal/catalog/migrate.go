@@ -235,6 +235,38 @@ var migrations = []string{
 		ADD COLUMN retention_mode text CHECK (retention_mode IN ('governance', 'compliance')),
 		ADD COLUMN version_id     text,
 		ADD CONSTRAINT objects_retention_check CHECK ((retain_until IS NULL) = (retention_mode IS NULL));`,
+	// 9: the erasure ledger (strata erase). One row per erasure, done or
+	// refused: the subject only as a keyed hash (HMAC-SHA-256, the key
+	// kept outside the database; key_id tells which key), why, who, and
+	// the certificate. erasure_deletions lists the objects an erasure
+	// replaced, to delete from storage once their retention allows.
+	`CREATE TABLE strata.erasures (
+		id           bigserial PRIMARY KEY,
+		dataset      text NOT NULL,
+		subject_hmac text NOT NULL CHECK (subject_hmac ~ '^[0-9a-f]{64}$'),
+		key_id       text NOT NULL,
+		status       text NOT NULL CHECK (status IN ('done', 'refused')),
+		reason       text NOT NULL,
+		refusal      text,
+		actor        text,
+		via          text,
+		at           timestamptz NOT NULL DEFAULT now(),
+		run_id       bigint REFERENCES strata.runs (id),
+		certificate  jsonb NOT NULL
+	);
+	CREATE INDEX erasures_subject ON strata.erasures (dataset, subject_hmac);
+	CREATE TABLE strata.erasure_deletions (
+		erasure_id bigint NOT NULL REFERENCES strata.erasures (id),
+		object_id  bigint NOT NULL REFERENCES strata.objects (id),
+		key        text NOT NULL,
+		not_before timestamptz NOT NULL,
+		deleted_at timestamptz,
+		PRIMARY KEY (erasure_id, object_id)
+	);
+	CREATE INDEX erasure_deletions_due ON strata.erasure_deletions (not_before) WHERE deleted_at IS NULL;
+	ALTER TABLE strata.lineage DROP CONSTRAINT lineage_kind_check;
+	ALTER TABLE strata.lineage ADD CONSTRAINT lineage_kind_check
+		CHECK (kind IN ('ingest', 'source_archive', 'analytics_archive', 'replay', 'restore', 'erasure'));`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

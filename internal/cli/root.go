@@ -131,6 +131,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newCompareCmd, newReplayCmd,
 	newHoldCmd,
 	newTokenCmd,
+	newEraseCmd,
 }
 
 func isFlagError(err error) bool {

@@ -15,6 +15,7 @@ type Config struct {
 	Server   Server    `yaml:"server"`
 	Log      Log       `yaml:"log"`
 	Lineage  Lineage   `yaml:"lineage"`
+	Erasure  Erasure   `yaml:"erasure"`
 	Datasets []Dataset `yaml:"datasets"`
 
 	// File names the configuration in error messages ("config FILE: ...");
@@ -145,6 +146,13 @@ type Dataset struct {
 	Transform string      `yaml:"transform,omitempty"`
 	Archive   ArchiveSpec `yaml:"archive"`
 	Schedule  Schedule    `yaml:"schedule"`
+	// Subject says how a data subject's rows and records are found, for
+	// strata erase; nil: the dataset cannot be erased from.
+	Subject *SubjectSpec `yaml:"subject,omitempty"`
+	// RetentionBasis names the legal obligation (a statute, free text)
+	// that requires keeping the dataset's records; a dataset with one
+	// refuses erasure, saying this text.
+	RetentionBasis string `yaml:"retention_basis,omitempty"`
 }
 
 // SourceSpec is Layer 3: the staging table of raw records as received.

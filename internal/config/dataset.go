@@ -29,6 +29,7 @@ func (ds *Dataset) validate(p *problems, field string) {
 		p.add(field+".transform", "needs both source and analytics (it turns source rows into analytics rows)")
 	}
 	ds.Archive.validate(p, field+".archive")
+	ds.validateSubject(p, field)
 	checkDuration(p, field+".schedule.source_archive", ds.Schedule.SourceArchive, false)
 	checkDuration(p, field+".schedule.analytics_archive", ds.Schedule.AnalyticsArchive, false)
 	checkDuration(p, field+".schedule.purge", ds.Schedule.Purge, false)

@@ -78,6 +78,7 @@ func (c *Config) Validate() error {
 	c.validateStorage(p)
 	c.validateServerAndLog(p)
 	c.validateLineage(p)
+	c.validateErasure(p)
 	names := map[string]int{}
 	tables := map[string]string{}
 	for i := range c.Datasets {

@@ -1,0 +1,161 @@
+package erasure_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/erasure"
+	"github.com/stratahq/strata/internal/testenv"
+)
+
+const subject = "7" // customer 7: orders 7, 57, ..., 557
+
+func TestEraseRemovesTheSubjectFromEveryPlaceAndNothingElse(t *testing.T) {
+	for _, kind := range testenv.Kinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			w := newWorld(t, kind, "")
+			ctx := context.Background()
+			l2 := w.env.Count(`SELECT count(*) FROM orders WHERE customer_id = 7`)
+			l3 := w.env.Count(`SELECT count(*) FROM source_orders WHERE raw_data->>'customer_id' = $1`, subject)
+			if l3 != 12 || l2 == 0 || l2 == 12 {
+				t.Fatalf("the world has %d Layer 3 and %d Layer 2 rows of the subject: want 12 and some (not all) in Layer 2", l3, l2)
+			}
+			others := w.snap(not(subject))
+			if n := len(w.snap(only(subject)).analytics); int64(n) != 12-l2 {
+				t.Fatalf("the analytics archive holds %d rows of the subject, want %d", n, 12-l2)
+			}
+
+			before := w.catalogText()
+			dry, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "test", DryRun: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dry.Status != "dry-run" || dry.Layer2.Rows != l2 || dry.Layer3.Rows != 12 || dry.Records() != 12 || dry.Rows() != 12 {
+				t.Fatalf("dry run: status %s, layer2 %d layer3 %d records %d rows %d; want dry-run, %d, 12, 12, 12",
+					dry.Status, dry.Layer2.Rows, dry.Layer3.Rows, dry.Records(), dry.Rows(), l2)
+			}
+			if len(dry.SourceArchive.Replaced) == 0 || len(dry.AnalyticsArchive.Replaced) == 0 {
+				t.Fatalf("dry run replaces %d source and %d analytics objects, want some of each",
+					len(dry.SourceArchive.Replaced), len(dry.AnalyticsArchive.Replaced))
+			}
+			if after := w.catalogText(); after != before {
+				t.Fatal("the dry run changed the catalog")
+			}
+			w.snap(not(subject)).check(t, others)
+			if n := len(w.snap(only(subject)).layer3); n != 12 {
+				t.Fatalf("after the dry run Layer 3 holds %d records of the subject, want 12", n)
+			}
+
+			cert, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCertificate(t, w, cert, dry)
+			if n := w.env.Count(`SELECT count(*) FROM orders WHERE customer_id = 7`) +
+				w.env.Count(`SELECT count(*) FROM source_orders WHERE raw_data->>'customer_id' = $1`, subject); n != 0 {
+				t.Errorf("%d rows of the subject are left in the database", n)
+			}
+			w.snap(all).check(t, others)
+
+			again, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "again"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Records() != 0 || again.Rows() != 0 || len(again.Deletions) != 0 {
+				t.Errorf("a second erasure found %d records, %d rows, %d objects to delete; want none", again.Records(), again.Rows(), len(again.Deletions))
+			}
+			w.snap(all).check(t, others)
+		})
+	}
+}
+
+// checkCertificate checks an erasure's certificate against the dry run's,
+// the catalog and the storage.
+func checkCertificate(t *testing.T, w *world, cert, dry strata.EraseCertificate) {
+	t.Helper()
+	if cert.ID == 0 || cert.Status != "done" || cert.Records() != dry.Records() || cert.Rows() != dry.Rows() {
+		t.Fatalf("certificate: id %d status %s records %d rows %d; want an id, done, %d, %d", cert.ID, cert.Status,
+			cert.Records(), cert.Rows(), dry.Records(), dry.Rows())
+	}
+	if cert.SubjectHMAC != w.key().Hash(subject) || cert.SubjectHMAC == dry.SubjectHMAC && dry.SubjectHMAC == "" {
+		t.Errorf("certificate subject_hmac %s, want the key's HMAC of the subject", cert.SubjectHMAC)
+	}
+	replaced := append(append([]erasure.Replacement{}, cert.SourceArchive.Replaced...), cert.AnalyticsArchive.Replaced...)
+	if len(replaced) != len(dry.SourceArchive.Replaced)+len(dry.AnalyticsArchive.Replaced) {
+		t.Errorf("%d objects replaced, the dry run said %d", len(replaced), len(dry.SourceArchive.Replaced)+len(dry.AnalyticsArchive.Replaced))
+	}
+	for _, r := range replaced {
+		var sha string
+		var rows int64
+		var by *int64
+		if err := w.env.Pool.QueryRow(context.Background(), `SELECT n.sha256, n.rows, o.superseded_by FROM strata.objects n, strata.objects o
+			WHERE n.id = $1 AND o.id = $2`, r.NewID, r.OldID).Scan(&sha, &rows, &by); err != nil {
+			t.Fatalf("object %d replacing %d: %v", r.NewID, r.OldID, err)
+		}
+		if sha != r.NewSHA256 || sha == r.OldSHA256 || rows != r.OldRows-r.Removed || by == nil || *by != r.NewID {
+			t.Errorf("object %d: sha %s rows %d superseded_by %v; certificate: new sha %s, %d-%d rows, replaced by %d",
+				r.OldID, sha, rows, by, r.NewSHA256, r.OldRows, r.Removed, r.NewID)
+		}
+		if w.keyExists(r.OldKey) {
+			t.Errorf("old object %s is still in storage (no retention: it should be deleted at once)", r.OldKey)
+		}
+	}
+	if len(cert.Deletions) != len(replaced) {
+		t.Errorf("%d deletions for %d objects replaced", len(cert.Deletions), len(replaced))
+	}
+	for _, d := range cert.Deletions {
+		if d.DeletedAt == nil {
+			t.Errorf("deletion of %s is pending until %s; storage without retention deletes at once", d.Key, d.NotBefore)
+		}
+	}
+	shown, err := w.svc.EraseShow(context.Background(), cert.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(shown)
+	b, _ := json.Marshal(cert)
+	if string(a) != string(b) {
+		t.Errorf("erase show differs from the certificate:\n%s\n%s", a, b)
+	}
+	var text string
+	if err := w.env.Pool.QueryRow(context.Background(), `SELECT row_to_json(e)::text FROM strata.erasures e WHERE id = $1`, cert.ID).Scan(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, cert.SubjectHMAC) || strings.Contains(text, `"subject":`) {
+		t.Errorf("the ledger row does not hold the subject as its hash only: %s", text)
+	}
+}
+
+func TestEraseIsRefusedUnderARetentionBasisAndTheRefusalRecorded(t *testing.T) {
+	w := newWorld(t, testenv.Local, `retention_basis: "HGB §257: commercial records, 10 years"`)
+	before := w.snap(all)
+	_, err := w.svc.Erase(context.Background(), strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #2"})
+	var refused *strata.ErasureRefused
+	if !errors.As(err, &refused) || !errors.Is(err, strata.ErrInvalid) || !strings.Contains(err.Error(), "HGB §257") {
+		t.Fatalf("erase under a retention basis: %v, want a refusal naming the statute, matching ErrInvalid", err)
+	}
+	if n := w.env.Count(`SELECT count(*) FROM strata.erasures WHERE status = 'refused' AND refusal LIKE '%HGB%' AND id = $1`, refused.Certificate.ID); n != 1 {
+		t.Errorf("the refusal is recorded %d times, want once", n)
+	}
+	w.snap(all).check(t, before)
+}
+
+func TestErasureOfASubjectInNoPlaceFindsNothingAndChangesNoObject(t *testing.T) {
+	w := newWorld(t, testenv.Local, "")
+	objects := w.env.Count(`SELECT count(*) FROM strata.objects`)
+	cert, err := w.svc.Erase(context.Background(), strata.EraseRequest{Dataset: "orders", Subject: "4242", Reason: "unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Records() != 0 || cert.Rows() != 0 || len(cert.Deletions) != 0 || w.env.Count(`SELECT count(*) FROM strata.objects`) != objects {
+		t.Errorf("an absent subject: %d records, %d rows, %d deletions; want nothing", cert.Records(), cert.Rows(), len(cert.Deletions))
+	}
+	if cert.AnalyticsArchive.SkippedByKeyRange+cert.AnalyticsArchive.SkippedByFooter != cert.AnalyticsArchive.Objects {
+		t.Errorf("analytics objects: %d, skipped %d by key range and %d by footer; want all skipped without reading",
+			cert.AnalyticsArchive.Objects, cert.AnalyticsArchive.SkippedByKeyRange, cert.AnalyticsArchive.SkippedByFooter)
+	}
+}
