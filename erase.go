@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/erasure"
+	"github.com/stratahq/strata/internal/hold"
 )
 
 // EraseRequest asks for one data subject's records to be erased from a
@@ -90,10 +91,16 @@ func (s *Service) eraser() (*erasure.Eraser, error) {
 }
 
 // holdCheck is the legal-hold check erasure asks before it deletes
-// anything: it returns an error naming the hold covering a dataset's
-// records of a type in a period.
+// anything: the *HeldError naming the holds covering a dataset's records
+// of a type in a period, if any.
 func (s *Service) holdCheck() erasure.HoldCheck {
-	return func(ctx context.Context, dataset, typ string, from, to time.Time) error { return nil }
+	return func(ctx context.Context, dataset, typ string, from, to time.Time) (error, error) {
+		hs, err := hold.Covering(ctx, s.pool, dataset, hold.Type(typ), from, to)
+		if err != nil {
+			return nil, err
+		}
+		return hold.Refusal("erase", hs), nil
+	}
 }
 
 func erasureErr(err error) error {

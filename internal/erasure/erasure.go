@@ -42,9 +42,10 @@ func (e *RefusedError) Error() string {
 // Is reports whether target is ErrInvalid.
 func (e *RefusedError) Is(target error) bool { return target == ErrInvalid }
 
-// HoldCheck returns an error naming the legal hold that covers records of
-// dataset of archive type typ in [from, to], or nil.
-type HoldCheck func(ctx context.Context, dataset, typ string, from, to time.Time) error
+// HoldCheck returns the refusal naming the legal holds that cover records
+// of dataset of archive type typ in [from, to] (nil when none do), or the
+// error that kept it from telling.
+type HoldCheck func(ctx context.Context, dataset, typ string, from, to time.Time) (refusal, err error)
 
 // Eraser erases subjects.
 type Eraser struct {

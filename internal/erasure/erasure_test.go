@@ -159,3 +159,33 @@ func TestErasureOfASubjectInNoPlaceFindsNothingAndChangesNoObject(t *testing.T) 
 			cert.AnalyticsArchive.Objects, cert.AnalyticsArchive.SkippedByKeyRange, cert.AnalyticsArchive.SkippedByFooter)
 	}
 }
+
+func TestEraseIsRefusedUnderALegalHoldNamingItAndGoesAheadOnceReleased(t *testing.T) {
+	w := newWorld(t, testenv.Local, "")
+	ctx := context.Background()
+	h, err := w.svc.AddHold(ctx, strata.HoldRequest{Dataset: "orders", Type: "analytics",
+		From: w.now.AddDate(0, 0, -5), To: w.now.AddDate(0, 0, -3), Reason: "case 42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, catalogBefore := w.snap(all), w.catalogText()
+	_, err = w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #3"})
+	var refused *strata.ErasureRefused
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "case 42") {
+		t.Fatalf("erase under a hold: %v, want a refusal naming the hold", err)
+	}
+	if n := w.env.Count(`SELECT count(*) FROM strata.erasures WHERE status = 'refused' AND refusal LIKE '%case 42%'`); n != 1 {
+		t.Errorf("the refusal is recorded %d times, want once", n)
+	}
+	w.snap(all).check(t, before)
+	if w.catalogText() == catalogBefore {
+		t.Error("the refusal is not in the catalog")
+	}
+	if _, err := w.svc.ReleaseHold(ctx, h.ID, "case closed"); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #3"})
+	if err != nil || cert.Records() != 12 {
+		t.Fatalf("erase after the release: %v, %d records; want 12", err, cert.Records())
+	}
+}

@@ -171,8 +171,12 @@ func (e *Eraser) deleteOne(ctx context.Context, d catalog.ErasureDeletion) (bool
 	}
 	if e.Holds != nil {
 		end := d.Day.Add(24*time.Hour - time.Microsecond)
-		if herr := e.Holds(ctx, d.Dataset, d.Type, d.Day, end); herr != nil {
-			e.logger().Info("deletion of an erased object waits: a legal hold covers it", "key", d.Key, "hold", herr)
+		refusal, err := e.Holds(ctx, d.Dataset, d.Type, d.Day, end)
+		if err != nil {
+			return false, err
+		}
+		if refusal != nil {
+			e.logger().Info("deletion of an erased object waits: a legal hold covers it", "key", d.Key, "hold", refusal)
 			retry := time.Now().Add(24 * time.Hour)
 			return false, catalog.FinishDeletion(ctx, e.Pool, d, &retry)
 		}

@@ -107,8 +107,12 @@ func (r *run) held(ctx context.Context, typ string, from, to *time.Time) error {
 	if r.e.Holds == nil || from == nil || to == nil {
 		return nil
 	}
-	if err := r.e.Holds(ctx, r.ds.Name, typ, *from, *to); err != nil {
-		return &heldError{err}
+	refusal, err := r.e.Holds(ctx, r.ds.Name, typ, *from, *to)
+	if err != nil {
+		return fmt.Errorf("check legal holds: %w", err)
+	}
+	if refusal != nil {
+		return &heldError{refusal}
 	}
 	return nil
 }
@@ -158,7 +162,7 @@ func (r *run) layer2(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.l2, err = analyticsColumns(ctx, r.tx, cols, r.ds.Subject.Columns, r.req.Subject, &r.cert.Notes); err != nil {
+	if r.l2, err = analyticsColumns(ctx, r.e.Pool, cols, r.ds.Subject.Columns, r.req.Subject, &r.cert.Notes); err != nil {
 		return err
 	}
 	tc := pgx.Identifier{an.TimeColumn}.Sanitize()

@@ -99,14 +99,15 @@ func buildEnv(t *testing.T, o envOptions) *env {
 // the example transform, and customers.
 func envSetup(o envOptions) testenv.Options {
 	orders := testenv.Dataset{Name: "orders", PerDay: max(o.perDay, 1), Source: true,
-		Transform: "orders.sql", OnTransformError: o.onTransformError}
+		Transform: "orders.sql", OnTransformError: o.onTransformError,
+		Extra: "subject:\n  columns: [customer_id]\n  source_path: customer_id"}
 	if orders.OnTransformError == "" {
 		orders.OnTransformError = "reject"
 	}
 	if o.archivedDays > 0 {
 		orders.Days = o.archivedDays + 91 // 90 days kept, today's partial day
 	}
-	return testenv.Options{Storage: o.kind, StorageURL: o.storage, Prefix: "svc",
+	return testenv.Options{Storage: o.kind, StorageURL: o.storage, Prefix: "svc", Extra: "erasure:\n  key_file: erasure.key",
 		Datasets: []testenv.Dataset{orders, {Name: "customers"}}}
 }
 
