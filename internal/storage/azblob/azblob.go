@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -79,6 +80,10 @@ type Backend struct {
 	// listPageSize bounds a List page (0: the service's 5,000); tests
 	// lower it to exercise pagination.
 	listPageSize int32
+	// vlwChecked is set once CheckRetention has found version-level
+	// immutability on the container; until then a Put with retention
+	// checks first (see checkVLWFor).
+	vlwChecked atomic.Bool
 }
 
 var _ storage.Backend = (*Backend)(nil)
@@ -131,10 +136,12 @@ func New(_ context.Context, cfg Config, env func(string) string, opts Options) (
 // Config returns where the backend stores objects.
 func (b *Backend) Config() Config { return b.cfg }
 
-// Caps reports create-only puts and stored metadata; per-object retention
-// is not implemented yet.
+// Caps reports create-only puts, stored metadata, versions (filled where
+// the account has blob versioning on), and retention and legal holds
+// through version-level immutability (which the container must support:
+// CheckRetention says whether it does).
 func (b *Backend) Caps() storage.Caps {
-	return storage.Caps{CreateOnly: true, Retention: false, Metadata: true, Name: "azblob"}
+	return storage.Caps{CreateOnly: true, Retention: true, WORM: true, Versions: true, LegalHold: true, Metadata: true, Name: "azblob"}
 }
 
 // EnsureContainer creates the container if it does not exist. An existing
@@ -158,38 +165,25 @@ func (b *Backend) blobClient(key storage.Key) *blockblob.Client {
 
 // Get opens the whole object. ErrNotExist if missing. The caller closes it.
 func (b *Backend) Get(ctx context.Context, key storage.Key) (io.ReadCloser, error) {
-	return b.download(ctx, "get", key, blob.HTTPRange{})
+	return b.download(ctx, key, "", blob.HTTPRange{})
 }
 
 // GetRange opens length bytes from offset (length < 0: to the end). A range
 // that starts at or past the end yields no bytes. ErrNotExist if missing.
 func (b *Backend) GetRange(ctx context.Context, key storage.Key, offset, length int64) (io.ReadCloser, error) {
-	if offset < 0 {
-		return nil, fmt.Errorf("azblob get %s: negative offset %d", b.path(key), offset)
-	}
-	if length == 0 {
-		if _, err := b.Stat(ctx, key); err != nil {
-			return nil, err
-		}
-		return io.NopCloser(strings.NewReader("")), nil
-	}
-	rc, err := b.download(ctx, "get", key, blob.HTTPRange{Offset: offset, Count: max(length, 0)})
-	if err != nil && bloberror.HasCode(err, bloberror.InvalidRange) {
-		// 416: the range starts at or after the end; report missing objects.
-		if _, serr := b.Stat(ctx, key); serr != nil {
-			return nil, serr
-		}
-		return io.NopCloser(strings.NewReader("")), nil
-	}
-	return rc, err
+	return b.GetVersionRange(ctx, key, "", offset, length)
 }
 
-func (b *Backend) download(ctx context.Context, op string, key storage.Key, r blob.HTTPRange) (io.ReadCloser, error) {
-	resp, err := b.blobClient(key).DownloadStream(ctx, &blob.DownloadStreamOptions{Range: r})
+func (b *Backend) download(ctx context.Context, key storage.Key, version string, r blob.HTTPRange) (io.ReadCloser, error) {
+	c, err := b.versionClient(key, version)
 	if err != nil {
-		return nil, translate(op, b.path(key), err)
+		return nil, err
 	}
-	return &body{rc: resp.Body, op: op, path: b.path(key)}, nil
+	resp, err := c.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: r})
+	if err != nil {
+		return nil, translate("get", b.path(key), err)
+	}
+	return &body{rc: resp.Body, op: "get", path: b.path(key)}, nil
 }
 
 // body translates errors met while reading a download (a reset connection
@@ -209,19 +203,31 @@ func (r *body) Read(p []byte) (int, error) {
 
 func (r *body) Close() error { return r.rc.Close() }
 
-// Stat returns the object's size, modification time and recorded SHA-256.
-// ErrNotExist if missing.
+// Stat returns the current version's size, modification time, recorded
+// SHA-256, metadata, version id (where the account keeps versions), and
+// immutability policy and legal hold. ErrNotExist if missing.
 func (b *Backend) Stat(ctx context.Context, key storage.Key) (storage.ObjectInfo, error) {
-	p, err := b.blobClient(key).GetProperties(ctx, nil)
+	return b.stat(ctx, key, "")
+}
+
+// stat is Stat of one version ("" the current one).
+func (b *Backend) stat(ctx context.Context, key storage.Key, version string) (storage.ObjectInfo, error) {
+	c, err := b.versionClient(key, version)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	p, err := c.GetProperties(ctx, nil)
 	if err != nil {
 		return storage.ObjectInfo{}, translate("stat", b.path(key), err)
 	}
 	return storage.ObjectInfo{
-		Key:      key,
-		Size:     deref(p.ContentLength),
-		ModTime:  deref(p.LastModified),
-		SHA256:   metaValue(p.Metadata, metaSHA256),
-		Metadata: userMetadata(p.Metadata),
+		Key:       key,
+		Size:      deref(p.ContentLength),
+		ModTime:   deref(p.LastModified),
+		SHA256:    metaValue(p.Metadata, metaSHA256),
+		Metadata:  userMetadata(p.Metadata),
+		VersionID: deref(p.VersionID),
+		Retention: retentionOf((*string)(p.ImmutabilityPolicyMode), p.ImmutabilityPolicyExpiresOn, p.LegalHold),
 	}, nil
 }
 
@@ -265,13 +271,6 @@ func (b *Backend) List(ctx context.Context, prefix storage.Key, fn func(storage.
 		}
 	}
 	return nil
-}
-
-// Delete removes the object (and any snapshots of it). ErrNotExist if
-// missing, ErrImmutable if a retention policy or legal hold forbids it.
-func (b *Backend) Delete(ctx context.Context, key storage.Key) error {
-	_, err := b.blobClient(key).Delete(ctx, &blob.DeleteOptions{DeleteSnapshots: to.Ptr(blob.DeleteSnapshotsOptionTypeInclude)})
-	return translate("delete", b.path(key), err)
 }
 
 // metaValue looks a metadata name up case-insensitively: Go canonicalises

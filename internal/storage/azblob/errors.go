@@ -51,7 +51,7 @@ func translate(op, path string, err error) error {
 	e.Sentinel = sentinelFor(op, re.StatusCode, bloberror.Code(re.ErrorCode))
 	e.Transient = re.StatusCode == http.StatusRequestTimeout ||
 		re.StatusCode == http.StatusTooManyRequests ||
-		re.StatusCode >= 500 ||
+		(re.StatusCode >= 500 && re.StatusCode != http.StatusNotImplemented) ||
 		bloberror.Code(re.ErrorCode) == bloberror.MD5Mismatch
 	if re.RawResponse != nil {
 		e.After = retryAfter(re.RawResponse.Header, time.Now())
@@ -70,6 +70,9 @@ func contextErr(err error) error {
 
 func sentinelFor(op string, status int, code bloberror.Code) error {
 	switch {
+	case status == http.StatusNotImplemented || code == "APINotImplemented":
+		// Azurite answers the immutability and legal-hold calls so.
+		return storage.ErrUnsupported
 	case status == http.StatusNotFound:
 		return storage.ErrNotExist
 	case op == "put" && (code == bloberror.BlobAlreadyExists || status == http.StatusPreconditionFailed):

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -39,16 +40,33 @@ func (b *Backend) Put(ctx context.Context, key storage.Key, r io.Reader, opts st
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("azblob put %s: %w", b.path(key), err)
 	}
+	if err := b.checkVLWFor(ctx, opts.Retention); err != nil {
+		return storage.ObjectInfo{}, err
+	}
 	var info storage.ObjectInfo
 	if opts.Size <= b.singleMax {
 		info, err = b.putSingle(ctx, key, r, opts, meta)
 	} else {
 		info, err = b.putBlocks(ctx, key, r, opts, meta)
 	}
+	if errors.Is(err, storage.ErrExist) {
+		b.finishLock(ctx, key, opts)
+	}
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
+	if opts.Retention.Mode == storage.RetentionCompliance {
+		if err := b.lock(ctx, key, info.VersionID, opts.Retention.Until); err != nil {
+			return storage.ObjectInfo{}, err // retryable when the failure was: a retry's ErrExist locks it
+		}
+	}
 	return info, nil
+}
+
+// putInfo is what a successful upload returns.
+func putInfo(key storage.Key, opts storage.PutOptions, lastModified *time.Time, version *string) storage.ObjectInfo {
+	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(lastModified), SHA256: opts.SHA256,
+		VersionID: deref(version), Retention: opts.Retention}
 }
 
 // checkPut validates the caller's promises and builds the blob metadata.
@@ -57,9 +75,6 @@ func (b *Backend) checkPut(key storage.Key, opts storage.PutOptions) (map[string
 		return nil, errors.New("empty key")
 	}
 	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	if err := refuseRetention(opts); err != nil {
 		return nil, err
 	}
 	if blocks := (opts.Size + b.blockSize - 1) / b.blockSize; blocks > maxBlocks {
@@ -131,11 +146,15 @@ func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, o
 	if err := b.verify(key, h); err != nil {
 		return storage.ObjectInfo{}, err
 	}
+	until, mode, hold := policyFor(opts.Retention)
 	upload := func() (blockblob.UploadResponse, error) {
 		return b.blobClient(key).Upload(ctx, streaming.NopCloser(bytes.NewReader(buf)), &blockblob.UploadOptions{
-			Metadata:                meta,
-			TransactionalValidation: blob.TransferValidationTypeMD5(h.md5.Sum(nil)),
-			AccessConditions:        ifNoneMatchAny(),
+			Metadata:                     meta,
+			TransactionalValidation:      blob.TransferValidationTypeMD5(h.md5.Sum(nil)),
+			AccessConditions:             ifNoneMatchAny(),
+			ImmutabilityPolicyExpiryTime: until,
+			ImmutabilityPolicyMode:       mode,
+			LegalHold:                    hold,
 		})
 	}
 	resp, err := upload()
@@ -156,7 +175,7 @@ func (b *Backend) putSingle(ctx context.Context, key storage.Key, r io.Reader, o
 	if err != nil {
 		return storage.ObjectInfo{}, translate("put", b.path(key), err)
 	}
-	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(resp.LastModified), SHA256: opts.SHA256}, nil
+	return putInfo(key, opts, resp.LastModified, resp.VersionID), nil
 }
 
 // stageAndCommit writes an already verified buffer as one staged block.
@@ -188,15 +207,19 @@ func (b *Backend) stage(ctx context.Context, key storage.Key, id string, block [
 // commit makes the staged blocks the blob, create-only, with the metadata
 // and the whole content's MD5 as the blob's Content-MD5.
 func (b *Backend) commit(ctx context.Context, key storage.Key, ids []string, h *hasher, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
+	until, mode, hold := policyFor(opts.Retention)
 	resp, err := b.blobClient(key).CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
-		Metadata:         meta,
-		HTTPHeaders:      &blob.HTTPHeaders{BlobContentMD5: h.md5.Sum(nil)},
-		AccessConditions: ifNoneMatchAny(),
+		Metadata:                     meta,
+		HTTPHeaders:                  &blob.HTTPHeaders{BlobContentMD5: h.md5.Sum(nil)},
+		AccessConditions:             ifNoneMatchAny(),
+		ImmutabilityPolicyExpiryTime: until,
+		ImmutabilityPolicyMode:       mode,
+		LegalHold:                    hold,
 	})
 	if err != nil {
 		return storage.ObjectInfo{}, translate("put", b.path(key), err)
 	}
-	return storage.ObjectInfo{Key: key, Size: opts.Size, ModTime: modTime(resp.LastModified), SHA256: opts.SHA256}, nil
+	return putInfo(key, opts, resp.LastModified, resp.VersionID), nil
 }
 
 func (b *Backend) putBlocks(ctx context.Context, key storage.Key, r io.Reader, opts storage.PutOptions, meta map[string]*string) (storage.ObjectInfo, error) {
