@@ -20,6 +20,9 @@
 // collected by Azure. The SHA-256 is kept in the blob's metadata ("sha256"),
 // so Stat and List report it.
 //
+// With PutOptions.Retention the upload carries a version-level immutability
+// policy (see retention.go); Delete removes the blob and every version.
+//
 // The SDK's retries are disabled: errors are returned at once as *Error,
 // which tells the storage retry layer whether and when to retry.
 //

@@ -16,7 +16,9 @@
 // link. Only the winner writes the sidecar (temp file + rename), so Stat is
 // one stat and one small read. A crash between the link and the sidecar
 // leaves a complete object whose Stat reports no SHA-256 (ObjectInfo.SHA256
-// "" means "none recorded"); `verify --deep` still hashes it.
+// "" means "none recorded"); `verify --deep` still hashes it. Such an object
+// has no recorded retention either: a local disk is not WORM (see
+// retention.go).
 //
 // Keys whose first segment starts with ".strata-" are reserved and refused
 // with storage.ErrInvalidKey. A file system cannot hold both "a/b" and

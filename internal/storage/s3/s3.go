@@ -25,6 +25,10 @@
 // the key's first on a versioned bucket withdraws it and reports ErrExist
 // (see settle). AWS's conditional writes are atomic and need neither.
 //
+// With PutOptions.Retention the put carries S3 Object Lock's mode,
+// retain-until date and legal hold; Delete removes every version of a key
+// by id (see delete.go), so that Object Lock, not a delete marker, decides.
+//
 // The bucket must exist (Strata never creates buckets: versioning and Object
 // Lock are the bucket owner's choice). The SDK's retries are disabled: errors
 // come back at once as *Error, which tells the storage retry layer whether
