@@ -45,7 +45,7 @@ server.scheduler is off.
   GET  /v1/datasets/{dataset}/lineage          the evidence chain of a period (strata lineage)
   GET  /healthz                                200 when the database and the storage answer
   GET  /metrics                                Prometheus metrics
-  GET  /                                       dashboard
+  GET  /                                       dashboard (POST /login, /logout: its sign-in)
 
 Every error is JSON, {"error": "...", "detail": ..., "request_id": "..."},
 with a 4xx status for bad input; bad input never changes data. Limits come
@@ -115,8 +115,8 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 		return err
 	}
 	var tlsConfig *tls.Config
-	if cfg.Server.TLSCert != "" {
-		if tlsConfig, err = server.LoadTLS(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+	if cert, key := cfg.TLSFiles(); cert != "" {
+		if tlsConfig, err = server.LoadTLS(cert, key); err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
 		}
 	}

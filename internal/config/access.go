@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,6 +24,19 @@ var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // ValidTokenName reports whether name can name a token.
 func ValidTokenName(name string) bool { return tokenName.MatchString(name) }
+
+// TLSFiles returns server.tls_cert and server.tls_key resolved against
+// c.Dir (the config file's folder), like every relative path of the file;
+// both "" when TLS is off.
+func (c *Config) TLSFiles() (cert, key string) {
+	resolve := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(c.Dir, p)
+	}
+	return resolve(c.Server.TLSCert), resolve(c.Server.TLSKey)
+}
 
 // validateAccess checks server.tokens and the TLS files' pairing.
 func (c *Config) validateAccess(p *problems) {

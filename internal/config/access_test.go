@@ -81,3 +81,16 @@ func TestMetricsOpenAndTheTLSFilesComeFromTheEnvironment(t *testing.T) {
 		t.Fatalf("bad bool: %v", err)
 	}
 }
+
+func TestTheTLSFilesAreFromTheConfigFilesFolder(t *testing.T) {
+	c := validConfig()
+	c.Dir = "/etc/strata"
+	c.Server.TLSCert, c.Server.TLSKey = "tls/cert.pem", "/secrets/key.pem"
+	if cert, key := c.TLSFiles(); cert != "/etc/strata/tls/cert.pem" || key != "/secrets/key.pem" {
+		t.Fatalf("TLSFiles() = %s, %s", cert, key)
+	}
+	c.Server.TLSCert, c.Server.TLSKey = "", ""
+	if cert, key := c.TLSFiles(); cert != "" || key != "" {
+		t.Fatalf("TLSFiles() without TLS = %q, %q", cert, key)
+	}
+}
