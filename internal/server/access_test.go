@@ -265,3 +265,36 @@ func TestHoldsAreForAdminTokensOfTheirDatasets(t *testing.T) {
 		t.Fatalf("release by root: %d %s", r.code, r.body)
 	}
 }
+
+func TestErasuresAreForAdminTokensOfTheirDatasets(t *testing.T) {
+	toks := tokens{}
+	e := newEnv(t, envOptions{limits: withTokens(toks, map[string]config.Token{
+		"root":      {Scopes: []string{"admin", "ingest"}, Datasets: []string{"*"}},
+		"customers": {Scopes: []string{"admin"}, Datasets: []string{"customers"}},
+	})})
+	if r := e.do("POST", "/v1/datasets/orders/records", strings.NewReader(jsonl(records(5000, 14))), bearer(toks["root"])...); r.code != http.StatusOK {
+		t.Fatalf("ingest: %d %s", r.code, r.body)
+	}
+	body := `{"subject": "1003", "reason": "GDPR #1"}`
+	if r := e.do("POST", "/v1/datasets/orders/erasures", strings.NewReader(body), bearer(toks["customers"])...); r.code != http.StatusForbidden {
+		t.Fatalf("erase in orders with a customers token: %d %s", r.code, r.body)
+	}
+	r := e.do("POST", "/v1/datasets/orders/erasures", strings.NewReader(body), bearer(toks["root"])...)
+	if r.code != http.StatusOK || !strings.Contains(string(r.body), `"actor": "root"`) {
+		t.Fatalf("erase by root: %d %s", r.code, r.body)
+	}
+	id := e.count(`SELECT max(id) FROM strata.erasures`)
+	show := "/v1/erasures/" + strconv.FormatInt(id, 10)
+	if r := e.do("GET", show, nil, bearer(toks["customers"])...); r.code != http.StatusForbidden {
+		t.Fatalf("show an orders erasure with a customers token: %d %s", r.code, r.body)
+	}
+	if r := e.do("GET", "/v1/erasures?dataset=orders", nil, bearer(toks["customers"])...); r.code != http.StatusForbidden {
+		t.Fatalf("list orders erasures with a customers token: %d", r.code)
+	}
+	if r := e.do("GET", "/v1/erasures", nil, bearer(toks["customers"])...); r.code != http.StatusOK || strings.Contains(string(r.body), `"orders"`) {
+		t.Fatalf("list with a customers token: %d %s", r.code, r.body)
+	}
+	if r := e.do("GET", "/v1/erasures", nil, bearer(toks["root"])...); r.code != http.StatusOK || !strings.Contains(string(r.body), `"dataset": "orders"`) {
+		t.Fatalf("list with root: %d %s", r.code, r.body)
+	}
+}

@@ -60,7 +60,11 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleEraseList(w http.ResponseWriter, r *http.Request) {
 	dataset := r.URL.Query().Get("dataset")
 	if dataset != "" {
-		if err := checkDataset(dataset); err != nil {
+		err := checkDataset(dataset)
+		if err == nil {
+			err = s.requireDataset(r, dataset)
+		}
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -70,6 +74,19 @@ func (s *Server) handleEraseList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// without ?dataset=, only the token's datasets
+	erasures, pending := l.Erasures[:0], l.Pending[:0]
+	for _, e := range l.Erasures {
+		if s.mayTouch(r.Context(), e.Dataset) {
+			erasures = append(erasures, e)
+		}
+	}
+	for _, d := range l.Pending {
+		if s.mayTouch(r.Context(), d.Dataset) {
+			pending = append(pending, d)
+		}
+	}
+	l.Erasures, l.Pending = erasures, pending
 	writeJSON(w, http.StatusOK, l)
 }
 
@@ -81,6 +98,9 @@ func (s *Server) handleEraseShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cert, err := s.svc.EraseShow(r.Context(), id)
+	if err == nil {
+		err = s.requireDataset(r, cert.Dataset)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
