@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/storage"
@@ -123,5 +124,33 @@ func TestVerifyFlagsObjectsTheStorageProtectsForLessThanTheirExpiry(t *testing.T
 	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutable: map[string]bool{"events": true}})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify of expired objects: %+v, %v; want no problem", rep.Problems, err)
+	}
+}
+
+func TestACorrectionAsksForTheRetentionOfTheObjectsItReplacesWhenLonger(t *testing.T) {
+	ctx := context.Background()
+	cf, _, day := correctionFixture(t)
+	cf.spec.Immutability = storage.RetentionGovernance
+	if n := count(t, cf.pool, `SELECT count(*) FROM strata.objects WHERE retention_mode IS NULL`); n != 3 {
+		t.Fatalf("%d objects without retention; the fixture archives with immutability off", n)
+	}
+	// The day's first object was archived before the day-based rule: its
+	// recorded expiry is 90 days later than the rule's.
+	exec(t, cf.pool, `UPDATE strata.objects SET expires_at = expires_at + interval '90 days'
+		WHERE id = (SELECT min(id) FROM strata.objects WHERE day = $1)`, day)
+	rep := supersede(t, cf, day)
+	if len(rep.Written) != 1 {
+		t.Fatalf("report %+v; want one new object", rep)
+	}
+	var key string
+	var until time.Time
+	if err := cf.pool.QueryRow(ctx, `SELECT n.key, n.retain_until FROM strata.objects n, strata.objects o
+		WHERE n.id = $1 AND o.id = $2 AND n.retention_mode = 'governance' AND n.retain_until = o.expires_at
+		  AND n.expires_at = o.expires_at`, rep.Written[0], rep.Superseded[0]).Scan(&key, &until); err != nil {
+		t.Fatalf("the new object does not ask for governance retention until the replaced object's expiry: %v", err)
+	}
+	info, err := cf.arch.Store.Stat(ctx, storage.MustKey(strings.Split(key, "/")...))
+	if err != nil || info.Retention.Mode != storage.RetentionGovernance || !info.Retention.Until.Equal(until) {
+		t.Fatalf("the storage states %+v (err %v) for %s, want governance until %s", info.Retention, err, key, until)
 	}
 }

@@ -41,3 +41,26 @@ func TestWithImmutabilityOnAStoreThatCannotEnforceItWritingCommandsRefuseToStart
 		}
 	}
 }
+
+func TestIngestedRecordsAreArchivedUnderRetentionUntilTheirDayEndsPlusArchiveRetention(t *testing.T) {
+	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{{Name: "orders", Source: true, Transform: "orders.sql",
+		Extra: "archive:\n  immutability: governance\n  retention: 30d\n"}}})
+	file := e.WriteFile("orders.jsonl", `{"order_id": 1, "customer_id": 7, "status": "PAID", "total": "1.25", "currency": "eur", "items": 1}`+"\n")
+	r := run(t, e.Vars, "ingest", "--dataset", "orders", file)
+	if r.code != 0 || !strings.Contains(r.stderr, "not WORM") {
+		t.Fatalf("ingest: exit %d, want 0 and a warning that a local disk is not WORM\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	ctx := context.Background()
+	var key, until string
+	if err := e.Pool.QueryRow(ctx, `SELECT key, to_char(retain_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+		FROM strata.objects WHERE archive_type = 'source' AND retention_mode = 'governance'
+		  AND retain_until = expires_at AND expires_at = ((day + 1)::timestamp AT TIME ZONE 'UTC') + interval '30 days'`).Scan(&key, &until); err != nil {
+		t.Fatalf("no source object under governance retention until the end of its day + 30d: %v", err)
+	}
+	if r := run(t, e.Vars, "catalog", "list", "--objects"); !strings.Contains(r.stdout, key) || !strings.Contains(r.stdout, "governance "+until) {
+		t.Errorf("catalog list --objects: want %s under governance until %s\n%s", key, until, r.stdout)
+	}
+	if r := run(t, e.Vars, "verify", "--retention"); r.code != 0 || !strings.Contains(r.stdout, "retention "+key+" governance "+until) {
+		t.Errorf("verify --retention: exit %d, want 0 and the storage stating governance until %s for %s\n%s%s", r.code, until, key, r.stdout, r.stderr)
+	}
+}

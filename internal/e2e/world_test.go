@@ -31,6 +31,9 @@ const (
 	backendLocal   = "local"
 	backendAzurite = "azurite"
 	backendS3      = "s3"
+	// backendS3Locked is an S3 bucket with Object Lock, for the scenarios
+	// with archive.immutability on (not in backends).
+	backendS3Locked = "s3-locked"
 )
 
 var backends = []string{backendLocal, backendAzurite, backendS3}
@@ -84,8 +87,8 @@ func newWorldOf(t *testing.T, backend string, ds ...testenv.Dataset) *world {
 	case backendLocal:
 	case backendAzurite:
 		o.StorageURL = w.openAzurite()
-	case backendS3:
-		o.StorageURL = w.openS3()
+	case backendS3, backendS3Locked:
+		o.StorageURL = w.openS3(backend == backendS3Locked)
 	default:
 		t.Fatalf("unknown backend %q", backend)
 	}
@@ -163,12 +166,17 @@ func (w *world) openAzurite() string {
 	return u.String()
 }
 
-// openS3 creates a fresh versioned bucket for the world (testenv removes it
-// when the test ends) and returns its storage URL.
-func (w *world) openS3() string {
+// openS3 creates a fresh versioned bucket for the world, with Object Lock
+// when locked (testenv removes it when the test ends), and returns its
+// storage URL.
+func (w *world) openS3(locked bool) string {
 	t := w.t
 	t.Helper()
-	raw, vars := testenv.NewS3Bucket(t)
+	newBucket := testenv.NewS3Bucket
+	if locked {
+		newBucket = testenv.NewS3LockedBucket
+	}
+	raw, vars := newBucket(t)
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
