@@ -58,6 +58,16 @@ func (r Retention) Active(now time.Time) bool {
 	return r.LegalHold || (r.Mode != RetentionOff && now.Before(r.Until))
 }
 
+// Needs is the mode a store must support (CheckRetention) to keep r: its
+// Mode, governance for a legal hold alone, RetentionOff when r asks for
+// nothing.
+func (r Retention) Needs() RetentionMode {
+	if r.Mode == RetentionOff && r.LegalHold {
+		return RetentionGovernance
+	}
+	return r.Mode
+}
+
 // validate checks a Put's retention: a known mode and, when on, an Until.
 func (r Retention) validate() error {
 	switch r.Mode {

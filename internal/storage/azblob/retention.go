@@ -87,12 +87,9 @@ func (b *Backend) hierarchical(ctx context.Context) (bool, error) {
 // version-level immutability before the first Put that asks for retention:
 // a store without it (Azurite) stores the blob and ignores the policy.
 func (b *Backend) checkVLWFor(ctx context.Context, r storage.Retention) error {
-	if r.Mode == storage.RetentionOff && !r.LegalHold || b.vlwChecked.Load() {
+	mode := r.Needs()
+	if mode == storage.RetentionOff || b.vlwChecked.Load() {
 		return nil
-	}
-	mode := r.Mode
-	if mode == storage.RetentionOff {
-		mode = storage.RetentionGovernance // a legal hold needs it too
 	}
 	if err := b.CheckRetention(ctx, mode); err != nil {
 		return fmt.Errorf("azblob put: %w", err)

@@ -64,12 +64,9 @@ func (b *Backend) SetLegalHold(ctx context.Context, key storage.Key, on bool) er
 // (versitygw v1.7.0) store the object and only then refuse its lock
 // settings, which would leave an unprotected object under the key.
 func (b *Backend) checkLockFor(ctx context.Context, r storage.Retention) error {
-	if r.Mode == storage.RetentionOff && !r.LegalHold || b.lockChecked.Load() {
+	mode := r.Needs()
+	if mode == storage.RetentionOff || b.lockChecked.Load() {
 		return nil
-	}
-	mode := r.Mode
-	if mode == storage.RetentionOff {
-		mode = storage.RetentionGovernance // a legal hold needs Object Lock too
 	}
 	if err := b.CheckRetention(ctx, mode); err != nil {
 		return fmt.Errorf("s3 put: %w", err)
