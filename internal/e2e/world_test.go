@@ -82,7 +82,7 @@ func ordersEntry() testenv.Dataset {
 func newWorldOf(t *testing.T, backend string, ds ...testenv.Dataset) *world {
 	t.Helper()
 	w := &world{t: t, backend: backend, env: baseEnv()}
-	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json", Datasets: ds}
+	o := testenv.Options{Prefix: prefix, Extra: "log:\n  level: info\n  format: json\nerasure:\n  key_file: erasure.key", Datasets: ds}
 	switch backend {
 	case backendLocal:
 	case backendAzurite:
@@ -332,7 +332,7 @@ func (w *world) storedKeys() []string {
 // committedKeys lists the keys of committed objects in the catalog.
 func (w *world) committedKeys() []string {
 	w.t.Helper()
-	rows, err := w.pool.Query(context.Background(), `SELECT key FROM strata.objects ORDER BY key`)
+	rows, err := w.pool.Query(context.Background(), `SELECT key FROM strata.objects WHERE state <> 'expired' ORDER BY key`)
 	if err != nil {
 		w.t.Fatalf("list committed objects: %v", err)
 	}
