@@ -3,6 +3,7 @@ package strata
 import (
 	"context"
 	"errors"
+	"github.com/stratahq/strata/internal/erasure"
 	"io"
 	"time"
 
@@ -77,7 +78,8 @@ func (s *Service) lineageRun(ctx context.Context, req ReplayRequest) (*CompareRe
 	if err != nil {
 		return nil, err
 	}
-	c := &lineage.Comparer{Pool: s.pool, Fetch: s.fetchCSV(ds.Name), Supersede: s.superseder(ds), Objects: s.Archiver(), Log: s.log}
+	c := &lineage.Comparer{Pool: s.pool, Fetch: s.fetchCSV(ds.Name), Supersede: s.superseder(ds), Objects: s.Archiver(), Log: s.log,
+		Erased: erasure.Filter(ds, s.cfg.ErasureKeyPath())}
 	lreq := lineage.Request{From: req.From, To: req.To, Apply: req.Apply}
 	if !req.Apply {
 		return s.compareRun(ctx, c, spec, lreq, s.cfg.TransformPath(ds))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/erasure"
@@ -187,5 +188,68 @@ func TestEraseIsRefusedUnderALegalHoldNamingItAndGoesAheadOnceReleased(t *testin
 	cert, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #3"})
 	if err != nil || cert.Records() != 12 {
 		t.Fatalf("erase after the release: %v, %d records; want 12", err, cert.Records())
+	}
+}
+
+func TestTheLedgerKeepsReplayAndRestoreFromBringingTheSubjectBackButNotNewRecords(t *testing.T) {
+	w := newWorld(t, testenv.Local, "")
+	ctx := context.Background()
+	if _, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #4"}); err != nil {
+		t.Fatal(err)
+	}
+	// A copy of an erased record comes back into Layer 3 from outside
+	// Strata (a reload), with its original ingestion time.
+	w.env.Exec(`INSERT INTO source_orders (raw_data, ingested_at) VALUES ($1::json, now() - interval '1 hour')`,
+		strings.TrimSpace(records(7, 1, w.now)))
+	inL2 := `SELECT count(*) FROM orders WHERE customer_id = 7`
+	rep, err := w.svc.Replay(ctx, strata.ReplayRequest{Dataset: "orders", From: w.now.AddDate(0, 0, -1), To: w.now.Add(time.Hour), Apply: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SourceRecords.Erased != 1 || w.env.Count(inL2) != 0 {
+		t.Errorf("replay --apply after the erasure: %d records kept out by the ledger, %d rows of the subject in Layer 2; want 1 and 0",
+			rep.SourceRecords.Erased, w.env.Count(inL2))
+	}
+	// A new order of the same customer, after the erasure, is stored.
+	if _, err := w.svc.Ingest(ctx, "orders", strings.NewReader(records(9007, 1, w.now))); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.env.Count(inL2); n != 1 {
+		t.Fatalf("a record of the subject ingested after the erasure: %d rows in Layer 2, want 1", n)
+	}
+	rep, err = w.svc.Replay(ctx, strata.ReplayRequest{Dataset: "orders", From: w.now.AddDate(0, 0, -1), To: w.now.Add(time.Hour), Apply: true})
+	if err != nil || rep.SourceRecords.Erased != 1 || w.env.Count(inL2) != 1 {
+		t.Errorf("replay after a new record: %v, %d kept out, %d rows in Layer 2; want 1 and 1 (the new order)", err, rep.SourceRecords.Erased, w.env.Count(inL2))
+	}
+	if _, err := w.svc.Restore(ctx, strata.RestoreRequest{Dataset: "orders", From: w.now.AddDate(0, 0, -6), To: w.now.AddDate(0, 0, -2)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.env.Count(inL2); n != 1 {
+		t.Errorf("after restoring the archived days: %d rows of the subject in Layer 2, want 1 (the new order)", n)
+	}
+}
+
+func TestLineageOfAPeriodWithAnErasureSaysWhatWasErasedAndStillAddsUp(t *testing.T) {
+	w := newWorld(t, testenv.Local, "")
+	ctx := context.Background()
+	cert, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w.svc.Lineage(ctx, strata.LineageRequest{Dataset: "orders", From: w.now.AddDate(0, 0, -7), To: w.now.Add(time.Hour), Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := rep.Totals
+	if tot.Erasures != 1 || tot.RecordsErased != cert.Records() || tot.RowsErased != cert.Rows() {
+		t.Errorf("lineage totals: %d erasures, %d records, %d rows erased; want 1, %d, %d", tot.Erasures, tot.RecordsErased, tot.RowsErased, cert.Records(), cert.Rows())
+	}
+	if tot.RecordsIn != tot.SourceRowsCurrent+tot.RecordsErased || tot.RecordsIn-tot.RowsErased != tot.AnalyticsRows+tot.Layer2LiveRows {
+		t.Errorf("the counts do not add up: %d records in = %d in current source objects + %d erased? %d rows = %d archived + %d live + %d erased?",
+			tot.RecordsIn, tot.SourceRowsCurrent, tot.RecordsErased, tot.RecordsIn, tot.AnalyticsRows, tot.Layer2LiveRows, tot.RowsErased)
+	}
+	if !rep.Integrity.OK || !strings.Contains(rep.Integrity.Statement, "1 erasure(s) removed 12 raw record(s)") ||
+		!strings.Contains(strings.Join(rep.Integrity.Notes, "\n"), "GDPR request #5") {
+		t.Errorf("lineage after an erasure: ok %v, %s\nproblems %v\nnotes %v", rep.Integrity.OK, rep.Integrity.Statement, rep.Integrity.Problems, rep.Integrity.Notes)
 	}
 }

@@ -181,6 +181,20 @@ func objectPred(cols []subjectCol, have map[string]string) string {
 	return "(" + strings.Join(or, " OR ") + ")"
 }
 
+// subjectExpr is the subject of a raw record ($2 the JSON path as
+// text[], see sourceArgs), as text.
+func subjectExpr(s *config.SubjectSpec, payload, typ string) string {
+	if s.SourceSQL != "" {
+		return `(` + s.SourceSQL + `)::text`
+	}
+	p := pgx.Identifier{payload}.Sanitize()
+	doc := p + `::text::jsonb`
+	if typ == "bytea" {
+		doc = `convert_from(` + p + `, 'UTF8')::jsonb`
+	}
+	return `(` + doc + ` #>> $2::text[])`
+}
+
 // sourceArgs are the arguments of sourcePred.
 func sourceArgs(s *config.SubjectSpec, subject string) []any {
 	if s.SourceSQL != "" {
@@ -193,13 +207,5 @@ func sourceArgs(s *config.SubjectSpec, subject string) []any {
 // JSON path as text[]: sourceArgs) of a table whose payload column has
 // type typ.
 func sourcePred(s *config.SubjectSpec, payload, typ string) string {
-	if s.SourceSQL != "" {
-		return `((` + s.SourceSQL + `)::text = $1)`
-	}
-	p := pgx.Identifier{payload}.Sanitize()
-	doc := p + `::text::jsonb`
-	if typ == "bytea" {
-		doc = `convert_from(` + p + `, 'UTF8')::jsonb`
-	}
-	return `((` + doc + ` #>> $2::text[]) = $1)`
+	return `(` + subjectExpr(s, payload, typ) + ` = $1)`
 }

@@ -130,6 +130,9 @@ func (r *Report) check() {
 	runs, failed := map[int64]bool{}, map[int64]string{}
 	for _, b := range r.Batches {
 		r.checkBatch(b)
+		if b.Kind == catalog.LineageErasure {
+			r.countErasure(b)
+		}
 		if !b.InPeriod {
 			continue
 		}
@@ -184,6 +187,9 @@ func (r *Report) sumObjects() {
 		t.SourceObjects++
 		t.SourceRows += o.Rows
 		t.SourceBytes += o.Bytes
+		if o.State == catalog.StateCommitted && o.SupersededBy == "" {
+			t.SourceRowsCurrent += o.Rows
+		}
 		if len(o.SHA256) == 64 {
 			t.ChecksumsRecorded++
 		}
@@ -210,6 +216,21 @@ func (r *Report) sumObjects() {
 	if unrecorded > 0 {
 		r.Integrity.Notes = append(r.Integrity.Notes, fmt.Sprintf("%d source object(s) have no lineage record: archived before lineage records were kept", unrecorded))
 	}
+}
+
+// countErasure adds an erasure to the totals and says in a note when and
+// why it removed what.
+func (r *Report) countErasure(b Batch) {
+	t := &r.Totals
+	num := func(k string) int64 {
+		f, _ := b.Detail[k].(float64)
+		return int64(f)
+	}
+	t.Erasures++
+	t.RecordsErased += num("records_erased")
+	t.RowsErased += num("rows_erased")
+	r.Integrity.Notes = append(r.Integrity.Notes, fmt.Sprintf("erasure %d at %s (%v) removed %d raw record(s) and %d analytics row(s) of one data subject, replacing %d object(s): strata erase show %d",
+		num("erasure_id"), b.At.Format("2006-01-02T15:04:05Z"), b.Detail["reason"], num("records_erased"), num("rows_erased"), len(b.Superseded), num("erasure_id")))
 }
 
 // checkBatch reports a batch whose counts contradict its objects.
@@ -273,6 +294,10 @@ func (r *Report) statement() string {
 		t.RecordsIn, t.IntakeBatches, t.SourceObjects, t.SourceRows)
 	fmt.Fprintf(&b, "%d transform version(s) wrote %d Layer 2 row(s); the period's days have %d analytics object(s) (%d current rows) and %d row(s) still in Layer 2; ",
 		t.TransformVersions, t.Layer2RowsWritten, t.AnalyticsObjects, t.AnalyticsRows, t.Layer2LiveRows)
+	if t.Erasures > 0 {
+		fmt.Fprintf(&b, "%d erasure(s) removed %d raw record(s) and %d analytics row(s) since (the current source objects hold %d rows); ",
+			t.Erasures, t.RecordsErased, t.RowsErased, t.SourceRowsCurrent)
+	}
 	fmt.Fprintf(&b, "%d run(s), %d failed; SHA-256 recorded for %d of %d object(s)", t.Runs, t.FailedRuns, t.ChecksumsRecorded, t.SourceObjects+t.AnalyticsObjects)
 	if in.Verified {
 		fmt.Fprintf(&b, ", %d re-read and matching", in.ObjectsOK)

@@ -201,6 +201,16 @@ type Totals struct {
 	Layer2LiveRows int64 `json:"layer2_live_rows"`
 	// ChecksumsRecorded counts listed objects whose SHA-256 the catalog holds.
 	ChecksumsRecorded int `json:"checksums_recorded"`
+	// Erasures that replaced objects of the period (strata erase), and the
+	// raw records and analytics rows they removed (each erasure's whole
+	// figures, from its lineage record): why RecordsIn can exceed what the
+	// source objects hold now.
+	Erasures int `json:"erasures"`
+	// SourceRowsCurrent: rows of the source objects that are current (not
+	// replaced by an erasure): RecordsIn less the records erased.
+	SourceRowsCurrent int64 `json:"source_rows_current"`
+	RecordsErased     int64 `json:"records_erased"`
+	RowsErased        int64 `json:"rows_erased"`
 }
 
 // Integrity is the report's verdict.

@@ -159,7 +159,12 @@ type Comparer struct {
 	// another day; nil: only the days where the keys' rows should be are
 	// read.
 	Objects ObjectReader
-	Log     *slog.Logger
+	// Erased, when set, deletes from the table of the period's raw records
+	// those of subjects erased after they were ingested (the erasure
+	// ledger, internal/erasure), before anything is transformed, and
+	// returns how many; SourceRecords.Erased counts them.
+	Erased func(ctx context.Context, conn *pgx.Conn, table string) (int64, error)
+	Log    *slog.Logger
 	// LockWait is how long to wait for the dataset's analytics lock;
 	// 30 seconds when zero.
 	LockWait time.Duration

@@ -99,6 +99,11 @@ type SourceCounts struct {
 	// not processed yet (source.on_transform_error quarantine); replay
 	// --apply processes them.
 	Quarantined int64 `json:"quarantined"`
+	// Erased records of the period (still in Layer 3 or an archived object)
+	// belong to subjects erased after they were ingested: the erasure
+	// ledger keeps them out of the transform. Archive and Layer3 count the
+	// others.
+	Erased int64 `json:"erased,omitempty"`
 }
 
 // AnalyticsCounts counts the analytics rows found for the period's keys.

@@ -41,7 +41,13 @@ func (s *session) loadSource(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("loaded the period's records", "records", n)
+	if s.c.Erased != nil {
+		if s.rep.SourceRecords.Erased, err = s.c.Erased(ctx, s.conn, tSrc); err != nil {
+			return err
+		}
+		n -= s.rep.SourceRecords.Erased
+	}
+	s.log.Info("loaded the period's records", "records", n, "erased", s.rep.SourceRecords.Erased)
 	if s.l3 != nil {
 		// Records still in Layer 3 and in no source batch were read from
 		// Layer 3 (purge deletes a record's batch mark with the record, so
