@@ -184,6 +184,9 @@ func purgeRun(r Runner, dataset string) func(context.Context) (result, error) {
 			res.attrs = append(res.attrs, "kept_not_archived", rep.Layer3.NotArchived,
 				"kept_not_processed", rep.Layer3.NotProcessed, "kept_quarantined", rep.Layer3.Quarantined)
 		}
+		if len(rep.Expiry.Held) > 0 {
+			res.attrs = append(res.attrs, "kept_legal_hold", len(rep.Expiry.Held))
+		}
 		res.did = res.rows > 0 || len(rep.Expiry.Expired) > 0
 		return res, err
 	}
