@@ -22,6 +22,7 @@ func TestWithImmutabilityOnAStoreThatCannotEnforceItWritingCommandsRefuseToStart
 		{"verify", "--repair"},
 		{"restore", "-d", "orders", "--type", "analytics", "--from", "2000-01-01", "--to", "2000-01-02"},
 		{"replay", "-d", "orders", "--from", "2000-01-01", "--to", "2000-01-02", "--apply"},
+		{"serve", "--listen", "127.0.0.1:0"},
 	} {
 		r := run(t, e.Vars, args...)
 		t.Logf("%v: %s", args, r.stderr)
