@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/lineage"
@@ -56,11 +57,27 @@ type CompareRequest struct {
 // transform that does not parse or run, ErrInvalid.
 func (s *Service) Compare(ctx context.Context, req CompareRequest) (*CompareReport, error) {
 	return s.lineageRun(ctx, ReplayRequest{Dataset: req.Dataset, From: req.From, To: req.To,
-		Transform: req.Transform, TransformName: req.TransformName})
+		Transform: req.Transform, TransformName: req.TransformName}, audit.ActionCompare)
 }
 
-// lineageRun checks the request and runs compare or replay.
-func (s *Service) lineageRun(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
+// lineageRun runs compare or replay and records it.
+func (s *Service) lineageRun(ctx context.Context, req ReplayRequest, action string) (*CompareReport, error) {
+	rep, err := s.lineageCheckedRun(ctx, req)
+	e := audit.Entry{Action: action, Dataset: req.Dataset, From: req.From, To: req.To, Err: err}
+	if req.Transform != "" {
+		e.Detail = "candidate transform " + req.TransformName
+	}
+	if rep != nil {
+		e.Rows = rep.SourceRecords.Archive + rep.SourceRecords.Layer3
+		if rep.Applied != nil {
+			e.Rows, e.Objects = rep.Applied.Inserted+rep.Applied.Updated, int64(len(rep.Applied.Objects))
+		}
+	}
+	return rep, s.record(ctx, e)
+}
+
+// lineageCheckedRun checks the request and runs compare or replay.
+func (s *Service) lineageCheckedRun(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
 	ds, err := s.Dataset(req.Dataset)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/ingest"
 	"github.com/stratahq/strata/internal/intake"
 )
@@ -23,6 +24,9 @@ type IngestReport struct {
 	// Replayed is true when the answer is that of an earlier request with
 	// the same IdempotencyKey: nothing was stored this time.
 	Replayed bool
+	// Audited is true when the request's audit record was committed in
+	// the transaction that stored its records.
+	Audited bool `json:"-"`
 }
 
 // IngestOptions modify an ingest.
@@ -67,6 +71,30 @@ func (s *Service) Ingest(ctx context.Context, dataset string, r io.Reader) (Inge
 
 // IngestWith is Ingest with options.
 func (s *Service) IngestWith(ctx context.Context, dataset string, r io.Reader, opts IngestOptions) (IngestReport, error) {
+	e := audit.Entry{Action: audit.ActionIngest, Dataset: dataset}
+	if opts.IdempotencyKey != "" {
+		e.Detail = "idempotency key " + opts.IdempotencyKey
+	}
+	rec := audit.Pending(ctx, e)
+	rep, err := s.ingest(ctx, dataset, r, opts, &rec)
+	if rep.Audited { // committed with the records, in their batch
+		s.audit.Anchor(ctx, false)
+		return rep, err
+	}
+	if rep.Replayed {
+		e.Detail += " (replayed: nothing stored)"
+	}
+	e.Rows, e.Objects, e.Err = rep.Records, int64(len(rep.Objects)), err
+	if rep.Replayed {
+		e.Rows, e.Objects = 0, 0
+	}
+	return rep, s.record(ctx, e)
+}
+
+// ingest is IngestWith; rec is the request's audit record, appended in
+// its batch's transaction when its records are stored in one batch with
+// others (rep.Audited).
+func (s *Service) ingest(ctx context.Context, dataset string, r io.Reader, opts IngestOptions, rec *audit.Record) (IngestReport, error) {
 	var rep IngestReport
 	if err := checkIdempotencyKey(opts.IdempotencyKey); err != nil {
 		return rep, err
@@ -90,8 +118,8 @@ func (s *Service) IngestWith(ctx context.Context, dataset string, r io.Reader, o
 	rep.Received = recs.N
 	res, err := s.intake.Submit(ctx, spec, intake.Options{
 		GroupWait: ds.Source.GroupWait.Duration(), KeyWindow: ds.Source.IdempotencyWindow.Duration(),
-	}, intake.Request{Records: recs, Key: opts.IdempotencyKey})
-	rep.IngestReport, rep.Replayed = res.IngestReport, res.Replayed
+	}, intake.Request{Records: recs, Key: opts.IdempotencyKey, Audit: rec})
+	rep.IngestReport, rep.Replayed, rep.Audited = res.IngestReport, res.Replayed, res.Audited
 	rep.QuarantinedRecords = recordErrors(pos, rep.Quarantined)
 	if te := (*archive.TransformError)(nil); errors.As(err, &te) {
 		return rep, &RejectedError{Dataset: dataset, Records: recordErrors(pos, te.Records), More: te.More, Stored: rep.Records}

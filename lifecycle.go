@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 )
 
@@ -22,9 +23,10 @@ func (s *Service) ArchiveSource(ctx context.Context, dataset string, opts archiv
 		return archive.Report{}, err
 	}
 	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
-		return archive.Report{}, err
+		return archive.Report{}, s.recordRun(ctx, audit.ActionArchiveSource, dataset, archive.Report{}, false, err)
 	}
-	return s.Archiver().Source(ctx, spec, opts)
+	rep, err := s.Archiver().Source(ctx, spec, opts)
+	return rep, s.recordRun(ctx, audit.ActionArchiveSource, dataset, rep, opts.DryRun, err)
 }
 
 // ArchiveAnalytics moves the dataset's Layer 2 rows older than its
@@ -40,9 +42,27 @@ func (s *Service) ArchiveAnalytics(ctx context.Context, dataset string, opts arc
 		return archive.Report{}, err
 	}
 	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
-		return archive.Report{}, err
+		return archive.Report{}, s.recordRun(ctx, audit.ActionArchiveAnalytics, dataset, archive.Report{}, false, err)
 	}
-	return s.Archiver().Analytics(ctx, spec, opts)
+	rep, err := s.Archiver().Analytics(ctx, spec, opts)
+	return rep, s.recordRun(ctx, audit.ActionArchiveAnalytics, dataset, rep, opts.DryRun, err)
+}
+
+// recordRun records an archive run and anchors the audit chain's head (at
+// every archive run that wrote something).
+func (s *Service) recordRun(ctx context.Context, action, dataset string, rep archive.Report, dryRun bool, err error) error {
+	e := audit.Entry{Action: action, Dataset: dataset, Rows: rep.Rows(), Objects: int64(len(rep.Days)), Err: err}
+	switch {
+	case dryRun:
+		e.Detail, e.Objects = "dry run", 0
+	case rep.Skipped != "":
+		e.Detail = "skipped: " + rep.Skipped
+	}
+	err = s.record(ctx, e)
+	if !dryRun && rep.Skipped == "" {
+		s.audit.Anchor(ctx, true)
+	}
+	return err
 }
 
 // PurgeReport is the outcome of Purge.
@@ -55,6 +75,8 @@ type PurgeReport struct {
 	// ErasedObjects are old objects of erasures whose retention has
 	// ended, deleted from storage now (none in a dry run).
 	ErasedObjects int
+	// expiring: the Layer 3 purge is done and expiry ran.
+	expiring bool
 }
 
 // Purge deletes the dataset's archived Layer 3 rows older than
@@ -65,6 +87,23 @@ type PurgeReport struct {
 // Layer 3 rows of a held source period are purged as usual, since every
 // purged row is in a committed source object, which the hold keeps.
 func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (PurgeReport, error) {
+	rep, err := s.purge(ctx, dataset, dryRun)
+	detail := ""
+	if dryRun {
+		detail = "dry run"
+	}
+	perr := err
+	if rep.expiring { // expiry ran: purge itself ended well
+		perr = nil
+	}
+	err1 := s.record(ctx, audit.Entry{Action: audit.ActionPurge, Dataset: dataset, Rows: rep.Layer3.Purged, Detail: detail, Err: perr})
+	if !rep.expiring {
+		return rep, err1
+	}
+	return rep, s.record(ctx, audit.Entry{Action: audit.ActionExpire, Dataset: dataset, Objects: int64(len(rep.Expiry.Expired)), Detail: detail, Err: err})
+}
+
+func (s *Service) purge(ctx context.Context, dataset string, dryRun bool) (PurgeReport, error) {
 	var rep PurgeReport
 	ds, err := s.Dataset(dataset)
 	if err != nil {
@@ -91,6 +130,7 @@ func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (Purge
 			s.log.Error("storage legal holds not in line with the holds; objects whose flag is still set stay locked", "err", err)
 		}
 	}
+	rep.expiring = true
 	if rep.Expiry, err = arch.Expire(ctx, dataset, dryRun); err != nil || dryRun {
 		return rep, err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/evidence"
 	"github.com/stratahq/strata/internal/lineage"
 	"github.com/stratahq/strata/internal/openlineage"
@@ -26,6 +27,19 @@ type LineageRequest struct {
 // listed objects are then read back from storage and checked. An unknown
 // dataset matches ErrNotFound, a bad period ErrInvalid.
 func (s *Service) Lineage(ctx context.Context, req LineageRequest) (*LineageReport, error) {
+	rep, err := s.evidence(ctx, req)
+	e := audit.Entry{Action: audit.ActionLineage, Dataset: req.Dataset, From: req.From, To: req.To, Err: err}
+	if rep != nil {
+		e.Rows = rep.Totals.RecordsIn
+		e.Objects = int64(rep.Totals.SourceObjects + rep.Totals.AnalyticsObjects)
+	}
+	if req.Verify {
+		e.Detail = "verify: objects read back"
+	}
+	return rep, s.record(ctx, e)
+}
+
+func (s *Service) evidence(ctx context.Context, req LineageRequest) (*LineageReport, error) {
 	ds, err := s.Dataset(req.Dataset)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/lineage"
 )
@@ -51,10 +52,14 @@ type ReplayRequest struct {
 func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport, error) {
 	if req.Apply {
 		if err := s.CheckImmutability(ctx); err != nil {
-			return nil, err
+			return nil, s.record(ctx, audit.Entry{Action: audit.ActionReplayApply, Dataset: req.Dataset, From: req.From, To: req.To, Err: err})
 		}
 	}
-	rep, err := s.lineageRun(ctx, req)
+	action := audit.ActionReplay
+	if req.Apply {
+		action = audit.ActionReplayApply
+	}
+	rep, err := s.lineageRun(ctx, req, action)
 	if err == nil && rep != nil && rep.Applied != nil {
 		s.Archiver().HoldNew(ctx, rep.Applied.Objects)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 )
@@ -49,6 +50,20 @@ type RestoreReport = archive.RestoreReport
 // Errors from the request (unknown dataset, reversed range, a bad or unsuitable
 // Into table) match ErrInvalid or ErrNotFound.
 func (s *Service) Restore(ctx context.Context, req RestoreRequest) (RestoreReport, error) {
+	rep, err := s.restore(ctx, req)
+	var rows int64
+	for _, d := range rep.Days {
+		rows += d.Rows
+	}
+	e := audit.Entry{Action: audit.ActionRestore, Dataset: req.Dataset, From: req.From, To: req.To,
+		Rows: rows, Objects: int64(len(rep.Objects)), Err: err}
+	if req.Into != "" {
+		e.Detail = "into " + req.Into
+	}
+	return rep, s.record(ctx, e)
+}
+
+func (s *Service) restore(ctx context.Context, req RestoreRequest) (RestoreReport, error) {
 	ds, err := s.Dataset(req.Dataset)
 	if err != nil {
 		return RestoreReport{}, err

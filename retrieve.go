@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/retrieve"
@@ -48,6 +50,8 @@ type RetrieveRequest struct {
 type Rows struct {
 	rs   *retrieve.Rows
 	vals []any
+	// done records the retrieval in the audit trail, once, at Close.
+	done func(rows int64, objects int, err error) error
 }
 
 // RetrieveArchivedData returns the rows of a dataset's archive (and, with
@@ -58,7 +62,45 @@ type Rows struct {
 // archived before an ALTER COLUMN ... TYPE are cast as that ALTER cast the
 // table's rows (docs/TYPES.md); a change the archive cannot follow is
 // ErrInvalid.
+//
+// The retrieval is recorded in the audit trail when the stream is closed,
+// with the rows it returned and the objects it read (or, when it cannot
+// start, with its error): Close must be called.
 func (s *Service) RetrieveArchivedData(ctx context.Context, req RetrieveRequest) (*Rows, error) {
+	e := audit.Entry{Action: audit.ActionRetrieve, Dataset: req.Table, From: req.Start, To: req.End, Detail: retrieveDetail(req)}
+	rows, err := s.retrieve(ctx, req)
+	if err != nil {
+		e.Err = err
+		return nil, s.record(ctx, e)
+	}
+	rec := audit.Pending(ctx, e) // who, now: the context may be gone at Close
+	rows.done = func(n int64, objects int, err error) error {
+		e.Rows, e.Objects, e.Err = n, int64(objects), err
+		return s.audit.RecordAs(ctx, rec, e)
+	}
+	return rows, nil
+}
+
+// retrieveDetail is what a retrieval's audit record says of its request
+// besides the dataset and the period.
+func retrieveDetail(req RetrieveRequest) string {
+	d := "type " + req.DataType
+	if req.DataType == "" {
+		d = "type " + catalog.TypeAnalytics
+	}
+	if len(req.Columns) > 0 {
+		d += "; columns " + strings.Join(req.Columns, ",")
+	}
+	if req.Where != "" {
+		d += "; where " + req.Where
+	}
+	if req.IncludeLive {
+		d += "; live rows"
+	}
+	return d
+}
+
+func (s *Service) retrieve(ctx context.Context, req RetrieveRequest) (*Rows, error) {
 	if req.DataType == "" {
 		req.DataType = catalog.TypeAnalytics
 	}
@@ -145,8 +187,20 @@ func (r *Rows) Err() error {
 	return err
 }
 
-// Close releases the stream's files and its database snapshot.
-func (r *Rows) Close() error { return r.rs.Close() }
+// Close releases the stream's files and its database snapshot, and
+// records the retrieval in the audit trail (once; later calls only
+// release). An error says the record could not be written.
+func (r *Rows) Close() error {
+	streamErr := r.Err()
+	err := r.rs.Close()
+	if done := r.done; done != nil {
+		r.done = nil
+		if aerr := done(r.Count(), r.Objects(), streamErr); aerr != nil && aerr != streamErr {
+			err = errors.Join(err, aerr)
+		}
+	}
+	return err
+}
 
 // Count returns how many rows were returned so far.
 func (r *Rows) Count() int64 { return r.rs.Count() }

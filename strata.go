@@ -35,6 +35,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/failpoint"
@@ -112,6 +113,11 @@ type Service struct {
 	// immutable is set once the storage has confirmed the write-once
 	// retention the datasets ask for (CheckImmutability).
 	immutable atomic.Bool
+	// audit records every action (strata.audit); anchors writes the
+	// chain's head under auditDir ({prefix}/audit) in the storage.
+	audit    *audit.Trail
+	anchors  *audit.Anchorer
+	auditDir storage.Key
 }
 
 // Open loads the configuration, connects to the database (applying catalog
@@ -158,7 +164,12 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.lineage = observer.New(cfg, s.pool, s.prefix, s.log)
-	s.intake = intake.New(s.Archiver())
+	if err := s.openAudit(); err != nil {
+		s.cat.Close()
+		s.pool.Close()
+		return nil, err
+	}
+	s.intake = intake.New(s.Archiver(), s.audit)
 	return s, nil
 }
 

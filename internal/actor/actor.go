@@ -17,6 +17,8 @@ const (
 	ViaCLI  Via = "cli"
 	ViaHTTP Via = "http"
 	ViaAPI  Via = "api"
+	// ViaScheduler: serve's own lifecycle jobs (archive runs, purge).
+	ViaScheduler Via = "scheduler"
 )
 
 // Actor is who performs an action.

@@ -267,6 +267,53 @@ var migrations = []string{
 	ALTER TABLE strata.lineage DROP CONSTRAINT lineage_kind_check;
 	ALTER TABLE strata.lineage ADD CONSTRAINT lineage_kind_check
 		CHECK (kind IN ('ingest', 'source_archive', 'analytics_archive', 'replay', 'restore', 'erasure'));`,
+	// 10: the audit trail (internal/audit): one record per action, hash
+	// chained (prev_hash is the hash of the record before, hash the SHA-256
+	// of the record's canonical form, docs/COMPLIANCE.md), appended under an
+	// advisory lock so the chain never forks; the UNIQUE constraints make a
+	// fork impossible even without it. The trigger refuses UPDATE, DELETE
+	// and TRUNCATE to every role; a superuser or the table's owner can drop
+	// it, which is why the chain's head is also anchored in the archive
+	// storage (audit_anchors lists the anchors written, for scheduling
+	// only: verify trusts the storage's copies, not these rows).
+	`CREATE TABLE strata.audit (
+		seq         bigint PRIMARY KEY CHECK (seq > 0),
+		at          timestamptz NOT NULL,
+		actor       text NOT NULL,
+		via         text NOT NULL,
+		addr        text NOT NULL DEFAULT '',
+		db_role     text NOT NULL,
+		action      text NOT NULL,
+		dataset     text NOT NULL DEFAULT '',
+		period_from timestamptz,
+		period_to   timestamptz,
+		rows        bigint NOT NULL DEFAULT 0,
+		objects     bigint NOT NULL DEFAULT 0,
+		result      text NOT NULL CHECK (result IN ('ok', 'error')),
+		error       text NOT NULL DEFAULT '',
+		detail      text NOT NULL DEFAULT '',
+		prev_hash   text NOT NULL UNIQUE CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
+		hash        text NOT NULL UNIQUE CHECK (hash ~ '^[0-9a-f]{64}$')
+	);
+	CREATE INDEX audit_dataset_at ON strata.audit (dataset, at);
+	CREATE INDEX audit_at ON strata.audit (at);
+	CREATE FUNCTION strata.audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		RAISE EXCEPTION 'strata.audit is append-only: % refused', TG_OP
+			USING ERRCODE = 'insufficient_privilege',
+			HINT = 'audit records are never changed or removed; strata audit verify checks the chain';
+	END $$;
+	CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON strata.audit
+		FOR EACH ROW EXECUTE FUNCTION strata.audit_refuse();
+	CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON strata.audit
+		FOR EACH STATEMENT EXECUTE FUNCTION strata.audit_refuse();
+	CREATE TABLE strata.audit_anchors (
+		seq        bigint PRIMARY KEY,
+		hash       text NOT NULL,
+		at         timestamptz NOT NULL,
+		key        text NOT NULL,
+		written_at timestamptz NOT NULL DEFAULT now()
+	);`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

@@ -56,6 +56,8 @@ func usageErr(format string, args ...any) error {
 func Main(ctx context.Context, args []string, env Env) int {
 	root := newRoot(env)
 	root.SetArgs(args)
+	// The audit trail records commands as the operating-system user's
+	// (and the database role's, which it reads from the session).
 	ctx = actor.With(ctx, actor.Actor{Name: actor.OSUser(), Via: actor.ViaCLI})
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -132,6 +134,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newHoldCmd,
 	newTokenCmd,
 	newEraseCmd,
+	newAuditCmd,
 }
 
 func isFlagError(err error) bool {

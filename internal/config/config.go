@@ -16,6 +16,7 @@ type Config struct {
 	Log      Log       `yaml:"log"`
 	Lineage  Lineage   `yaml:"lineage"`
 	Erasure  Erasure   `yaml:"erasure"`
+	Audit    Audit     `yaml:"audit"`
 	Datasets []Dataset `yaml:"datasets"`
 
 	// File names the configuration in error messages ("config FILE: ...");
@@ -130,6 +131,14 @@ type Lineage struct {
 	// Namespace is the OpenLineage job namespace of Strata's jobs
 	// (strata.ingest.orders, ...). Default strata.
 	Namespace string `yaml:"namespace"`
+}
+
+// Audit configures the audit trail (strata.audit, docs/COMPLIANCE.md).
+type Audit struct {
+	// AnchorEvery is how often, at least, while there is activity, the
+	// audit chain's head is written to the archive storage under
+	// {prefix}/audit/ (it is also written at every archive run). Default 1h.
+	AnchorEvery Duration `yaml:"anchor_every"`
 }
 
 // Dataset is one data set: its Layer 3 source table, its Layer 2 analytics
@@ -291,6 +300,7 @@ const (
 	DefaultArchiveRetention = 7 * Year
 	DefaultImmutability     = "off"
 	DefaultLineageNamespace = "strata"
+	DefaultAnchorEvery      = time.Hour
 )
 
 // Default returns the configuration used for every key that strata.yaml and
@@ -309,6 +319,7 @@ func Default() Config {
 		},
 		Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Lineage: Lineage{Namespace: DefaultLineageNamespace},
+		Audit:   Audit{AnchorEvery: DurationOf(DefaultAnchorEvery)},
 	}
 }
 
@@ -325,6 +336,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Level, d.Log.Level)
 	setDefault(&c.Log.Format, d.Log.Format)
 	setDefault(&c.Lineage.Namespace, d.Lineage.Namespace)
+	setDefault(&c.Audit.AnchorEvery, d.Audit.AnchorEvery)
 	for i := range c.Datasets {
 		c.Datasets[i].applyDefaults()
 	}

@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 	c.validateServerAndLog(p)
 	c.validateLineage(p)
 	c.validateErasure(p)
+	checkDuration(p, "audit.anchor_every", c.Audit.AnchorEvery, false)
 	names := map[string]int{}
 	tables := map[string]string{}
 	for i := range c.Datasets {

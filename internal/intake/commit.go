@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 )
 
@@ -92,7 +93,7 @@ func (g *group) commitTogether(ctx context.Context, batch []*pending) error {
 	spec := batch[0].spec
 	_, err := g.arch.IngestRun(ctx, spec, func(runID int64, rep *archive.IngestReport) error {
 		res, err := g.arch.IngestBatch(ctx, spec, runID, func(ctx context.Context, tx pgx.Tx) ([][]byte, archive.BatchHook, error) {
-			return planBatch(ctx, tx, spec.Dataset, batch)
+			return planBatch(ctx, tx, spec.Dataset, batch, g.trail)
 		})
 		if err == nil {
 			for _, p := range batch {
@@ -113,7 +114,7 @@ func (g *group) commitTogether(ctx context.Context, batch []*pending) error {
 // settles each request's idempotency key against what is committed and
 // returns the records to store, and the hook that fills in the answers and
 // records the keys in the same transaction.
-func planBatch(ctx context.Context, tx pgx.Tx, dataset string, batch []*pending) ([][]byte, archive.BatchHook, error) {
+func planBatch(ctx context.Context, tx pgx.Tx, dataset string, batch []*pending, trail *audit.Trail) ([][]byte, archive.BatchHook, error) {
 	var keys []string
 	for _, p := range batch {
 		p.skip, p.offset, p.count, p.dupOf, p.replay, p.keyErr, p.res = 0, 0, 0, nil, nil, nil, Result{}
@@ -152,9 +153,38 @@ func planBatch(ctx context.Context, tx pgx.Tx, dataset string, batch []*pending)
 			}
 			saved = append(saved, k)
 		}
-		return catalog.SaveIngestKeys(ctx, tx, saved, batch[0].opts.KeyWindow)
+		if err := catalog.SaveIngestKeys(ctx, tx, saved, batch[0].opts.KeyWindow); err != nil {
+			return err
+		}
+		return auditBatch(ctx, tx, trail, storing, len(res.Days))
 	}
 	return recs, hook, nil
+}
+
+// auditBatch appends the audit records of the batch's requests, with their
+// counts, in one statement of the batch's transaction (last, as it takes
+// the trail's lock until the commit).
+func auditBatch(ctx context.Context, tx pgx.Tx, trail *audit.Trail, storing []*pending, objects int) error {
+	if trail == nil {
+		return nil
+	}
+	var recs []audit.Record
+	var audited []*pending
+	for _, p := range storing {
+		if p.req.Audit == nil {
+			continue
+		}
+		r := *p.req.Audit
+		r.Rows, r.Objects = p.res.Records, int64(objects)
+		recs, audited = append(recs, r), append(audited, p)
+	}
+	if _, err := trail.AppendTx(ctx, tx, recs...); err != nil {
+		return err
+	}
+	for _, p := range audited {
+		p.res.Audited = true
+	}
+	return nil
 }
 
 // settleKey decides what p's idempotency key asks for, and reports

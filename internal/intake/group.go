@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 )
 
 // group is one dataset's committer and its queue of requests.
 type group struct {
 	arch  *archive.Archiver
+	trail *audit.Trail
 	queue chan *pending
 	// last is when the last batch was closed: batches close at least
 	// GroupWait apart, so a dataset gets at most one object per GroupWait

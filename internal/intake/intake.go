@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/audit"
 )
 
 // ErrKeyConflict: the idempotency key was used before for other records.
@@ -31,6 +32,10 @@ type Request struct {
 	Records *Records
 	// Key is the idempotency key ("" for none).
 	Key string
+	// Audit, when set, is the request's audit record (audit.Pending): it
+	// is appended, with the request's counts, in the transaction of the
+	// batch that stores its records, so it commits with them.
+	Audit *audit.Record
 }
 
 // Result is a request's answer.
@@ -42,6 +47,10 @@ type Result struct {
 	// Replayed: the answer of an earlier request with the same key;
 	// nothing was stored for this one.
 	Replayed bool
+	// Audited: the request's Audit record was committed with its records
+	// (false when nothing was stored, or the request was stored in
+	// batches of its own: the caller records it).
+	Audited bool
 }
 
 // Options tune one dataset's group commits.
@@ -56,6 +65,7 @@ type Options struct {
 // Intake runs the committers of a process's datasets.
 type Intake struct {
 	arch   *archive.Archiver
+	trail  *audit.Trail
 	ctx    context.Context
 	cancel context.CancelFunc
 	mu     sync.Mutex
@@ -63,10 +73,11 @@ type Intake struct {
 	wg     sync.WaitGroup
 }
 
-// New returns an Intake that stores through arch. Close stops it.
-func New(arch *archive.Archiver) *Intake {
+// New returns an Intake that stores through arch and appends requests'
+// audit records to trail (nil: none). Close stops it.
+func New(arch *archive.Archiver, trail *audit.Trail) *Intake {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Intake{arch: arch, ctx: ctx, cancel: cancel, groups: map[string]*group{}}
+	return &Intake{arch: arch, trail: trail, ctx: ctx, cancel: cancel, groups: map[string]*group{}}
 }
 
 // Close stops the committers: a batch being written is rolled back, and
@@ -111,7 +122,7 @@ func (in *Intake) group(dataset string) (*group, error) {
 	}
 	g := in.groups[dataset]
 	if g == nil {
-		g = &group{arch: in.arch, queue: make(chan *pending, 1024)}
+		g = &group{arch: in.arch, trail: in.trail, queue: make(chan *pending, 1024)}
 		in.groups[dataset] = g
 		in.wg.Add(1)
 		go func() {

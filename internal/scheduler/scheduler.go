@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/actor"
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/metrics"
@@ -130,6 +131,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return ErrStarted
 	}
 	defer close(s.done)
+	// The audit trail records the jobs' actions as the scheduler's.
+	ctx = actor.With(ctx, actor.Actor{Name: "scheduler", Via: actor.ViaScheduler})
 	s.log.Info("scheduler started", "jobs", len(s.jobs))
 	var wg sync.WaitGroup
 	for _, j := range s.jobs {

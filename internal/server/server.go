@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	s.handle(routeLineage, auth.Read, s.handleLineage)
 	s.handle(routeCompare, auth.Read, s.handleCompare)
 	s.handle(routeReplay, auth.Replay, s.handleReplay)
+	s.handle(routeAudit, auth.Admin, s.handleAudit)
 	s.handle(routeHoldAdd, auth.Admin, s.handleHoldAdd)
 	s.handle(routeHoldList, auth.Admin, s.handleHoldList)
 	s.handle(routeHoldRelease, auth.Admin, s.handleHoldRelease)

@@ -1,0 +1,207 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stratahq/strata/internal/actor"
+)
+
+// Entry is an action to record: what, on which dataset and period, how
+// much, with what outcome. Who is acting comes from the context the entry
+// is recorded with (actor.From).
+type Entry struct {
+	// Action names what was done (the Action* constants, or a new
+	// dotted name such as "hold.add").
+	Action  string
+	Dataset string
+	// From and To bound the period concerned; zero when none.
+	From, To time.Time
+	// Rows and Objects count what the action read or changed.
+	Rows, Objects int64
+	// Detail is a short free text (a hold's reason, a filter, dry run).
+	Detail string
+	// Err is the action's error; nil records ok.
+	Err error
+}
+
+// The actions Strata records.
+const (
+	ActionRetrieve         = "retrieve"
+	ActionLineage          = "lineage"
+	ActionCompare          = "compare"
+	ActionReplay           = "replay"
+	ActionReplayApply      = "replay.apply"
+	ActionRestore          = "restore"
+	ActionIngest           = "ingest"
+	ActionArchiveSource    = "archive.source"
+	ActionArchiveAnalytics = "archive.analytics"
+	ActionPurge            = "purge"
+	ActionExpire           = "expire"
+)
+
+// lockKey is the advisory lock appends take ("audit" in ASCII): one
+// appender at a time across processes, until its transaction ends.
+const lockKey = 0x6175646974
+
+// Trail appends records to strata.audit. It is safe for concurrent use.
+type Trail struct {
+	pool    *pgxpool.Pool
+	anchors *Anchorer
+	log     *slog.Logger
+}
+
+// New returns a Trail writing through pool. anchors, when not nil, is
+// asked after each append whether the chain's head is due to be anchored
+// (Anchorer.MaybeAnchor); log receives anchoring failures.
+func New(pool *pgxpool.Pool, anchors *Anchorer, log *slog.Logger) *Trail {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Trail{pool: pool, anchors: anchors, log: log}
+}
+
+// Record appends one record for e, done by the actor ctx carries, in a
+// transaction of its own, and returns e.Err unchanged when the record was
+// written: `return rep, trail.Record(ctx, audit.Entry{...})`. When the
+// record cannot be written, the error says so and that the action itself
+// ended as e.Err says (the caller must not report success it cannot
+// prove was recorded).
+func (t *Trail) Record(ctx context.Context, e Entry) error {
+	return t.RecordAs(ctx, Pending(ctx, e), e)
+}
+
+// RecordAs is Record for an action whose actor was taken earlier (rec,
+// from Pending) and whose outcome is e's: its counts, detail and error.
+func (t *Trail) RecordAs(ctx context.Context, rec Record, e Entry) error {
+	ctx = context.WithoutCancel(ctx) // a cancelled request is still recorded
+	fin := Pending(ctx, e)
+	rec.Rows, rec.Objects, rec.Detail, rec.Result, rec.Error = fin.Rows, fin.Objects, fin.Detail, fin.Result, fin.Error
+	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
+		_, err := t.AppendTx(ctx, tx, rec)
+		return err
+	})
+	if err != nil {
+		outcome := "succeeded"
+		if e.Err != nil {
+			outcome = "failed: " + e.Err.Error()
+		}
+		return fmt.Errorf("audit: %s %s could not be recorded (the action itself %s): %w", e.Action, e.Dataset, outcome, err)
+	}
+	t.Anchor(ctx, false)
+	return e.Err
+}
+
+// Anchor writes the chain's head to the storage when it is due (or always,
+// when force is set: at every archive run); failures are logged, never
+// returned: the records are safe in the database, and the next anchor
+// covers them.
+func (t *Trail) Anchor(ctx context.Context, force bool) {
+	if t.anchors == nil {
+		return
+	}
+	if err := t.anchors.MaybeAnchor(context.WithoutCancel(ctx), t.pool, force); err != nil {
+		t.log.Warn("audit: anchoring the chain's head failed; the next action retries", "error", err)
+	}
+}
+
+// Pending is e with its actor taken from ctx, ready for AppendTx (which
+// numbers and hashes it).
+func Pending(ctx context.Context, e Entry) Record {
+	a := actor.From(ctx)
+	r := Record{Actor: clean(a.Name), Via: clean(string(a.Via)), Addr: clean(a.Addr), Action: clean(e.Action),
+		Dataset: clean(e.Dataset), From: micro(e.From), To: micro(e.To), Rows: e.Rows, Objects: e.Objects,
+		Detail: clean(e.Detail), Result: ResultOK}
+	if e.Err != nil {
+		r.Result, r.Error = ResultError, clean(e.Err.Error())
+	}
+	return r
+}
+
+// AppendTx appends recs, in order, in tx: the action's own transaction, so
+// its records commit with it or not at all. It takes the trail's lock,
+// which tx holds until it ends: call it last, just before the commit. tx
+// must be READ COMMITTED (the default), so that it reads the head as
+// committed after the lock is granted. Seq, At, DBRole (current_user),
+// PrevHash and Hash are set here. It returns the records as written.
+func (t *Trail) AppendTx(ctx context.Context, tx pgx.Tx, recs ...Record) ([]Record, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	var b pgx.Batch
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(lockKey))
+	b.Queue(`SELECT clock_timestamp(), current_user::text, h.seq, h.hash
+		FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, hash FROM strata.audit ORDER BY seq DESC LIMIT 1) h ON true`)
+	br := tx.SendBatch(ctx, &b)
+	_, err := br.Exec()
+	var now time.Time
+	var role string
+	var seq *int64
+	var prev *string
+	if err == nil {
+		err = br.QueryRow().Scan(&now, &role, &seq, &prev)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: read the chain's head: %w", err)
+	}
+	head, last := int64(0), Genesis
+	if seq != nil && prev != nil {
+		head, last = *seq, *prev
+	}
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		r.Seq, r.At, r.DBRole, r.PrevHash = head+int64(i)+1, now.UTC(), clean(role), last
+		r.Hash = r.ComputeHash()
+		last, out[i] = r.Hash, r
+	}
+	return out, insert(ctx, tx, out)
+}
+
+// insert writes recs with one statement.
+func insert(ctx context.Context, tx pgx.Tx, recs []Record) error {
+	n := len(recs)
+	seq, rows, objects := make([]int64, n), make([]int64, n), make([]int64, n)
+	at, from, to := make([]time.Time, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	cols := make([][]string, 10)
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	for i, r := range recs {
+		seq[i], rows[i], objects[i], at[i] = r.Seq, r.Rows, r.Objects, r.At
+		from[i], to[i] = tstz(r.From), tstz(r.To)
+		for j, v := range []string{r.Actor, r.Via, r.Addr, r.DBRole, r.Action, r.Dataset, r.Result, r.Error, r.Detail, r.PrevHash} {
+			cols[j][i] = v
+		}
+	}
+	hashes := make([]string, n)
+	for i, r := range recs {
+		hashes[i] = r.Hash
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO strata.audit (seq, at, actor, via, addr, db_role, action, dataset,
+		period_from, period_to, rows, objects, result, error, detail, prev_hash, hash)
+		SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::bigint[],
+			$13::text[], $14::text[], $15::text[], $16::text[], $17::text[])`,
+		seq, at, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], from, to, rows, objects,
+		cols[6], cols[7], cols[8], cols[9], hashes)
+	if err != nil {
+		return fmt.Errorf("audit: append %d record(s) at %d: %w", n, recs[0].Seq, err)
+	}
+	return nil
+}
+
+func tstz(t *time.Time) pgtype.Timestamptz {
+	if t == nil {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: *t, Valid: true}
+}
