@@ -74,7 +74,11 @@ func (s *Service) AuditTrail() *audit.Trail { return s.audit }
 // record appends e to the audit trail (who: actor.From(ctx)) and returns
 // e.Err, or an error saying the record could not be written.
 func (s *Service) record(ctx context.Context, e audit.Entry) error {
-	return s.audit.Record(ctx, e)
+	err := s.audit.Record(ctx, e)
+	if e.Err == nil && err != nil {
+		return unavailable(err)
+	}
+	return err
 }
 
 // openAudit sets up the audit trail and its anchors under {prefix}/audit.

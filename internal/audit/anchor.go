@@ -50,17 +50,21 @@ type Anchorer struct {
 }
 
 // MaybeAnchor anchors the committed head when one is due (no anchor for
-// Every, by the catalog's record of anchors written by any process) or
-// when force is set, unless the head is anchored already.
+// Every, by the catalog's record of anchors written by any process; the
+// first is due Every after the first record) or when force is set, unless
+// the head is anchored already.
 func (a *Anchorer) MaybeAnchor(ctx context.Context, pool *pgxpool.Pool, force bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !force && !a.next.IsZero() && time.Now().Before(a.next) {
 		return nil
 	}
+	// Due Every after the last anchor, or after the first record when
+	// there is none yet.
 	var since *time.Duration
 	var anchored *int64
-	if err := pool.QueryRow(ctx, `SELECT now() - max(written_at), max(seq) FROM strata.audit_anchors`).Scan(&since, &anchored); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT now() - coalesce((SELECT max(written_at) FROM strata.audit_anchors),
+		(SELECT min(at) FROM strata.audit)), (SELECT max(seq) FROM strata.audit_anchors)`).Scan(&since, &anchored); err != nil {
 		return fmt.Errorf("audit: read anchors: %w", err)
 	}
 	if !force && since != nil && *since < a.Every {

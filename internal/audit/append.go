@@ -88,11 +88,10 @@ func (t *Trail) RecordAs(ctx context.Context, rec Record, e Entry) error {
 		return err
 	})
 	if err != nil {
-		outcome := "succeeded"
 		if e.Err != nil {
-			outcome = "failed: " + e.Err.Error()
+			return fmt.Errorf("%w (and its audit record could not be written: %v)", e.Err, err)
 		}
-		return fmt.Errorf("audit: %s %s could not be recorded (the action itself %s): %w", e.Action, e.Dataset, outcome, err)
+		return fmt.Errorf("audit: %s %s succeeded but could not be recorded: %w", e.Action, e.Dataset, err)
 	}
 	t.Anchor(ctx, false)
 	return e.Err

@@ -315,12 +315,16 @@ func (w *world) count(sql string, args ...any) int64 {
 	return n
 }
 
-// storedKeys lists every object under the archive prefix.
+// storedKeys lists every archive object under the archive prefix (not
+// the audit trail's anchors under {prefix}/audit/).
 func (w *world) storedKeys() []string {
 	w.t.Helper()
 	var keys []string
+	anchors := storage.MustKey(prefix, "audit")
 	err := w.store.List(context.Background(), storage.MustKey(prefix), func(info storage.ObjectInfo) error {
-		keys = append(keys, info.Key.String())
+		if !info.Key.HasPrefix(anchors) {
+			keys = append(keys, info.Key.String())
+		}
 		return nil
 	})
 	if err != nil {
