@@ -44,7 +44,9 @@ func (s *Service) ArchiveAnalytics(ctx context.Context, dataset string, opts arc
 	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
 		return archive.Report{}, s.recordRun(ctx, audit.ActionArchiveAnalytics, dataset, archive.Report{}, false, err)
 	}
-	rep, err := s.Archiver().Analytics(ctx, spec, opts)
+	arch := s.Archiver()
+	arch.Progress = opts.Progress
+	rep, err := arch.Analytics(ctx, spec, opts)
 	return rep, s.recordRun(ctx, audit.ActionArchiveAnalytics, dataset, rep, opts.DryRun, err)
 }
 

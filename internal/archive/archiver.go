@@ -130,6 +130,9 @@ type AnalyticsSpec struct {
 // Options modify a run.
 type Options struct {
 	DryRun bool
+	// Progress, if set, is told about each day as it completes (the
+	// Service sets it as the run's Archiver.Progress).
+	Progress func(DayReport)
 }
 
 // DayReport describes one day archived (or planned, in a dry run).

@@ -85,19 +85,16 @@ func runArchive(ctx context.Context, a *app, dataset string, dryRun, strict bool
 	if err != nil {
 		return err
 	}
-	arch, err := a.archiver()
-	if err != nil {
-		return err
-	}
+	opts := archive.Options{DryRun: dryRun}
 	if isTerminal(a.env.Stdout) {
-		arch.Progress = func(d archive.DayReport) {
+		opts.Progress = func(d archive.DayReport) {
 			fmt.Fprintf(a.env.Stderr, "\r  %s %s: %d rows, %s        ", d.Dataset, d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes))
 		}
 	}
 	var failed error
 	for _, spec := range specs {
-		rep, err := arch.Analytics(ctx, spec, archive.Options{DryRun: dryRun})
-		if arch.Progress != nil {
+		rep, err := a.svc.ArchiveAnalytics(ctx, spec.Dataset, opts)
+		if opts.Progress != nil {
 			fmt.Fprint(a.env.Stderr, "\r\033[K")
 		}
 		printArchiveReport(a.env.Stdout, rep, dryRun)
@@ -153,17 +150,9 @@ func runSourceArchive(ctx context.Context, a *app, dataset string, strict bool, 
 	if err != nil {
 		return err
 	}
-	arch, err := a.archiver()
-	if err != nil {
-		return err
-	}
 	var failed error
 	for _, ds := range dss {
-		spec, err := a.svc.SourceSpec(ds)
-		if err != nil {
-			return err
-		}
-		rep, err := arch.Source(ctx, spec, opts)
+		rep, err := a.svc.ArchiveSource(ctx, ds.Name, opts)
 		printSourceReport(a.env.Stdout, rep, opts.DryRun)
 		if err != nil {
 			fmt.Fprintf(a.env.Stderr, "strata: %v\n", err)

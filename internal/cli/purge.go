@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/hold"
 )
 
@@ -43,11 +45,7 @@ request.
 				return err
 			}
 			defer a.close()
-			dss, err := sourceDatasets(a.cfg, dataset)
-			if err != nil {
-				return err
-			}
-			arch, err := a.archiver()
+			dss, err := purgeDatasets(a.cfg, dataset)
 			if err != nil {
 				return err
 			}
@@ -55,52 +53,68 @@ request.
 			if dryRun {
 				verb = "would purge"
 			}
+			var expired, retained int
 			for _, ds := range dss {
-				spec, err := a.svc.SourceSpec(ds)
+				rep, err := a.svc.Purge(c.Context(), ds.Name, dryRun)
+				if ds.Source != nil && !rep.Layer3.Cutoff.IsZero() {
+					printPurge(env, ds.Name, verb, rep)
+				}
+				printExpiry(env, rep.Expiry)
+				expired += len(rep.Expiry.Expired)
+				retained += rep.Expiry.Retained
 				if err != nil {
 					return err
 				}
-				rep, err := arch.Purge(c.Context(), spec, ds.Source.Retention.Duration(), spec.Transform != nil, dryRun)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(env.Stdout, "%s: %s %d Layer 3 rows older than %s", ds.Name, verb, rep.Purged, rep.Cutoff.Format(time.RFC3339))
-				if rep.NotArchived+rep.NotProcessed > 0 {
-					fmt.Fprintf(env.Stdout, "; staying: %d not yet archived, %d archived but not processed", rep.NotArchived, rep.NotProcessed)
-				}
-				if rep.Quarantined > 0 {
-					fmt.Fprintf(env.Stdout, " (%d of them quarantined: the transform refused them; fix it, then 'strata replay --apply' over their period)", rep.Quarantined)
-				}
-				keys, err := catalog.PurgeIngestKeys(c.Context(), a.svc.Pool(), ds.Name, dryRun)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(env.Stdout, "; %s %d idempotency key(s) past source.idempotency_window\n", verb, keys)
 			}
-			if !dryRun { // a released hold's storage flags go before its objects can expire
-				if _, err := a.svc.ReconcileHolds(c.Context()); err != nil {
-					a.log.Error("storage legal holds not in line with the holds; objects whose flag is still set stay locked", "err", err)
-				}
-			}
-			exp, err := arch.Expire(c.Context(), dataset, dryRun)
-			for _, h := range exp.Held {
-				fmt.Fprintf(env.Stdout, "kept %s: under legal hold %s (strata hold list)\n", h.Key, hold.FormatRefs(h.Holds))
-			}
-			for _, k := range exp.Expired {
-				fmt.Fprintf(env.Stdout, "expired %s\n", k)
-			}
-			for _, k := range exp.Locked {
-				fmt.Fprintf(env.Stdout, "kept %s: the storage refused to delete it (its retention has not ended by the storage's clock); the next purge tries again\n", k)
-			}
-			fmt.Fprintf(env.Stdout, "archive: %d object(s) past archive.retention %s", len(exp.Expired), map[bool]string{true: "(dry run)", false: "expired"}[dryRun])
-			if exp.Retained > 0 {
-				fmt.Fprintf(env.Stdout, "; %d more past it wait for their write-once retention (retain-until) to end", exp.Retained)
+			fmt.Fprintf(env.Stdout, "archive: %d object(s) past archive.retention %s", expired, map[bool]string{true: "(dry run)", false: "expired"}[dryRun])
+			if retained > 0 {
+				fmt.Fprintf(env.Stdout, "; %d more past it wait for their write-once retention (retain-until) to end", retained)
 			}
 			fmt.Fprintln(env.Stdout)
-			return err
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&dataset, "dataset", "d", "", "only this dataset")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be purged and why other rows stay; change nothing")
 	return cmd
+}
+
+// purgeDatasets are the configured datasets, or the one named.
+func purgeDatasets(cfg *config.Config, only string) ([]*config.Dataset, error) {
+	var out []*config.Dataset
+	for i := range cfg.Datasets {
+		if only == "" || cfg.Datasets[i].Name == only {
+			out = append(out, &cfg.Datasets[i])
+		}
+	}
+	if only != "" && len(out) == 0 {
+		return nil, usageErr("no dataset %q in the config (datasets: %s)", only, datasetNames(cfg))
+	}
+	return out, nil
+}
+
+// printPurge says what the purge of a dataset's Layer 3 did.
+func printPurge(env Env, name, verb string, rep strata.PurgeReport) {
+	l3 := rep.Layer3
+	fmt.Fprintf(env.Stdout, "%s: %s %d Layer 3 rows older than %s", name, verb, l3.Purged, l3.Cutoff.Format(time.RFC3339))
+	if l3.NotArchived+l3.NotProcessed > 0 {
+		fmt.Fprintf(env.Stdout, "; staying: %d not yet archived, %d archived but not processed", l3.NotArchived, l3.NotProcessed)
+	}
+	if l3.Quarantined > 0 {
+		fmt.Fprintf(env.Stdout, " (%d of them quarantined: the transform refused them; fix it, then 'strata replay --apply' over their period)", l3.Quarantined)
+	}
+	fmt.Fprintf(env.Stdout, "; %s %d idempotency key(s) past source.idempotency_window\n", verb, rep.IdempotencyKeys)
+}
+
+// printExpiry lists the objects expiry removed, and those it kept.
+func printExpiry(env Env, exp archive.ExpiryReport) {
+	for _, h := range exp.Held {
+		fmt.Fprintf(env.Stdout, "kept %s: under legal hold %s (strata hold list)\n", h.Key, hold.FormatRefs(h.Holds))
+	}
+	for _, k := range exp.Expired {
+		fmt.Fprintf(env.Stdout, "expired %s\n", k)
+	}
+	for _, k := range exp.Locked {
+		fmt.Fprintf(env.Stdout, "kept %s: the storage refused to delete it (its retention has not ended by the storage's clock); the next purge tries again\n", k)
+	}
 }
