@@ -11,6 +11,7 @@
 #   BENCH_ROWS=1000000 BENCH_REPS=1 scripts/bench.sh
 #   BENCH_FLAGS="-only retrieve,http -retr-days 20" scripts/bench.sh
 #   BENCH_FLAGS="-only lineage -lineage-records 300000" scripts/bench.sh
+#   BENCH_FLAGS="-only audit -retr-days 17 -retr-day-rows 50000" scripts/bench.sh
 #   BENCH_FLAGS="-profile /tmp/archive.pprof -retr-profile /tmp/retrieve.pprof" scripts/bench.sh
 #
 # DuckDB (@duckdb/node-api, pinned in scripts/duckdb/) is installed into
@@ -19,7 +20,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-[[ -x bin/strata ]] || go build -o bin/strata ./cmd/strata
+# Built each time (the build cache makes that quick), so the figures are
+# the working tree's; bin/strata-noaudit records nothing (-tags
+# strata_noaudit), for the audit section's with/without comparison.
+go build -o bin/strata ./cmd/strata
+go build -tags strata_noaudit -o bin/strata-noaudit ./cmd/strata
 
 mkdir -p .state
 duckdb=(-duckdb-script scripts/duckdb/bench.mjs)
@@ -32,7 +37,7 @@ else
 fi
 
 # shellcheck disable=SC2086 # BENCH_FLAGS is a list of flags
-go run ./internal/bench -strata bin/strata -state .state/bench \
+go run ./internal/bench -strata bin/strata -strata-noaudit bin/strata-noaudit -state .state/bench \
   -rows "${BENCH_ROWS:-5000000}" -reps "${BENCH_REPS:-3}" "${duckdb[@]}" ${BENCH_FLAGS:-}
 
 echo

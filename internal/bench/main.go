@@ -95,10 +95,14 @@ type options struct {
 	// days of history archived, rows per day (movedDays 0: skip).
 	movedRecords, movedDays int
 	movedDayRows            int64
+	// The audit section (issue 14): a strata built with -tags
+	// strata_noaudit, and how long each of its HTTP loads runs.
+	strataNoAudit string
+	auditDuration time.Duration
 }
 
 // sections are the parts of the benchmark, in the order they run.
-var sections = []string{"archive", "ingest", "retrieve", "http", "lineage"}
+var sections = []string{"archive", "ingest", "retrieve", "http", "lineage", "audit"}
 
 // has reports whether section runs.
 func (o options) has(section string) bool {
@@ -130,6 +134,8 @@ func main() {
 	flag.IntVar(&o.movedRecords, "moved-records", 10_000, "lineage: 1 KB records of the period whose rows' time moves (issue 9)")
 	flag.IntVar(&o.movedDays, "moved-days", 1000, "lineage: archived days of history the moved rows hide among (0 skips the issue 9 cases)")
 	flag.Int64Var(&o.movedDayRows, "moved-day-rows", 200, "lineage: rows per history day")
+	flag.StringVar(&o.strataNoAudit, "strata-noaudit", "", "audit: a strata binary built with -tags strata_noaudit (records nothing), to measure what the audit trail costs")
+	flag.DurationVar(&o.auditDuration, "audit-duration", 10*time.Second, "audit: how long each HTTP load of each round runs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -157,6 +163,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	if o.strata, abs = filepath.Abs(o.strata); abs != nil {
 		return abs
+	}
+	if o.strataNoAudit != "" {
+		if o.strataNoAudit, abs = filepath.Abs(o.strataNoAudit); abs != nil {
+			return abs
+		}
 	}
 	if o.reps < 1 {
 		return fmt.Errorf("-reps %d: run each measurement at least once", o.reps)
@@ -211,7 +222,7 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 	var rres []*rresult
 	var duck *duckRun
 	var load *httpResults
-	if (o.has("retrieve") || o.has("http")) && o.retrDayRows > 0 {
+	if (o.has("retrieve") || o.has("http") || o.has("audit")) && o.retrDayRows > 0 {
 		if retr, err = b.prepareRetrieval(ctx); err != nil {
 			return err
 		}
@@ -231,6 +242,12 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	var aud *auditResults
+	if o.has("audit") && retr != nil && o.httpClients > 0 {
+		if aud, err = b.auditAB(ctx, retr); err != nil {
+			return err
+		}
+	}
 	b.reportHeader(ctx)
 	if len(res.copy) > 0 {
 		b.report(res)
@@ -245,6 +262,9 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 	}
 	if res.lineage != nil {
 		b.reportLineage(res.lineage)
+	}
+	if aud != nil {
+		b.reportAudit(aud)
 	}
 	return b.cleanup(ctx)
 }

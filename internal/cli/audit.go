@@ -9,9 +9,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/audit"
 )
 
 func newAuditCmd(env Env, g *globalFlags) *cobra.Command {
+	if !audit.Enabled {
+		fmt.Fprintln(env.Stderr, "strata: this binary was built with -tags strata_noaudit (for benchmarks): it records nothing in the audit trail")
+	}
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Who read or changed what: list the audit trail, verify its hash chain",
