@@ -7,6 +7,8 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/stratahq/strata/internal/storage/local"
 )
 
@@ -29,6 +31,15 @@ type auditResults struct {
 	loadAvg [2]string
 }
 
+// auditDB is the database of the audit section's ingests (the readings
+// archive's catalog stays in the benchmark's own).
+const auditDB = "strata_bench_audit"
+
+// auditEnv is the audit section's ingest database.
+type auditEnv struct {
+	pool *pgxpool.Pool
+}
+
 // auditMeasures name the measurements, in report order.
 var auditMeasures = []string{"strata ingest (records/s)", "HTTP ingest x100 (records/s)", "HTTP retrieval 1 h (rows/s)", "HTTP retrieval 1 h (requests/s)"}
 
@@ -40,8 +51,17 @@ func (b *bench) auditAB(ctx context.Context, d *retrData) (*auditResults, error)
 	if _, err := writeRecords(file, b.ingestRecords); err != nil {
 		return nil, err
 	}
+	if err := b.freshDB(ctx, auditDB); err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.New(ctx, b.pg.cl.URL(auditDB))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	b.audit = &auditEnv{pool: pool}
 	with := b.strata
-	defer func() { b.strata = with }()
+	defer func() { b.strata, b.audit = with, nil }()
 	bins := [2]string{b.strataNoAudit, with}
 	res := &auditResults{rate: map[string][2][]float64{}, loadAvg: [2]string{loadAvg()}}
 	for round := range b.reps {
@@ -96,7 +116,7 @@ func (b *bench) auditIngestLoad(ctx context.Context, n int) (*loadResult, error)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := b.writeOrdersConfig("strata-audit-ingest.yaml", b.pg.cl.URL(dbName), dir, tr)
+	cfg, err := b.writeOrdersConfig("strata-audit-ingest.yaml", b.pg.cl.URL(auditDB), dir, tr)
 	if err != nil {
 		return nil, err
 	}

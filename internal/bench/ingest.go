@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/stratahq/strata/internal/demo"
 )
 
@@ -105,7 +107,7 @@ func (b *bench) ingestOnce(ctx context.Context, file string, n int) (sample, err
 		return s, err
 	}
 	var processed int64
-	if err := b.pg.pool.QueryRow(ctx, `SELECT count(*) FROM source_orders WHERE processed`).Scan(&processed); err != nil {
+	if err := b.ingestDB().QueryRow(ctx, `SELECT count(*) FROM source_orders WHERE processed`).Scan(&processed); err != nil {
 		return s, err
 	}
 	if processed != int64(b.ingestRecords) {
@@ -118,16 +120,17 @@ func (b *bench) ingestOnce(ctx context.Context, file string, n int) (sample, err
 // tables, empty.
 func (b *bench) freshIngestTables(ctx context.Context) error {
 	ds := demo.Datasets[2]
-	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS orders, source_orders; DROP SCHEMA IF EXISTS strata CASCADE`); err != nil {
+	db := b.ingestDB()
+	if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS orders, source_orders; DROP SCHEMA IF EXISTS strata CASCADE`); err != nil {
 		return err
 	}
-	if err := demo.Create(ctx, b.pg.pool, ds, 0); err != nil {
+	if err := demo.Create(ctx, db, ds, 0); err != nil {
 		return err
 	}
-	if err := demo.CreateSource(ctx, b.pg.pool, ds); err != nil {
+	if err := demo.CreateSource(ctx, db, ds); err != nil {
 		return err
 	}
-	_, err := b.pg.pool.Exec(ctx, `CHECKPOINT`)
+	_, err := db.Exec(ctx, `CHECKPOINT`)
 	return err
 }
 
@@ -136,7 +139,7 @@ func (b *bench) writeIngestConfig(n int, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return b.writeOrdersConfig(fmt.Sprintf("strata-ingest-%d.yaml", n), b.pg.cl.URL(dbName), dir, tr)
+	return b.writeOrdersConfig(fmt.Sprintf("strata-ingest-%d.yaml", n), b.pg.cl.URL(b.ingestDBName()), dir, tr)
 }
 
 // writeOrdersConfig writes, as name in the state folder, the configuration
@@ -196,4 +199,22 @@ func (b *bench) reportIngest(r *results) {
 	tw := tabwriter.NewWriter(b.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  ingest\t>= %s records/s for 1 KB records\t%s\t%s\n", thousands(targetIngest), thousands(got), pass(got >= targetIngest))
 	tw.Flush()
+}
+
+// ingestDB is the pool of the database the ingest measurements use: the
+// benchmark's own, or the audit section's (whose rounds must leave the
+// readings' catalog alone).
+func (b *bench) ingestDB() *pgxpool.Pool {
+	if b.audit != nil {
+		return b.audit.pool
+	}
+	return b.pg.pool
+}
+
+// ingestDBName names ingestDB's database.
+func (b *bench) ingestDBName() string {
+	if b.audit != nil {
+		return auditDB
+	}
+	return dbName
 }

@@ -154,6 +154,8 @@ type bench struct {
 	schema *parquetio.Schema
 	size   tableSize
 	load0  string // load average when the benchmark started
+	// audit is set while the audit section runs.
+	audit *auditEnv
 }
 
 func run(ctx context.Context, o options, out io.Writer) (err error) {
