@@ -94,10 +94,28 @@ func (s *Service) openAudit() error {
 	return nil
 }
 
-// anchorRetention is the retention anchors ask the storage for. The seam
-// for archive.immutability: when a dataset's archive is write-once, an
-// anchor must be too, kept as long as the longest archive retention. Until
-// that key exists (nil) anchors are plain create-only objects.
+// anchorRetention is the retention anchors ask the storage for: where any
+// dataset's archive.immutability is on, the strictest of their modes,
+// until now plus the longest archive.retention of those datasets, so the
+// proof of the trail lasts as long as the archive it speaks of. nil (plain
+// create-only objects) when immutability is off everywhere.
 func (s *Service) anchorRetention() func(now time.Time) storage.Retention {
-	return nil
+	var mode storage.RetentionMode
+	var keep time.Duration
+	for _, ds := range s.cfg.Datasets {
+		m := ds.Archive.RetentionMode()
+		if m == storage.RetentionOff {
+			continue
+		}
+		if mode != storage.RetentionCompliance {
+			mode = m
+		}
+		keep = max(keep, ds.Archive.Retention.Duration())
+	}
+	if mode == storage.RetentionOff || keep <= 0 {
+		return nil
+	}
+	return func(now time.Time) storage.Retention {
+		return storage.Retention{Mode: mode, Until: now.Add(keep)}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/hold"
 )
 
@@ -48,6 +49,20 @@ type HoldFilter struct {
 // AddHold returns; if that fails the hold is still in force in Strata and
 // the error says so (the next ListHolds or Purge sets the flags).
 func (s *Service) AddHold(ctx context.Context, req HoldRequest) (Hold, error) {
+	h, err := s.addHold(ctx, req)
+	return h, s.record(ctx, audit.Entry{Action: audit.ActionHoldAdd, Dataset: req.Dataset, From: req.From, To: req.To,
+		Objects: h.Objects, Detail: holdDetail(h.ID, req.Type, req.Reason), Err: err})
+}
+
+// holdDetail is what a hold's audit records say of it.
+func holdDetail(id int64, typ, reason string) string {
+	if typ == "" {
+		typ = "both"
+	}
+	return fmt.Sprintf("hold %d (%s): %s", id, typ, reason)
+}
+
+func (s *Service) addHold(ctx context.Context, req HoldRequest) (Hold, error) {
 	ds, err := s.Dataset(req.Dataset)
 	if err != nil {
 		return Hold{}, err
@@ -77,6 +92,12 @@ func (s *Service) AddHold(ctx context.Context, req HoldRequest) (Hold, error) {
 // purge) and the storage's legal-hold flag is cleared on them. Releasing
 // a released hold fails with ErrConflict, an unknown id with ErrNotFound.
 func (s *Service) ReleaseHold(ctx context.Context, id int64, reason string) (Hold, error) {
+	h, err := s.releaseHold(ctx, id, reason)
+	return h, s.record(ctx, audit.Entry{Action: audit.ActionHoldRelease, Dataset: h.Dataset, From: h.From, To: h.To,
+		Objects: h.Objects, Detail: holdDetail(id, string(h.Type), reason), Err: err})
+}
+
+func (s *Service) releaseHold(ctx context.Context, id int64, reason string) (Hold, error) {
 	h, err := hold.Release(ctx, s.pool, id, reason)
 	if err != nil {
 		return h, holdErr(err)

@@ -44,6 +44,9 @@ const (
 	ActionArchiveAnalytics = "archive.analytics"
 	ActionPurge            = "purge"
 	ActionExpire           = "expire"
+	ActionHoldAdd          = "hold.add"
+	ActionHoldRelease      = "hold.release"
+	ActionTokenCreate      = "token.create"
 )
 
 // lockKey is the advisory lock appends take ("audit" in ASCII): one

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/auth"
 	"github.com/stratahq/strata/internal/config"
 )
@@ -58,7 +61,7 @@ token may touch every dataset ("*").`,
   curl -H "Authorization: Bearer $STRATA_TOKEN" http://127.0.0.1:8080/v1/catalog`,
 		Args: noArgs("token create takes flags only (see 'strata token create --help')"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runTokenCreate(env, g, f)
+			return runTokenCreate(c.Context(), env, g, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -78,7 +81,7 @@ func noArgs(msg string) cobra.PositionalArgs {
 	}
 }
 
-func runTokenCreate(env Env, g *globalFlags, f tokenFlags) error {
+func runTokenCreate(ctx context.Context, env Env, g *globalFlags, f tokenFlags) error {
 	f.datasets = slices.DeleteFunc(f.datasets, func(s string) bool { return s == "" })
 	if err := checkTokenFlags(f); err != nil {
 		return err
@@ -88,7 +91,29 @@ func runTokenCreate(env Env, g *globalFlags, f tokenFlags) error {
 	}
 	secret, sha := auth.NewSecret()
 	printToken(env.Stdout, f, secret, sha)
+	recordTokenCreate(ctx, env, g, f)
 	return nil
+}
+
+// recordTokenCreate records the new token (its name, scopes and datasets,
+// never its secret) in the audit trail when there is a configuration to
+// find the database by; without one it says that nothing was recorded.
+func recordTokenCreate(ctx context.Context, env Env, g *globalFlags, f tokenFlags) {
+	if g.configPath == "" && env.Getenv("STRATA_CONFIG") == "" {
+		if _, err := os.Stat("strata.yaml"); err != nil {
+			fmt.Fprintln(env.Stderr, "strata: no configuration, so the token's creation is not in the audit trail (pass --config to record it)")
+			return
+		}
+	}
+	a, err := openApp(ctx, env, g)
+	if err == nil {
+		defer a.close()
+		err = a.svc.AuditTrail().Record(ctx, strata.AuditEntry{Action: audit.ActionTokenCreate,
+			Detail: fmt.Sprintf("token %s: scopes %s; datasets %s", f.name, strings.Join(f.scopes, ","), strings.Join(f.datasets, ","))})
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "strata: the token is printed above, but its creation could not be recorded in the audit trail: %v\n", err)
+	}
 }
 
 // checkTokenFlags checks what needs no configuration.
