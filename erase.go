@@ -3,8 +3,10 @@ package strata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/erasure"
 	"github.com/stratahq/strata/internal/hold"
 )
@@ -42,6 +44,19 @@ type ErasureRefused = erasure.RefusedError
 // certificate. Refusals are *ErasureRefused. Errors of the request match
 // ErrInvalid or ErrNotFound.
 func (s *Service) Erase(ctx context.Context, req EraseRequest) (EraseCertificate, error) {
+	cert, err := s.erase(ctx, req)
+	e := audit.Entry{Action: audit.ActionErase, Dataset: req.Dataset, Err: err,
+		Rows:    cert.Layer3.Rows + cert.Layer2.Rows,
+		Objects: int64(cert.SourceArchive.Objects + cert.AnalyticsArchive.Objects),
+		// The subject only as the ledger's keyed hash, never in clear.
+		Detail: fmt.Sprintf("erasure %d, subject hmac %.16s, status %s: %s", cert.ID, cert.SubjectHMAC, cert.Status, req.Reason)}
+	if req.DryRun {
+		e.Detail = "dry run: " + e.Detail
+	}
+	return cert, s.record(ctx, e)
+}
+
+func (s *Service) erase(ctx context.Context, req EraseRequest) (EraseCertificate, error) {
 	ds, err := s.Dataset(req.Dataset)
 	if err != nil {
 		return EraseCertificate{}, err

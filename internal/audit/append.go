@@ -47,6 +47,7 @@ const (
 	ActionHoldAdd          = "hold.add"
 	ActionHoldRelease      = "hold.release"
 	ActionTokenCreate      = "token.create"
+	ActionErase            = "erase"
 )
 
 // lockKey is the advisory lock appends take ("audit" in ASCII): one
