@@ -90,10 +90,7 @@ func (t *Trail) RecordAs(ctx context.Context, rec Record, e Entry) error {
 	ctx = context.WithoutCancel(ctx) // a cancelled request is still recorded
 	fin := Pending(ctx, e)
 	rec.Rows, rec.Objects, rec.Detail, rec.Result, rec.Error = fin.Rows, fin.Objects, fin.Detail, fin.Result, fin.Error
-	err := pgx.BeginFunc(ctx, t.pool, func(tx pgx.Tx) error {
-		_, err := t.AppendTx(ctx, tx, rec)
-		return err
-	})
+	err := t.appendOwn(ctx, rec)
 	if err != nil {
 		if e.Err != nil {
 			return fmt.Errorf("%w (and its audit record could not be written: %v)", e.Err, err)
@@ -140,22 +137,48 @@ func (t *Trail) AppendTx(ctx context.Context, tx pgx.Tx, recs ...Record) ([]Reco
 	if len(recs) == 0 || !Enabled {
 		return nil, nil
 	}
+	return appendVia(ctx, tx, false, recs)
+}
+
+// appendOwn appends recs in a transaction of their own, in two round
+// trips: BEGIN, the lock and the head's read; then the INSERT and COMMIT.
+// A session left in a failed transaction is closed by the pool on
+// release, never reused.
+func (t *Trail) appendOwn(ctx context.Context, recs ...Record) error {
+	conn, err := t.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	_, err = appendVia(ctx, conn, true, recs)
+	return err
+}
+
+// sender is a transaction or a session.
+type sender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+const headSQL = `SELECT clock_timestamp(), current_user::text, h.seq, h.hash
+	FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, hash FROM strata.audit ORDER BY seq DESC LIMIT 1) h ON true`
+
+// appendVia takes the lock, reads the head and inserts recs through s; own
+// says that s is a bare session: the transaction is begun and committed
+// here.
+func appendVia(ctx context.Context, s sender, own bool, recs []Record) ([]Record, error) {
 	var b pgx.Batch
+	if own {
+		b.Queue(`BEGIN`)
+	}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(lockKey))
-	b.Queue(`SELECT clock_timestamp(), current_user::text, h.seq, h.hash
-		FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, hash FROM strata.audit ORDER BY seq DESC LIMIT 1) h ON true`)
-	br := tx.SendBatch(ctx, &b)
-	_, err := br.Exec()
+	b.Queue(headSQL)
 	var now time.Time
 	var role string
 	var seq *int64
 	var prev *string
-	if err == nil {
-		err = br.QueryRow().Scan(&now, &role, &seq, &prev)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	err := runBatch(s.SendBatch(ctx, &b), b.Len()-1, func(br pgx.BatchResults) error {
+		return br.QueryRow().Scan(&now, &role, &seq, &prev)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: read the chain's head: %w", err)
 	}
@@ -169,40 +192,57 @@ func (t *Trail) AppendTx(ctx context.Context, tx pgx.Tx, recs ...Record) ([]Reco
 		r.Hash = r.ComputeHash()
 		last, out[i] = r.Hash, r
 	}
-	return out, insert(ctx, tx, out)
+	var ins pgx.Batch
+	ins.Queue(insertSQL, insertArgs(out)...)
+	if own {
+		ins.Queue(`COMMIT`)
+	}
+	if err := runBatch(s.SendBatch(ctx, &ins), ins.Len(), nil); err != nil {
+		return nil, fmt.Errorf("audit: append %d record(s) at %d: %w", len(out), out[0].Seq, err)
+	}
+	return out, nil
 }
 
-// insert writes recs with one statement.
-func insert(ctx context.Context, tx pgx.Tx, recs []Record) error {
+// runBatch executes the first n statements of br, then last (if any) on
+// the next result, and closes br.
+func runBatch(br pgx.BatchResults, n int, last func(pgx.BatchResults) error) error {
+	var err error
+	for i := 0; i < n && err == nil; i++ {
+		_, err = br.Exec()
+	}
+	if err == nil && last != nil {
+		err = last(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+const insertSQL = `INSERT INTO strata.audit (seq, at, actor, via, addr, db_role, action, dataset,
+	period_from, period_to, rows, objects, result, error, detail, prev_hash, hash)
+	SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::bigint[],
+		$13::text[], $14::text[], $15::text[], $16::text[], $17::text[])`
+
+// insertArgs are insertSQL's arrays for recs.
+func insertArgs(recs []Record) []any {
 	n := len(recs)
 	seq, rows, objects := make([]int64, n), make([]int64, n), make([]int64, n)
 	at, from, to := make([]time.Time, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-	cols := make([][]string, 10)
+	cols := make([][]string, 11)
 	for i := range cols {
 		cols[i] = make([]string, n)
 	}
 	for i, r := range recs {
 		seq[i], rows[i], objects[i], at[i] = r.Seq, r.Rows, r.Objects, r.At
 		from[i], to[i] = tstz(r.From), tstz(r.To)
-		for j, v := range []string{r.Actor, r.Via, r.Addr, r.DBRole, r.Action, r.Dataset, r.Result, r.Error, r.Detail, r.PrevHash} {
+		for j, v := range []string{r.Actor, r.Via, r.Addr, r.DBRole, r.Action, r.Dataset, r.Result, r.Error, r.Detail, r.PrevHash, r.Hash} {
 			cols[j][i] = v
 		}
 	}
-	hashes := make([]string, n)
-	for i, r := range recs {
-		hashes[i] = r.Hash
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO strata.audit (seq, at, actor, via, addr, db_role, action, dataset,
-		period_from, period_to, rows, objects, result, error, detail, prev_hash, hash)
-		SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-			$7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::bigint[], $12::bigint[],
-			$13::text[], $14::text[], $15::text[], $16::text[], $17::text[])`,
-		seq, at, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], from, to, rows, objects,
-		cols[6], cols[7], cols[8], cols[9], hashes)
-	if err != nil {
-		return fmt.Errorf("audit: append %d record(s) at %d: %w", n, recs[0].Seq, err)
-	}
-	return nil
+	return []any{seq, at, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], from, to, rows, objects,
+		cols[6], cols[7], cols[8], cols[9], cols[10]}
 }
 
 func tstz(t *time.Time) pgtype.Timestamptz {
