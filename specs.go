@@ -90,5 +90,6 @@ func (s *Service) AnalyticsSpec(ds *config.Dataset) (archive.AnalyticsSpec, erro
 		Immutability:     ds.Archive.RetentionMode(),
 		Compression:      string(ds.Archive.Compression),
 		RowGroupRows:     ds.Archive.RowGroupRows,
+		Parallelism:      ds.Archive.Parallelism,
 	}, nil
 }

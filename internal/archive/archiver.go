@@ -1,7 +1,7 @@
 // Package archive moves rows out of PostgreSQL into Parquet objects without
-// ever losing or duplicating one. Each unit of work is a job: one UTC day of a
-// table, or every day of a partition that lies wholly before the cutoff. A job
-// runs this state machine:
+// ever losing or duplicating one. Each unit of work is a job: every day of a
+// partition that lies wholly before the cutoff, or every other day before
+// the cutoff, read in one pass (days.go). Each day runs this state machine:
 //
 //  1. snapshot: BEGIN REPEATABLE READ; read the day's rows (native partitions
 //     and TimescaleDB chunks are locked against writes first);
@@ -13,7 +13,8 @@
 //     a serialization error) or drop the partition, mark the object committed,
 //     and COMMIT.
 //
-// A crash before 5 leaves the rows in place and the object uncommitted: the
+// (A days job reads in one REPEATABLE READ transaction and runs step 5 of
+// each day in a transaction that imports its snapshot.) A crash before 5 leaves the rows in place and the object uncommitted: the
 // next run marks it orphaned, adopts it if it produces the same bytes, and
 // `strata verify --repair` removes what is never adopted.
 package archive
@@ -125,6 +126,9 @@ type AnalyticsSpec struct {
 	Immutability storage.RetentionMode
 	Compression  string
 	RowGroupRows int
+	// Parallelism is how many goroutines encode the days of a run (0: the
+	// number of cores, at most 4).
+	Parallelism int
 }
 
 // Options modify a run.

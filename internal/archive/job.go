@@ -13,18 +13,24 @@ import (
 	"github.com/stratahq/strata/internal/pgsource"
 )
 
-// job is one transaction's worth of archiving: a day of a table, or every
-// day of a partition or chunk that is then dropped.
+// job is one snapshot's worth of archiving: every day of a partition or
+// chunk that is then dropped, or every day of a table before the cutoff,
+// read in one pass (days.go).
 type job struct {
 	parent pgsource.Relation
 	rel    pgsource.Relation   // where rows are read and deleted
-	day    time.Time           // the day, for a day job
+	day    time.Time           // the day being written, for a partition job
 	part   *pgsource.Partition // non-nil for a partition job
+	days   []time.Time         // the days planned, for a days job
+	upto   time.Time           // a days job reads the rows before this (the cutoff)
 }
 
 func (j job) String() string {
 	if j.part != nil {
 		return "partition " + j.rel.String()
+	}
+	if len(j.days) > 0 {
+		return "days " + j.days[0].Format(time.DateOnly) + " to " + j.days[len(j.days)-1].Format(time.DateOnly)
 	}
 	return "day " + j.day.Format(time.DateOnly)
 }
@@ -42,10 +48,14 @@ func (a *Archiver) jobs(ctx context.Context, spec AnalyticsSpec, rel pgsource.Re
 	if err != nil {
 		return nil, err
 	}
+	dj := job{parent: rel, rel: rel, upto: cutoff}
 	for _, d := range days {
 		if !coveredByParts(d, parts) {
-			jobs = append(jobs, job{parent: rel, rel: rel, day: d})
+			dj.days = append(dj.days, d)
 		}
+	}
+	if len(dj.days) > 0 {
+		jobs = append(jobs, dj)
 	}
 	return jobs, nil
 }
@@ -73,15 +83,14 @@ func coveredByParts(day time.Time, parts []pgsource.Partition) bool {
 // committed. On any error nothing of the job is committed: rows stay, and the
 // job's uploaded objects are marked orphaned.
 func (a *Archiver) runJob(ctx context.Context, spec AnalyticsSpec, j job, runID int64) ([]DayReport, error) {
-	conn, err := a.Pool.Acquire(ctx)
+	if j.part == nil {
+		return a.runDays(ctx, spec, j, runID)
+	}
+	tx, release, err := a.beginRepeatableRead(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release()
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		return nil, err
-	}
+	defer release()
 	var staged []*staged
 	committed := false
 	defer func() {
@@ -107,11 +116,9 @@ func (a *Archiver) runJob(ctx context.Context, spec AnalyticsSpec, j job, runID 
 	if err != nil {
 		return nil, err
 	}
-	days := []time.Time{j.day}
-	if j.part != nil {
-		if days, err = listDays(ctx, tx, j.rel, spec.TimeColumn, j.part.Upto); err != nil {
-			return nil, err
-		}
+	days, err := listDays(ctx, tx, j.rel, spec.TimeColumn, j.part.Upto)
+	if err != nil {
+		return nil, err
 	}
 	for _, day := range days {
 		s, err := a.stageDay(ctx, tx, ex, spec, j, day, runID)
@@ -191,25 +198,6 @@ func (a *Archiver) commitTx(ctx context.Context, tx pgx.Tx, staged []*staged) er
 	return fmt.Errorf("commit (outcome read back: not committed): %w", err)
 }
 
-func deleteDay(ctx context.Context, tx pgx.Tx, rel pgsource.Relation, timeCol string, s *staged) error {
-	col := pgx.Identifier{timeCol}.Sanitize()
-	tag, err := tx.Exec(ctx, `DELETE FROM `+rel.Ident()+` WHERE `+col+` >= $1 AND `+col+` < $2`,
-		s.day, s.day.AddDate(0, 0, 1))
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "40001" {
-			return fmt.Errorf("rows of day %s changed while archiving; nothing was deleted, the next run archives them again: %w",
-				s.day.Format(time.DateOnly), err)
-		}
-		return fmt.Errorf("delete archived rows of day %s: %w", s.day.Format(time.DateOnly), err)
-	}
-	if tag.RowsAffected() != s.rows {
-		return fmt.Errorf("delete archived rows of day %s: would delete %d rows but archived %d; rolled back",
-			s.day.Format(time.DateOnly), tag.RowsAffected(), s.rows)
-	}
-	return nil
-}
-
 // dropPartition checks that the partition holds exactly the archived rows and
 // drops it: DETACH + DROP for a native partition, drop_chunks for a chunk.
 func dropPartition(ctx context.Context, tx pgx.Tx, j job, staged []*staged) error {
@@ -274,4 +262,20 @@ func (a *Archiver) orphan(ctx context.Context, staged []*staged) {
 			}
 		}
 	}
+}
+
+// beginRepeatableRead takes a pool connection and begins a REPEATABLE READ
+// transaction on it; release gives the connection back (after the
+// transaction has ended).
+func (a *Archiver) beginRepeatableRead(ctx context.Context) (pgx.Tx, func(), error) {
+	conn, err := a.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		conn.Release()
+		return nil, nil, err
+	}
+	return tx, conn.Release, nil
 }

@@ -23,9 +23,11 @@ import (
 
 // extractor reads a job's rows in the form the Parquet writer takes.
 type extractor struct {
-	schema      *parquetio.Schema
-	schemaJSON  []byte
-	selectSQL   string
+	schema     *parquetio.Schema
+	schemaJSON []byte
+	selectSQL  string
+	// scanSQL reads every row before a cutoff ($1) in one pass.
+	scanSQL     string
 	resultFmt   pgx.QueryResultFormats
 	fingerprint string
 }
@@ -50,10 +52,12 @@ func newExtractor(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec, j job) (*e
 		return nil, err
 	}
 	col := pgx.Identifier{spec.TimeColumn}.Sanitize()
+	from := `SELECT ` + schema.SelectList() + ` FROM ` + j.rel.Ident() + ` WHERE ` + col
 	return &extractor{
 		schema:      schema,
 		schemaJSON:  desc,
-		selectSQL:   `SELECT ` + schema.SelectList() + ` FROM ` + j.rel.Ident() + ` WHERE ` + col + ` >= $1 AND ` + col + ` < $2`,
+		selectSQL:   from + ` >= $1 AND ` + col + ` < $2`,
+		scanSQL:     from + ` < $1`,
 		resultFmt:   pgx.QueryResultFormats(schema.ResultFormats()),
 		fingerprint: schema.Fingerprint(),
 	}, nil
@@ -221,10 +225,15 @@ func (a *Archiver) writeDay(ctx context.Context, tx pgx.Tx, ex *extractor, spec 
 		return nil, nil
 	}
 	s.day = day
-	s.obj.Dataset, s.obj.Type, s.obj.Day, s.obj.SourceTable = spec.Dataset, catalog.TypeAnalytics, day, j.parent.String()
+	ex.describe(s, spec, j.parent.String())
+	return s, nil
+}
+
+// describe fills the catalog fields of a written object of day s.day.
+func (ex *extractor) describe(s *staged, spec AnalyticsSpec, table string) {
+	s.obj.Dataset, s.obj.Type, s.obj.Day, s.obj.SourceTable = spec.Dataset, catalog.TypeAnalytics, s.day, table
 	s.obj.SchemaFingerprint, s.obj.Schema = ex.fingerprint, ex.schemaJSON
 	s.setExpiry(spec.ArchiveRetention, spec.Immutability)
-	return s, nil
 }
 
 // copyRows streams the rows of a query into a Parquet writer. The statement

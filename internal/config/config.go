@@ -246,6 +246,9 @@ type ArchiveSpec struct {
 	Retention Duration `yaml:"retention"`
 	// RowGroupRows is the number of rows per Parquet row group. Default 122880.
 	RowGroupRows int `yaml:"row_group_rows"`
+	// Parallelism is how many goroutines encode the days of an analytics
+	// archive run; 0 (default) means the number of cores, at most 4.
+	Parallelism int `yaml:"parallelism"`
 	// Immutability asks the storage itself to refuse deleting or
 	// overwriting each object until its expiry: off (default), governance
 	// or compliance (see storage.RetentionMode and docs/CONFIG.md).

@@ -110,6 +110,7 @@ func (a *ArchiveSpec) validate(p *problems, field string) {
 	}
 	checkDuration(p, field+".retention", a.Retention, false)
 	checkRange(p, field+".row_group_rows", int64(a.RowGroupRows), 1, 100_000_000)
+	checkRange(p, field+".parallelism", int64(a.Parallelism), 0, 64)
 	if _, err := storage.ParseRetentionMode(a.Immutability); err != nil {
 		p.add(field+".immutability", "%q is not a mode (use off, governance or compliance; docs/CONFIG.md explains them)", a.Immutability)
 	}
