@@ -25,7 +25,7 @@ import (
 // the same bytes whichever way it was written: its rows in scan order, the
 // same writer options.
 const (
-	maxDirect        = 8
+	maxDirect        = 2
 	spillBlockBytes  = 256 << 10
 	spillBufferBytes = 32 << 20
 )
