@@ -253,3 +253,45 @@ func TestLineageOfAPeriodWithAnErasureSaysWhatWasErasedAndStillAddsUp(t *testing
 		t.Errorf("lineage after an erasure: ok %v, %s\nproblems %v\nnotes %v", rep.Integrity.OK, rep.Integrity.Statement, rep.Integrity.Problems, rep.Integrity.Notes)
 	}
 }
+
+func TestOnWriteOnceStorageTheOldObjectsWaitForTheirRetentionListedAsPending(t *testing.T) {
+	kinds := []string{testenv.Local}
+	if testenv.S3Running(t) {
+		kinds = append(kinds, testenv.S3Locked)
+	}
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			w := newWorld(t, kind, "archive:\n  immutability: governance")
+			ctx := context.Background()
+			others := w.snap(not(subject))
+			cert, err := w.svc.Erase(ctx, strata.EraseRequest{Dataset: "orders", Subject: subject, Reason: "GDPR request #6"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cert.Deletions) == 0 {
+				t.Fatal("no objects replaced")
+			}
+			for _, d := range cert.Deletions {
+				var until time.Time
+				if err := w.env.Pool.QueryRow(ctx, `SELECT retain_until FROM strata.objects WHERE id = $1`, d.ObjectID).Scan(&until); err != nil {
+					t.Fatalf("object %d: %v", d.ObjectID, err)
+				}
+				if d.DeletedAt != nil || !d.NotBefore.Equal(until) || !w.keyExists(d.Key) {
+					t.Errorf("old object %s: deleted %v, pending until %s (retain-until %s), in storage %v; want pending until its retention ends, still stored",
+						d.Key, d.DeletedAt, d.NotBefore, until, w.keyExists(d.Key))
+				}
+			}
+			if _, err := w.svc.Purge(ctx, "orders", false); err != nil {
+				t.Fatal(err)
+			}
+			l, err := w.svc.EraseList(ctx, "orders")
+			if err != nil || len(l.Pending) != len(cert.Deletions) {
+				t.Errorf("erase list after a purge: %v, %d pending; want the %d old objects", err, len(l.Pending), len(cert.Deletions))
+			}
+			w.snap(not(subject)).check(t, others)
+			if s := w.snap(only(subject)); len(s.analytics)+len(s.source)+len(s.layer2)+len(s.layer3) != 0 {
+				t.Errorf("the subject is still read: %d analytics, %d source, %d Layer 2, %d Layer 3 rows", len(s.analytics), len(s.source), len(s.layer2), len(s.layer3))
+			}
+		})
+	}
+}
