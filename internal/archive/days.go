@@ -77,7 +77,7 @@ func (a *Archiver) runDays(ctx context.Context, spec AnalyticsSpec, j job, runID
 // day, oldest first.
 func (a *Archiver) extractDays(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job) ([]*staged, error) {
 	r := a.newDayRouter(ex, spec, j.parent.String())
-	rows, err := tx.Query(ctx, ex.scanSQL, pgx.QueryExecModeDescribeExec, j.upto)
+	rows, err := tx.Query(ctx, ex.scanSQL, pgx.QueryExecModeDescribeExec, ex.resultFmt, j.upto)
 	if err != nil {
 		r.abort()
 		return nil, fmt.Errorf("read rows: %w", err)
