@@ -115,16 +115,17 @@ func (s *Service) retrieve(ctx context.Context, req RetrieveRequest) (*Rows, err
 	r := retrieve.Request{Dataset: ds.Name, Type: req.DataType, From: req.Start, To: req.End,
 		Columns: req.Columns, TimeColumn: timeCol, Where: req.Where, MaxRows: req.MaxRows,
 		Table: table.String()}
-	if req.IncludeLive {
-		r.Live = &retrieve.Live{}
-	}
+	shape := &retrieve.Live{}
 	if req.DataType == catalog.TypeSource {
 		r.RawColumns = []string{ds.Source.PayloadColumn}
-		if r.Live != nil {
-			r.Live.ArchivedIDColumn = ds.Source.IDColumn
-			r.Live.Exclude = []string{ds.Source.ProcessedColumn}
-			r.Live.Computed = shaColumn(ds.Source.PayloadColumn)
-		}
+		shape.ArchivedIDColumn = ds.Source.IDColumn
+		shape.Exclude = []string{ds.Source.ProcessedColumn}
+		shape.Computed = shaColumn(ds.Source.PayloadColumn)
+	}
+	if req.IncludeLive {
+		r.Live = shape
+	} else {
+		r.Shape = shape
 	}
 	rt := &retrieve.Retriever{Catalog: s.cat, Store: s.store, Pool: s.pool, SpoolDir: s.spool}
 	rs, err := rt.Query(ctx, r)

@@ -308,3 +308,46 @@ func TestUnknownDatasetIsNotFound(t *testing.T) {
 		t.Fatalf("error %v, want ErrNotFound listing the datasets", err)
 	}
 }
+
+// A period that holds no object still has its columns checked, against the
+// table as the archive would hold it: the source archive has raw_sha256,
+// which Layer 3 computes, and not Layer 3's processed flag.
+func TestColumnsAreCheckedOverAnEmptyPeriod(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	from := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := from.Add(24 * time.Hour)
+	for _, c := range []struct {
+		dataset, typ string
+		columns      []string
+		ok           bool
+	}{
+		{"orders", "analytics", []string{"order_id", "total"}, true},
+		{"orders", "analytics", []string{"order_id", "nope"}, false},
+		{"events", "source", []string{"raw_id", "raw_sha256"}, true},
+		{"events", "source", []string{"processed"}, false},
+	} {
+		rows, err := w.svc.RetrieveArchivedData(ctx, strata.RetrieveRequest{Table: c.dataset, DataType: c.typ,
+			Start: from, End: to, Columns: c.columns})
+		if c.ok {
+			if err != nil {
+				t.Fatalf("%s %s %v: %v", c.dataset, c.typ, c.columns, err)
+			}
+			n := 0
+			for _, err := range rows.All() {
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			rows.Close()
+			if n != 0 {
+				t.Fatalf("%s %s over 1990-01-01: %d rows, want none", c.dataset, c.typ, n)
+			}
+			continue
+		}
+		if !errors.Is(err, strata.ErrInvalid) || !strings.Contains(err.Error(), "unknown column") {
+			t.Fatalf("%s %s %v: error %v, want ErrInvalid naming the unknown column", c.dataset, c.typ, c.columns, err)
+		}
+	}
+}

@@ -102,6 +102,15 @@ func TestArchiveRetrieveVerifyThroughTheCommandLine(t *testing.T) {
 	if r := run(t, env, "retrieve", "-d", "orders", "--from", "2000-01-01", "--to", "2100-01-01", "--columns", "nope"); r.code != cli.ExitUsage {
 		t.Fatalf("retrieve of an unknown column: exit %d, want 2\n%s", r.code, r.stderr)
 	}
+	// A period without any object: the columns are still checked, against
+	// the table as the archive would hold it.
+	empty := []string{"retrieve", "-d", "orders", "--from", "1990-01-01", "--to", "1990-01-02", "--format", "csv"}
+	if r := run(t, env, append(empty, "--columns", "nope")...); r.code != cli.ExitUsage || !strings.Contains(r.stderr, `unknown column "nope"`) {
+		t.Fatalf("retrieve of an unknown column over an empty period: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	if r := run(t, env, append(empty, "--columns", "order_id,total")...); r.code != 0 || strings.TrimSpace(r.stdout) != "order_id,total" {
+		t.Fatalf("retrieve of known columns over an empty period: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
 	if r := run(t, env, "verify", "--deep"); r.code != 0 || !strings.Contains(r.stdout, "verify: ok") {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -66,6 +66,11 @@ type Request struct {
 	// Live, when set, adds the table's rows in range that are not archived,
 	// read in one snapshot with the catalog.
 	Live *Live
+	// Shape, when Live is nil, says how the table's columns map to the
+	// archive's (Live's Exclude and Computed; its other fields unused), so
+	// that requested columns are checked against the table even when the
+	// period has no object. Nil: the table's columns as they are.
+	Shape *Live
 	// MaxRows, when positive, ends the stream with ErrTooManyRows after
 	// that many rows.
 	MaxRows int64
@@ -153,7 +158,14 @@ func (r *Retriever) Query(ctx context.Context, req Request) (rs *Rows, err error
 	if err != nil {
 		return nil, err
 	}
-	if rs.cols, rs.defs, err = outputColumns(rs.objs, liveCols, req.Columns, targets); err != nil {
+	shapeCols := tableCols
+	if shape := req.Live; shape != nil || req.Shape != nil {
+		if shape == nil {
+			shape = req.Shape
+		}
+		shapeCols = shape.columns(tableCols)
+	}
+	if rs.cols, rs.defs, err = outputColumns(rs.objs, liveCols, shapeCols, req.Columns, targets); err != nil {
 		return nil, err
 	}
 	if rs.filter, err = bindWhere(expr, targets); err != nil {
@@ -225,9 +237,12 @@ func (r *Retriever) objects(ctx context.Context, db catalog.DB, req Request) ([]
 }
 
 // outputColumns resolves the requested columns against the objects'
-// schemas and the live columns, or takes the union of them in first-seen
-// order. It returns each output column's definition now (targets).
-func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string,
+// schemas, the live columns and the table's columns now (a column added
+// since the objects were written is NULL in them), or takes the union of
+// the objects' and the live columns in first-seen order. It returns each
+// output column's definition now (targets). A requested column that none
+// of them has is a bad request even when the period holds nothing.
+func outputColumns(objs []catalog.Object, live, table []parquetio.Column, want []string,
 	targets map[string]parquetio.Column) ([]string, []parquetio.Column, error) {
 	all, err := schemaUnion(objs, live)
 	if err != nil {
@@ -237,11 +252,15 @@ func outputColumns(objs []catalog.Object, live []parquetio.Column, want []string
 	if len(names) == 0 {
 		names = all
 	}
+	known, err := schemaUnion(objs, append(slices.Clone(live), table...))
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]parquetio.Column, 0, len(names))
 	for _, c := range names {
 		d := targets[c]
-		if !slices.Contains(all, c) && len(all) > 0 {
-			return nil, nil, badRequest(fmt.Errorf("unknown column %q (columns: %s)", c, strings.Join(all, ", ")))
+		if !slices.Contains(known, c) && len(known) > 0 {
+			return nil, nil, badRequest(fmt.Errorf("unknown column %q (columns: %s)", c, strings.Join(known, ", ")))
 		}
 		out = append(out, d)
 	}
