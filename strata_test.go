@@ -351,3 +351,33 @@ func TestColumnsAreCheckedOverAnEmptyPeriod(t *testing.T) {
 		}
 	}
 }
+
+// A column added to Layer 2 after its days were archived is NULL in the
+// archived rows, not an unknown column.
+func TestAColumnAddedSinceArchivingIsNullInArchivedRows(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	archived := w.archiveOrders(t)
+	if _, err := w.pool.Exec(ctx, `ALTER TABLE orders ADD COLUMN note text DEFAULT 'new'`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := w.svc.RetrieveArchivedData(ctx, strata.RetrieveRequest{Table: "orders",
+		Start: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Now().Add(time.Hour), Columns: []string{"order_id", "note"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var n int64
+	for row, err := range rows.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row["note"] != nil {
+			t.Fatalf("archived row %v: note %v, want NULL", row["order_id"], row["note"])
+		}
+		n++
+	}
+	if n != archived {
+		t.Fatalf("%d archived rows returned, %d were archived", n, archived)
+	}
+}
