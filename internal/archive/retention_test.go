@@ -110,7 +110,7 @@ func TestVerifyFlagsObjectsTheStorageProtectsForLessThanTheirExpiry(t *testing.T
 	if err != nil || len(rep.Problems) != 0 || len(rep.Retention) != 2 {
 		t.Fatalf("verify with immutability off: %+v, %v; want no problem and 2 retentions reported", rep, err)
 	}
-	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutable: map[string]bool{"events": true}})
+	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutability: map[string]storage.RetentionMode{"events": storage.RetentionGovernance}})
 	if err != nil || len(rep.Problems) != 2 {
 		t.Fatalf("verify with immutability on: %+v, %v; want both objects flagged", rep, err)
 	}
@@ -121,7 +121,7 @@ func TestVerifyFlagsObjectsTheStorageProtectsForLessThanTheirExpiry(t *testing.T
 	}
 	// An object past its expiry needs no retention any more.
 	exec(t, f.pool, `UPDATE strata.objects SET expires_at = now() - interval '1 second'`)
-	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutable: map[string]bool{"events": true}})
+	rep, err = f.arch.Verify(ctx, archive.VerifyOptions{Immutability: map[string]storage.RetentionMode{"events": storage.RetentionGovernance}})
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify of expired objects: %+v, %v; want no problem", rep.Problems, err)
 	}

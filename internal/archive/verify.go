@@ -47,12 +47,15 @@ type VerifyOptions struct {
 	// Deep reads every object: SHA-256 and Parquet row count.
 	Deep bool
 	// Repair deletes objects of runs that never committed (orphans) and
-	// marks them deleted. It never touches committed objects.
+	// marks them deleted, and puts committed objects that lack the
+	// retention their dataset's archive.immutability asks for under it
+	// (objects archived before it was turned on); it never changes a
+	// committed object's bytes.
 	Repair bool
-	// Immutable lists the datasets whose archive.immutability is on: each
-	// of their objects must be under a retention at least until its
-	// expiry, whether or not its upload asked for one.
-	Immutable map[string]bool
+	// Immutability is each dataset's archive.immutability: each object of
+	// a dataset where it is on must be under a retention at least until
+	// its expiry, whether or not its upload asked for one.
+	Immutability map[string]storage.RetentionMode
 }
 
 // VerifyReport is what Verify found.
@@ -62,6 +65,8 @@ type VerifyReport struct {
 	Problems []Problem
 	// Repaired lists orphan keys removed by Repair.
 	Repaired []string
+	// Protected lists the objects Repair put under retention.
+	Protected []ObjectRetention
 	// Retention is each checked object's retention as the storage states
 	// it (Stat), in the order checked.
 	Retention []ObjectRetention
@@ -137,7 +142,12 @@ func (a *Archiver) checkObject(ctx context.Context, o catalog.Object, opts Verif
 	}
 	rep.Retention = append(rep.Retention, ObjectRetention{Key: o.Key, Stated: info.Retention, ExpiresAt: o.ExpiresAt,
 		Asked: o.RetentionMode, Version: info.VersionID})
-	add(checkRetention(o, info.Retention, opts.Immutable[o.Dataset], now))
+	mode := opts.Immutability[o.Dataset]
+	if p := checkRetention(o, info.Retention, mode != storage.RetentionOff, now); p != nil && opts.Repair && mode != storage.RetentionOff {
+		add(a.protect(ctx, key, o, info, mode, p, rep))
+	} else {
+		add(p)
+	}
 	if o.VersionID != "" && info.VersionID != o.VersionID {
 		add(a.checkCurrent(ctx, key, o, info))
 	} else if info.Size != o.Bytes {

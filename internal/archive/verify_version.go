@@ -44,12 +44,45 @@ func checkRetention(o catalog.Object, stated storage.Retention, immutable bool, 
 	}
 	switch {
 	case stated.Mode == storage.RetentionOff && !stated.LegalHold:
-		return &Problem{ProblemRetention, o.Key, fmt.Sprintf("the storage states no retention; it must be kept until %s (asked: %s)",
-			need.UTC().Format(time.RFC3339), askedOf(o))}
+		hint := ""
+		if o.RetentionMode == "" {
+			hint = "; archived before archive.immutability was on? 'strata verify --repair' puts it under retention"
+		}
+		return &Problem{ProblemRetention, o.Key, fmt.Sprintf("the storage states no retention; it must be kept until %s (asked: %s)%s",
+			need.UTC().Format(time.RFC3339), askedOf(o), hint)}
 	case stated.Mode != storage.RetentionOff && stated.Until.Add(retentionSlack).Before(*need):
 		return &Problem{ProblemRetention, o.Key, fmt.Sprintf("the storage states %s retention until %s, shorter than its expiry %s (asked: %s)",
 			stated.Mode, stated.Until.UTC().Format(time.RFC3339), need.UTC().Format(time.RFC3339), askedOf(o))}
 	}
+	return nil
+}
+
+// protect repairs a retention problem: it puts the version Strata wrote
+// under mode until the object's expiry and records that in the catalog,
+// returning nil, or p with why it could not. An object whose version is
+// not recorded is protected only when its current bytes are the ones
+// Strata wrote (never an impostor's).
+func (a *Archiver) protect(ctx context.Context, key storage.Key, o catalog.Object, info storage.ObjectInfo,
+	mode storage.RetentionMode, p *Problem, rep *VerifyReport) *Problem {
+	need := o.ExpiresAt
+	if need == nil || (o.RetainUntil != nil && o.RetainUntil.After(*need)) {
+		need = o.RetainUntil
+	}
+	version := o.VersionID
+	if version == "" && (info.Size != o.Bytes || (info.SHA256 != "" && info.SHA256 != o.SHA256)) {
+		p.Detail += "; --repair left it alone: its current bytes are not the ones Strata wrote"
+		return p
+	}
+	r := storage.Retention{Mode: mode, Until: need.UTC()}
+	if err := a.Store.SetRetention(ctx, key, version, r); err != nil {
+		p.Detail += "; --repair could not set it: " + err.Error()
+		return p
+	}
+	if err := a.Catalog.RecordRetention(ctx, o.ID, string(mode), r.Until); err != nil {
+		p.Detail += "; --repair set it in the storage but could not record it (rerun): " + err.Error()
+		return p
+	}
+	rep.Protected = append(rep.Protected, ObjectRetention{Key: o.Key, Stated: r, ExpiresAt: o.ExpiresAt, Asked: string(mode), Version: version})
 	return nil
 }
 

@@ -234,6 +234,19 @@ func (c *Catalog) IsCommitted(ctx context.Context, id int64) (bool, error) {
 	return ok, nil
 }
 
+// RecordRetention records the write-once retention an object was put
+// under after its upload (strata verify --repair, for objects archived
+// before archive.immutability was on). It only ever extends: a recorded
+// retain-until later than until is kept.
+func (c *Catalog) RecordRetention(ctx context.Context, id int64, mode string, until time.Time) error {
+	_, err := c.pool.Exec(ctx, `UPDATE strata.objects SET retention_mode = $2, retain_until = $3
+		WHERE id = $1 AND (retain_until IS NULL OR retain_until < $3)`, id, mode, until)
+	if err != nil {
+		return fmt.Errorf("catalog: record the retention of object %d: %w", id, err)
+	}
+	return nil
+}
+
 // MarkCommitted records in strata.uploads that these uploads are committed.
 // It is bookkeeping after the fact: strata.objects is the truth.
 func (c *Catalog) MarkCommitted(ctx context.Context, ids []int64) error {

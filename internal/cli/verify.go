@@ -39,11 +39,16 @@ unexpected or orphan. The exit status is 3 when anything is wrong, 0 when
 the archive is sound.
 
 --repair removes what interrupted runs left behind: objects uploaded by a run
-that never committed (orphans). It never touches committed objects.`,
+that never committed (orphans). And where archive.immutability is on, it
+puts every committed object that lacks the retention under it, until the
+object's expiry (objects archived before immutability was turned on: S3
+PutObjectRetention on the version Strata wrote, Azure's version-level
+immutability policy, the local sidecar), and records it in the catalog.
+It never changes a committed object's bytes.`,
 		Example: `  strata verify                 # presence, size, current version and retention of every object
   strata verify --deep          # read everything: checksums and row counts
   strata verify --retention     # and print every object's retention as the storage states it
-  strata verify --repair        # remove uploads of interrupted runs`,
+  strata verify --repair        # remove uploads of interrupted runs; protect objects archived before immutability`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			a, err := openFor(c.Context(), env, g, opts.Repair)
@@ -55,9 +60,9 @@ that never committed (orphans). It never touches committed objects.`,
 			if err != nil {
 				return err
 			}
-			opts.Immutable = map[string]bool{}
+			opts.Immutability = map[string]storage.RetentionMode{}
 			for _, ds := range a.cfg.Datasets {
-				opts.Immutable[ds.Name] = ds.Archive.RetentionMode() != storage.RetentionOff
+				opts.Immutability[ds.Name] = ds.Archive.RetentionMode()
 			}
 			rep, err := arch.Verify(c.Context(), opts)
 			if err != nil {
@@ -72,7 +77,7 @@ that never committed (orphans). It never touches committed objects.`,
 	}
 	cmd.Flags().StringVarP(&opts.Dataset, "dataset", "d", "", "verify only this dataset")
 	cmd.Flags().BoolVar(&opts.Deep, "deep", false, "read every object: SHA-256 and Parquet row count")
-	cmd.Flags().BoolVar(&opts.Repair, "repair", false, "remove uploads of interrupted runs (never committed objects)")
+	cmd.Flags().BoolVar(&opts.Repair, "repair", false, "remove uploads of interrupted runs; put objects lacking the configured retention under it")
 	cmd.Flags().BoolVar(&showRetention, "retention", false, "print every object's retention as the storage states it")
 	return cmd
 }
@@ -80,6 +85,9 @@ that never committed (orphans). It never touches committed objects.`,
 func printVerify(env Env, rep archive.VerifyReport, deep, showRetention bool) {
 	for _, k := range rep.Repaired {
 		fmt.Fprintf(env.Stdout, "repaired %s (orphan removed)\n", k)
+	}
+	for _, r := range rep.Protected {
+		fmt.Fprintf(env.Stdout, "repaired %s (put under %s)\n", r.Key, statedRetention(r.Stated))
 	}
 	protected := 0
 	for _, r := range rep.Retention {

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -300,4 +302,68 @@ func (w *world) present(key string) bool {
 		w.t.Fatal(err)
 	}
 	return len(out.Versions) > 0
+}
+
+// TestVerifyRepairProtectsObjectsArchivedBeforeImmutability turns
+// archive.immutability on over an archive written without it: verify names
+// every object as unprotected and says how to fix it, verify --repair puts
+// each under the retention it should have had (until its expiry) and
+// records it, after which verify is clean and the storage itself refuses
+// to delete the version.
+func TestVerifyRepairProtectsObjectsArchivedBeforeImmutability(t *testing.T) {
+	for _, b := range []string{backendS3Locked, backendLocal} {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			protectLater(t, b)
+		})
+	}
+}
+
+func protectLater(t *testing.T, backend string) {
+	entry := testenv.Dataset{Name: dataset, Key: keyColumn, TimeColumn: timeColumn, Retention: "1d",
+		Extra: "archive:\n  retention: 30d"}
+	w := newWorldOf(t, backend, entry)
+	w.createOrders(4, 20)
+	w.mustSucceed(nil, "archive")
+	if n := w.count(`SELECT count(*) FROM strata.objects WHERE retention_mode IS NULL AND retain_until IS NULL`); n != 2 {
+		t.Fatalf("%d objects archived without retention, want 2", n)
+	}
+	cfg, err := os.ReadFile(w.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := strings.Replace(string(cfg), "      retention: 30d\n", "      retention: 30d\n      immutability: governance\n", 1)
+	if on == string(cfg) {
+		t.Fatalf("the config has no archive retention line to add immutability under:\n%s", cfg)
+	}
+	if err := os.WriteFile(w.config, []byte(on), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	objs := w.wormObjects()
+	v := w.strata(nil, "verify")
+	for _, o := range objs {
+		if line := lineWith(v.stdout, "retention "+o.key); v.code != 3 || !strings.Contains(line, "strata verify --repair") {
+			t.Errorf("verify after turning immutability on: want exit 3 naming %s as unprotected, with the fix: %s", o.key, v)
+		}
+	}
+	r := w.mustSucceed(nil, "verify", "--repair")
+	for _, o := range objs {
+		if !strings.Contains(lineWith(r.stdout, "repaired "+o.key), "put under governance "+o.expiresAt.UTC().Format(time.RFC3339)) {
+			t.Errorf("verify --repair: want %s put under governance until its expiry %s: %s", o.key, o.expiresAt, r)
+		}
+	}
+	if n := w.count(`SELECT count(*) FROM strata.objects WHERE retention_mode = 'governance' AND retain_until = expires_at`); n != 2 {
+		t.Errorf("%d objects record governance retention until their expiry after the repair, want 2", n)
+	}
+	if v := w.mustSucceed(nil, "verify", "--retention"); !strings.Contains(v.stdout, "verify: ok") {
+		t.Errorf("verify after the repair: %s", v)
+	}
+	if backend == backendS3Locked {
+		w.checkDirectDeleteRefused(objs[0])
+		return
+	}
+	err = w.store.Delete(context.Background(), storage.MustKey(strings.Split(objs[0].key, "/")...))
+	if !errors.Is(err, storage.ErrImmutable) {
+		t.Errorf("local delete of a repaired object: %v, want ErrImmutable", err)
+	}
 }

@@ -98,6 +98,12 @@ func (r *retrying) CheckRetention(ctx context.Context, mode RetentionMode) error
 	})
 }
 
+func (r *retrying) SetRetention(ctx context.Context, key Key, versionID string, ret Retention) error {
+	return r.p.retrier("set retention", key).run(ctx, func(int) error {
+		return r.b.SetRetention(ctx, key, versionID, ret)
+	})
+}
+
 func (r *retrying) SetLegalHold(ctx context.Context, key Key, on bool) error {
 	return r.p.retrier("set legal hold", key).run(ctx, func(int) error {
 		return r.b.SetLegalHold(ctx, key, on)

@@ -155,6 +155,14 @@ type Backend interface {
 	// applies to the current version. ErrNotExist if missing,
 	// ErrUnsupported where the store has no legal hold (Caps().LegalHold).
 	SetLegalHold(ctx context.Context, key Key, on bool) error
+	// SetRetention puts an existing object's version versionID ("" the
+	// current one) under r (its Mode not RetentionOff; LegalHold ignored):
+	// for objects written without retention, or to extend one. It never
+	// shortens a retention: the store refuses that (ErrImmutable, or the
+	// store's refusal). ErrNotExist if the key or version is missing,
+	// ErrUnsupported where the store keeps no retention (Caps().Retention)
+	// or it is not enabled (see CheckRetention).
+	SetRetention(ctx context.Context, key Key, versionID string, r Retention) error
 	// Caps reports what the backend guarantees.
 	Caps() Caps
 }

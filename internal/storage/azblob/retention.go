@@ -123,6 +123,38 @@ func (b *Backend) lock(ctx context.Context, key storage.Key, version string, unt
 	return nil
 }
 
+// SetRetention puts one version of an existing blob under a version-level
+// immutability policy until r.Until (Unlocked), then locks it for
+// compliance. Azure refuses to shorten a policy, and any change to a
+// locked one but an extension.
+func (b *Backend) SetRetention(ctx context.Context, key storage.Key, versionID string, r storage.Retention) error {
+	if r.Mode == storage.RetentionOff || r.Until.IsZero() {
+		return fmt.Errorf("azblob set retention %s: a mode and an until time are needed", b.path(key))
+	}
+	if err := b.checkVLWFor(ctx, r); err != nil {
+		return err
+	}
+	c, err := b.versionClient(key, versionID)
+	if err != nil {
+		return err
+	}
+	st, err := b.stat(ctx, key, versionID)
+	if err != nil {
+		return err
+	}
+	if st.Retention.Mode != storage.RetentionCompliance { // a locked policy can only be extended, locked
+		_, err = c.SetImmutabilityPolicy(ctx, r.Until.UTC(), &blob.SetImmutabilityPolicyOptions{Mode: to.Ptr(blob.ImmutabilityPolicySettingUnlocked)})
+		if err != nil {
+			return translate("set retention", b.path(key), err)
+		}
+	}
+	if r.Mode == storage.RetentionCompliance || st.Retention.Mode == storage.RetentionCompliance {
+		_, err = c.SetImmutabilityPolicy(ctx, r.Until.UTC(), &blob.SetImmutabilityPolicyOptions{Mode: to.Ptr(blob.ImmutabilityPolicySettingLocked)})
+		return translate("set retention", b.path(key), err)
+	}
+	return nil
+}
+
 // finishLock locks the policy of an existing blob that a compliance Put
 // of the same bytes left unlocked (a crash or failure after the upload),
 // so that the caller that adopts it on ErrExist gets a locked object.

@@ -78,7 +78,7 @@ func (z *fakeAzure) answer(req *http.Request) (*http.Response, error) {
 		}
 		z.policy[req.URL.Path] = http.Header{
 			"X-Ms-Immutability-Policy-Until-Date": {header(req.Header, "x-ms-immutability-policy-until-date")},
-			"X-Ms-Immutability-Policy-Mode":       {"locked"}}
+			"X-Ms-Immutability-Policy-Mode":       {strings.ToLower(header(req.Header, "x-ms-immutability-policy-mode"))}}
 		return fakeResponse(req, http.StatusOK, nil), nil
 	case req.Method == http.MethodPut && q.Get("comp") == "legalhold":
 		return fakeResponse(req, http.StatusOK, http.Header{"X-Ms-Legal-Hold": {header(req.Header, "x-ms-legal-hold")}}), nil
@@ -184,6 +184,39 @@ func TestRetentionHeadersAndCallsSentToAzure(t *testing.T) {
 	}
 	if hold := f.rec.puts()[n:]; len(hold) != 1 || hold[0].query.Get("comp") != "legalhold" || header(hold[0].header, "x-ms-legal-hold") != "true" {
 		t.Errorf("SetLegalHold sent %+v, want one PUT comp=legalhold with x-ms-legal-hold: true", hold)
+	}
+
+	// SetRetention of a blob written without retention: a policy Unlocked,
+	// then for compliance Locked, on the version, with the date.
+	for _, tc := range []struct {
+		mode  storage.RetentionMode
+		modes []string
+	}{
+		{storage.RetentionGovernance, []string{"Unlocked"}},
+		{storage.RetentionCompliance, []string{"Unlocked", "Locked"}},
+	} {
+		key := storage.MustKey("late-" + string(tc.mode))
+		p, opts := content(1000)
+		if _, err := f.b.Put(ctx, key, bytes.NewReader(p), opts); err != nil {
+			t.Fatal(err)
+		}
+		n := len(f.rec.puts())
+		if err := f.b.SetRetention(ctx, key, "", storage.Retention{Mode: tc.mode, Until: until}); err != nil {
+			t.Fatalf("SetRetention %s: %v", tc.mode, err)
+		}
+		var modes []string
+		for _, r := range f.rec.puts()[n:] {
+			if r.query.Get("comp") != "immutabilityPolicies" || header(r.header, "x-ms-immutability-policy-until-date") != wantDate {
+				t.Errorf("SetRetention %s sent %+v, want only comp=immutabilityPolicies with until-date %q", tc.mode, r, wantDate)
+			}
+			modes = append(modes, header(r.header, "x-ms-immutability-policy-mode"))
+		}
+		if strings.Join(modes, ",") != strings.Join(tc.modes, ",") {
+			t.Errorf("SetRetention %s sent policy modes %v, want %v", tc.mode, modes, tc.modes)
+		}
+		if st, err := f.b.Stat(ctx, key); err != nil || st.Retention.Mode != tc.mode || !st.Retention.Until.Equal(until) {
+			t.Errorf("Stat after SetRetention %s: (%+v, %v)", tc.mode, st.Retention, err)
+		}
 	}
 
 	// A lock that fails leaves an unlocked blob; Put again finds it (its

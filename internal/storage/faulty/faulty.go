@@ -33,6 +33,7 @@ const (
 	OpGetVersion   Op = "get-version" // GetVersionRange
 	OpCheckRetain  Op = "check-retention"
 	OpSetLegalHold Op = "set-legal-hold"
+	OpSetRetain    Op = "set-retention"
 )
 
 // ErrInjected is wrapped by every error the decorator injects by default, so
@@ -189,6 +190,17 @@ func (f *Backend) SetLegalHold(ctx context.Context, key storage.Key, on bool) er
 		return err
 	}
 	return f.b.SetLegalHold(ctx, key, on)
+}
+
+// SetRetention may fail as configured (after the call when AfterCall).
+func (f *Backend) SetRetention(ctx context.Context, key storage.Key, versionID string, r storage.Retention) error {
+	if err := f.fault(OpSetRetain); err != nil {
+		if f.opts.AfterCall {
+			_ = f.b.SetRetention(ctx, key, versionID, r) // outcome deliberately lost
+		}
+		return err
+	}
+	return f.b.SetRetention(ctx, key, versionID, r)
 }
 
 func (f *Backend) read(op Op, open func() (io.ReadCloser, error)) (io.ReadCloser, error) {

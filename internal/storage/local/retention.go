@@ -34,33 +34,67 @@ func (b *Backend) GetVersionRange(ctx context.Context, key storage.Key, versionI
 // sidecar; Delete refuses the object while it is set. ErrNotExist if
 // missing.
 func (b *Backend) SetLegalHold(ctx context.Context, key storage.Key, on bool) error {
-	name, err := b.path("legal hold", key)
+	return b.updateSidecar(ctx, "legal hold", key, func(sc *sidecar) error {
+		sc.LegalHold = on
+		return nil
+	})
+}
+
+// SetRetention records r in the object's sidecar (the file backend keeps
+// no versions: versionID must be ""). An active retention is only ever
+// extended: a shorter Until, or governance over compliance, is
+// ErrImmutable. ErrNotExist if missing.
+func (b *Backend) SetRetention(ctx context.Context, key storage.Key, versionID string, r storage.Retention) error {
+	if versionID != "" {
+		return storage.Unsupported("local set retention "+key.String(), "version "+versionID, "the file backend keeps no versions")
+	}
+	if r.Mode == storage.RetentionOff || r.Until.IsZero() {
+		return fmt.Errorf("local set retention %s: a mode and an until time are needed", key)
+	}
+	return b.updateSidecar(ctx, "set retention", key, func(sc *sidecar) error {
+		if cur := sc.retention(); cur.Mode != storage.RetentionOff && cur.Active(time.Now()) &&
+			(r.Until.Before(cur.Until) || (cur.Mode == storage.RetentionCompliance && r.Mode != storage.RetentionCompliance)) {
+			return fmt.Errorf("%w (%s retention until %s cannot be shortened or weakened)",
+				storage.ErrImmutable, cur.Mode, cur.Until.Format(time.RFC3339))
+		}
+		until := r.Until.UTC()
+		sc.RetainMode, sc.RetainUntil = r.Mode, &until
+		return nil
+	})
+}
+
+// updateSidecar changes an existing object's sidecar with change, under
+// the key's lock. ErrNotExist if the object is missing.
+func (b *Backend) updateSidecar(ctx context.Context, op string, key storage.Key, change func(*sidecar) error) error {
+	name, err := b.path(op, key)
 	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("local legal hold %s: %w", key, err)
+		return fmt.Errorf("local %s %s: %w", op, key, err)
 	}
 	mu := b.lock(key)
 	mu.Lock()
 	defer mu.Unlock()
 	fi, err := b.root.Stat(name)
 	if notExist(err) || (err == nil && !fi.Mode().IsRegular()) {
-		return fmt.Errorf("local legal hold %s: %w", key, storage.ErrNotExist)
+		return fmt.Errorf("local %s %s: %w", op, key, storage.ErrNotExist)
 	}
 	if err != nil {
-		return fmt.Errorf("local legal hold %s: %w", key, err)
+		return fmt.Errorf("local %s %s: %w", op, key, err)
 	}
 	sc, ok, err := b.readSidecar(name)
 	if err != nil {
-		return fmt.Errorf("local legal hold %s: %w", key, err)
+		return fmt.Errorf("local %s %s: %w", op, key, err)
 	}
 	if !ok {
 		sc = sidecar{Size: fi.Size()} // a crash lost it: keep what is known
 	}
-	sc.LegalHold = on
+	if err := change(&sc); err != nil {
+		return fmt.Errorf("local %s %s: %w", op, key, err)
+	}
 	if err := b.writeSidecar(name, sc); err != nil {
-		return fmt.Errorf("local legal hold %s: %w", key, err)
+		return fmt.Errorf("local %s %s: %w", op, key, err)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ func RunRetention(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 		{"a legal hold refuses Delete until it is cleared", testLegalHold},
 		{"a legal hold outlives the retention", testLegalHoldOutlivesRetention},
 		{"GetVersionRange reads the version Put wrote", testGetVersion},
+		{"SetRetention protects an object written without one, and never shortens it", testSetRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,6 +114,35 @@ func testRetentionDelete(t *testing.T, s *suite) {
 	s.wantContent(t, key, p)
 	waitUntil(until)
 	if err := s.b.Delete(t.Context(), key); err != nil {
+		t.Fatalf("Delete after Until: %v", err)
+	}
+	s.wantNotVisible(t, key)
+}
+
+func testSetRetention(t *testing.T, s *suite) {
+	ctx := t.Context()
+	until := time.Now().Add(retainFor).Truncate(time.Second).Add(time.Second)
+	r := storage.Retention{Mode: storage.RetentionCompliance, Until: until}
+	wantErrIs(t, "SetRetention of a missing key", s.b.SetRetention(ctx, s.key(t, "missing"), "", r), storage.ErrNotExist)
+	key := s.key(t, "late")
+	info := s.put(t, key, []byte("archived before immutability"))
+	if err := s.b.SetRetention(ctx, key, info.VersionID, r); err != nil {
+		t.Fatalf("SetRetention of version %q: %v", info.VersionID, err)
+	}
+	st, err := s.b.Stat(ctx, key)
+	if err != nil || st.Retention.Mode != storage.RetentionCompliance || st.Retention.Until.Sub(until).Abs() > time.Second {
+		t.Fatalf("Stat after SetRetention: (%+v, %v), want compliance until %s", st.Retention, err, until.Format(time.RFC3339))
+	}
+	wantErrIs(t, "Delete after SetRetention, before Until", s.b.Delete(ctx, key), storage.ErrImmutable)
+	s.wantContent(t, key, []byte("archived before immutability"))
+	if err := s.b.SetRetention(ctx, key, info.VersionID, storage.Retention{Mode: storage.RetentionCompliance, Until: until.Add(-time.Hour)}); err == nil {
+		t.Fatal("SetRetention shortened a compliance retention")
+	}
+	if st, err := s.b.Stat(ctx, key); err != nil || st.Retention.Until.Sub(until).Abs() > time.Second {
+		t.Fatalf("Stat after a refused shortening: (%+v, %v), want until %s still", st.Retention, err, until.Format(time.RFC3339))
+	}
+	waitUntil(until)
+	if err := s.b.Delete(ctx, key); err != nil {
 		t.Fatalf("Delete after Until: %v", err)
 	}
 	s.wantNotVisible(t, key)
