@@ -168,6 +168,9 @@ func prepareDemo(ctx context.Context, cl *pglocal.Cluster, state string) (string
       compression: snappy
       retention: 7y
 `, d.Name, demo.SourceTable(d), d.Table, d.Key, d.TimeColumn, d.Name)
+		if d.Name == "customers" {
+			ds.WriteString("    subject:\n      columns: [customer_id]\n      source_path: customer_id\n")
+		}
 	}
 	u := cl.URL(demoDB)
 	yaml := fmt.Sprintf(`# Written by 'strata demo'. Point database.url and storage.url at your own
@@ -177,6 +180,8 @@ database:
 storage:
   url: file://%s
   prefix: analytics_service
+erasure:
+  key_file: erasure.key
 datasets:
 %s`, u, archiveDir, ds.String())
 	path := filepath.Join(state, "strata.yaml")
@@ -255,16 +260,19 @@ func demoFlow(ctx context.Context, a *app, state, cfgPath string, keep bool) err
 	if err := demoLineage(ctx, a); err != nil {
 		return err
 	}
+	day := reports["orders"].Days
+	sample := "2024-11-01"
+	if len(day) > 0 {
+		sample = day[0].Day.Format(time.DateOnly)
+		if err := demoCompliance(ctx, a, day[0].Day); err != nil {
+			return err
+		}
+	}
 	vrep, err := arch.Verify(ctx, archive.VerifyOptions{Deep: true})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\n==> strata verify --deep: %d objects read whole, %d problem(s)\n", vrep.Checked, len(vrep.Problems))
-	day := reports["orders"].Days
-	sample := "2024-11-01"
-	if len(day) > 0 {
-		sample = day[0].Day.Format(time.DateOnly)
-	}
 	printDemoNext(out, state, cfgPath, sample, keep)
 	return nil
 }
@@ -344,6 +352,10 @@ func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
   bin/strata verify --deep
   bin/strata compare --dataset orders --from %s --to %s
   bin/strata lineage --dataset orders --from %s --to %s
+  bin/strata hold list --all                  # the demo's released legal hold: who, when, why
+  bin/strata erase show 1                     # the erasure's certificate (JSON)
+  bin/strata audit list --format json | tail -3
+  bin/strata audit verify
   ls -R %s | head
   bin/strata demo down --state %s            # stop the demo database
 `, cfg, day, day, today, today, rel(filepath.Join(state, "sample-orders.jsonl")), today, today, today, today,
