@@ -13,8 +13,10 @@
 //     a serialization error) or drop the partition, mark the object committed,
 //     and COMMIT.
 //
-// (A days job reads in one REPEATABLE READ transaction and runs step 5 of
-// each day in a transaction that imports its snapshot.) A crash before 5 leaves the rows in place and the object uncommitted: the
+// A job runs step 5 once for all its days: a days job reads every day in
+// one scan, stages each day (2 to 4), then deletes all their rows with one
+// DELETE and commits. A crash before 5 leaves the rows in place and the
+// objects uncommitted: the
 // next run marks it orphaned, adopts it if it produces the same bytes, and
 // `strata verify --repair` removes what is never adopted.
 package archive
@@ -46,7 +48,8 @@ type Archiver struct {
 	Failpoints failpoint.Set
 	// SpoolDir holds Parquet files between writing and upload.
 	SpoolDir string
-	// Progress, if set, is told about each day as it completes.
+	// Progress, if set, is told about each day as it completes, and, in a
+	// job of several days, as its object is uploaded (Pending).
 	Progress func(DayReport)
 	// Observer, if set, is told when each run begins and ends (OpenLineage
 	// events); see ObserveRun.
@@ -152,6 +155,9 @@ type DayReport struct {
 	Adopted bool
 	// Dropped names the partition or chunk dropped instead of deleting rows.
 	Dropped string
+	// Pending is set in a progress report of a day whose object is uploaded
+	// but commits later, with the other days of its job; never in a Report.
+	Pending bool
 }
 
 // Report is the outcome of archiving one dataset.

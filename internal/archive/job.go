@@ -133,6 +133,13 @@ func (a *Archiver) runJob(ctx context.Context, spec AnalyticsSpec, j job, runID 
 		return nil, err
 	}
 	committed = true
+	a.markCommitted(ctx, staged)
+	return a.confirm(ctx, staged, j)
+}
+
+// markCommitted records in strata.uploads that the objects committed; a
+// failure is only logged (the next run settles it from strata.objects).
+func (a *Archiver) markCommitted(ctx context.Context, staged []*staged) {
 	ids := make([]int64, len(staged))
 	for i, s := range staged {
 		ids[i] = s.obj.ID
@@ -140,7 +147,6 @@ func (a *Archiver) runJob(ctx context.Context, spec AnalyticsSpec, j job, runID 
 	if err := a.Catalog.MarkCommitted(ctx, ids); err != nil {
 		a.logger().Warn("objects committed; recording it in strata.uploads failed (the next run settles it)", "err", err)
 	}
-	return a.confirm(ctx, staged, j)
 }
 
 // commitJob deletes exactly the rows that were archived (or drops the
@@ -154,11 +160,12 @@ func (a *Archiver) commitJob(ctx context.Context, tx pgx.Tx, spec AnalyticsSpec,
 			return err
 		}
 	} else {
-		for _, s := range staged {
-			if err := deleteDay(ctx, tx, j.rel, spec.TimeColumn, s); err != nil {
-				return err
-			}
+		if err := deleteDays(ctx, tx, j, spec.TimeColumn, staged); err != nil {
+			return err
 		}
+	}
+	if err := a.Failpoints.Hit("after-delete"); err != nil {
+		return err
 	}
 	l := &catalog.Lineage{Dataset: spec.Dataset, Kind: catalog.LineageAnalyticsArchive}
 	for _, s := range staged {

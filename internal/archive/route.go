@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stratahq/strata/internal/parquetio"
 )
 
-// Routing the rows of one scan to one Parquet object per day. The first
+// Routing the rows of a scan to one Parquet object per day. The first
 // maxDirect days met get a Parquet writer each and are encoded as their
 // rows arrive; the rows of any further day are spilled, in PostgreSQL's
 // binary form, to one unlinked spill file and encoded after the scan, by
@@ -21,9 +24,13 @@ import (
 // whatever the number of days: maxDirect writers, plus at most
 // spillBufferBytes of spill buffers (a day's buffer is written out as a
 // block of the spill file when it fills or when the buffers together pass
-// the bound), plus parallelism writers after the scan. A day's object is
-// the same bytes whichever way it was written: its rows in scan order, the
-// same writer options.
+// the bound), plus parallelism writers after the scan.
+//
+// A parallel scan (days.go) has one router per ctid range, all but the
+// first spilling every day, and the bound on buffers shared among them. A
+// day's object is its rows in heap order, the ranges' parts one after the
+// other, through the same writer options: the same bytes whichever way it
+// was written.
 const (
 	maxDirect        = 2
 	spillBlockBytes  = 256 << 10
@@ -48,17 +55,20 @@ type dayRouter struct {
 	timeCol int
 	date    bool
 	sinks   map[int64]*daySink
-	direct  int
-	spill   *os.File
-	spillAt int64
-	held    int // bytes of spill buffers (capacity)
+	direct  int // days given a writer so far
+	// maxDirect and buffers bound the days given a writer and the bytes of
+	// spill buffers.
+	maxDirect, buffers int
+	spill              *os.File
+	spillAt            int64
+	held               int // bytes of spill buffers (capacity)
 }
 
-func (a *Archiver) newDayRouter(ex *extractor, spec AnalyticsSpec, table string) *dayRouter {
+func (a *Archiver) newDayRouter(ex *extractor, spec AnalyticsSpec, table string, direct, buffers int) *dayRouter {
 	i := ex.schema.Index(spec.TimeColumn)
 	k, _ := ex.schema.Kind(i)
 	return &dayRouter{a: a, ex: ex, spec: spec, table: table, timeCol: i, date: k == parquetio.KindDate,
-		sinks: make(map[int64]*daySink)}
+		sinks: make(map[int64]*daySink), maxDirect: direct, buffers: buffers}
 }
 
 // dayOf returns the UTC day number (days since 1970) of a row's time value.
@@ -88,6 +98,11 @@ func (r *dayRouter) dayOf(raw []byte) (int64, error) {
 	return d + pgEpochDays, nil
 }
 
+// scan routes the rows of one query (sql with args) to their days.
+func (r *dayRouter) scan(ctx context.Context, q pgx.Tx, sql string, args ...any) error {
+	return eachRow(ctx, q, r.route, sql, append([]any{r.ex.resultFmt}, args...)...)
+}
+
 // route adds one row (raw binary values in schema order) to its day.
 func (r *dayRouter) route(values [][]byte) error {
 	if values[r.timeCol] == nil {
@@ -112,7 +127,7 @@ func (r *dayRouter) route(values [][]byte) error {
 
 func (r *dayRouter) newSink(d int64) (*daySink, error) {
 	s := &daySink{day: time.Unix(d*86400, 0).UTC()}
-	if r.direct < maxDirect {
+	if r.direct < r.maxDirect {
 		sw, err := r.a.newSpoolWriter(r.ex.schema, r.spec.dayWriterOptions(r.table, s.day))
 		if err != nil {
 			return nil, err
@@ -146,10 +161,10 @@ func (r *dayRouter) spillRow(s *daySink, values [][]byte) error {
 		s.buf = append(s.buf, v...)
 	}
 	r.held += cap(s.buf) - before
-	if len(s.buf) < spillBlockBytes && r.held <= spillBufferBytes {
+	if len(s.buf) < spillBlockBytes && r.held <= r.buffers {
 		return nil
 	}
-	return r.flushSink(s, r.held > spillBufferBytes)
+	return r.flushSink(s, r.held > r.buffers)
 }
 
 // flushSink writes the day's buffer as a block of the spill file; release
@@ -170,19 +185,39 @@ func (r *dayRouter) flushSink(s *daySink, release bool) error {
 	return nil
 }
 
-// finish closes every day's object, encoding the spilled days on up to
+// dayParts are one day's sinks in the routers of consecutive ranges, in
+// range order, and the router each belongs to.
+type dayParts struct {
+	day    time.Time
+	sinks  []*daySink
+	owners []*dayRouter
+}
+
+// finishDays closes every day's object from the routers of a scan (one, or
+// one per ctid range in range order), encoding the spilled days on up to
 // parallel goroutines, and returns them oldest first. On error it removes
 // every file it made.
-func (r *dayRouter) finish(parallel int) ([]*staged, error) {
-	sinks := make([]*daySink, 0, len(r.sinks))
-	for _, s := range r.sinks {
-		sinks = append(sinks, s)
+func finishDays(routers []*dayRouter, parallel int) ([]*staged, error) {
+	byDay := map[int64]*dayParts{}
+	for _, r := range routers {
+		for d, s := range r.sinks {
+			p := byDay[d]
+			if p == nil {
+				p = &dayParts{day: s.day}
+				byDay[d] = p
+			}
+			p.sinks, p.owners = append(p.sinks, s), append(p.owners, r)
+		}
 	}
-	slices.SortFunc(sinks, func(x, y *daySink) int { return x.day.Compare(y.day) })
-	out := make([]*staged, len(sinks))
-	errs := make([]error, len(sinks))
-	next := make(chan int, len(sinks))
-	for i := range sinks {
+	days := make([]*dayParts, 0, len(byDay))
+	for _, p := range byDay {
+		days = append(days, p)
+	}
+	slices.SortFunc(days, func(x, y *dayParts) int { return x.day.Compare(y.day) })
+	out := make([]*staged, len(days))
+	errs := make([]error, len(days))
+	next := make(chan int, len(days))
+	for i := range days {
 		next <- i
 	}
 	close(next)
@@ -190,12 +225,14 @@ func (r *dayRouter) finish(parallel int) ([]*staged, error) {
 	for range max(1, parallel) {
 		wg.Go(func() {
 			for i := range next {
-				out[i], errs[i] = r.finishSink(sinks[i])
+				out[i], errs[i] = finishDay(days[i])
 			}
 		})
 	}
 	wg.Wait()
-	r.close()
+	for _, r := range routers {
+		r.close()
+	}
 	if err := errors.Join(errs...); err != nil {
 		for _, s := range out {
 			if s != nil {
@@ -207,24 +244,32 @@ func (r *dayRouter) finish(parallel int) ([]*staged, error) {
 	return out, nil
 }
 
-// finishSink closes a direct day's writer, or writes a spilled day's rows.
-func (r *dayRouter) finishSink(s *daySink) (*staged, error) {
-	sw := s.sw
-	if sw == nil {
+// finishDay closes a day's writer (the first range's, when the day had one)
+// after writing the day's spilled rows, range after range.
+func finishDay(p *dayParts) (*staged, error) {
+	r := p.owners[0]
+	day := p.day.Format(time.DateOnly)
+	sw, parts := p.sinks[0].sw, p.sinks
+	if sw != nil {
+		parts = parts[1:]
+	} else {
 		var err error
-		if sw, err = r.a.newSpoolWriter(r.ex.schema, r.spec.dayWriterOptions(r.table, s.day)); err != nil {
+		if sw, err = r.a.newSpoolWriter(r.ex.schema, r.spec.dayWriterOptions(r.table, p.day)); err != nil {
 			return nil, err
 		}
-		if err := r.replay(s, sw.w); err != nil {
+	}
+	for i, s := range parts {
+		// Only the first range's router gives days a writer.
+		if err := p.owners[len(p.owners)-len(parts)+i].replay(s, sw.w); err != nil {
 			sw.abort()
-			return nil, fmt.Errorf("day %s: %w", s.day.Format(time.DateOnly), err)
+			return nil, fmt.Errorf("day %s: %w", day, err)
 		}
 	}
 	st, _, err := sw.finish()
 	if err != nil {
-		return nil, fmt.Errorf("day %s: %w", s.day.Format(time.DateOnly), err)
+		return nil, fmt.Errorf("day %s: %w", day, err)
 	}
-	st.day = s.day
+	st.day = p.day
 	r.ex.describe(st, r.spec, r.table)
 	return st, nil
 }

@@ -236,18 +236,25 @@ func (ex *extractor) describe(s *staged, spec AnalyticsSpec, table string) {
 	s.setExpiry(spec.ArchiveRetention, spec.Immutability)
 }
 
-// copyRows streams the rows of a query into a Parquet writer. The statement
-// is described on every run rather than taken from the connection's cache:
-// after an ALTER TABLE a cached statement of a long-lived process fails
-// ("cached plan must not change result type"), one pooled connection at a time.
+// copyRows streams the rows of a query (raw values in the query's result
+// formats) into a Parquet writer.
 func copyRows(ctx context.Context, tx pgx.Tx, w *parquetio.Writer, sql string, args ...any) error {
+	return eachRow(ctx, tx, w.WriteRaw, sql, args...)
+}
+
+// eachRow calls put with the raw values of each row of a query. The
+// statement is described on every run rather than taken from the
+// connection's cache: after an ALTER TABLE a cached statement of a
+// long-lived process fails ("cached plan must not change result type"), one
+// pooled connection at a time.
+func eachRow(ctx context.Context, tx pgx.Tx, put func([][]byte) error, sql string, args ...any) error {
 	rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
 	if err != nil {
 		return fmt.Errorf("read rows: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		if err := w.WriteRaw(rows.RawValues()); err != nil {
+		if err := put(rows.RawValues()); err != nil {
 			return err
 		}
 	}

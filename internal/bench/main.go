@@ -99,10 +99,15 @@ type options struct {
 	// strata_noaudit, and how long each of its HTTP loads runs.
 	strataNoAudit string
 	auditDuration time.Duration
+	// The interleaved section (issue 15): rows of the table, the
+	// archive.parallelism values run side by side, an optional CPU profile.
+	ilRows     int64
+	ilParallel []int
+	ilProfile  string
 }
 
 // sections are the parts of the benchmark, in the order they run.
-var sections = []string{"archive", "ingest", "retrieve", "http", "lineage", "audit"}
+var sections = []string{"archive", "interleaved", "ingest", "retrieve", "http", "lineage", "audit"}
 
 // has reports whether section runs.
 func (o options) has(section string) bool {
@@ -136,7 +141,15 @@ func main() {
 	flag.Int64Var(&o.movedDayRows, "moved-day-rows", 200, "lineage: rows per history day")
 	flag.StringVar(&o.strataNoAudit, "strata-noaudit", "", "audit: a strata binary built with -tags strata_noaudit (records nothing), to measure what the audit trail costs")
 	flag.DurationVar(&o.auditDuration, "audit-duration", 10*time.Second, "audit: how long each HTTP load of each round runs")
+	flag.Int64Var(&o.ilRows, "il-rows", 2_000_000, "interleaved: rows over 120 days, row i on day i mod 120 (the oldest 30 days archived)")
+	ilParallel := flag.String("il-parallelism", "1,2", "interleaved: archive.parallelism values to run side by side, comma-separated")
+	flag.StringVar(&o.ilProfile, "il-profile", "", "interleaved: also archive in-process under the CPU profiler, writing the profile here")
 	flag.Parse()
+	var err error
+	if o.ilParallel, err = parseParallel(*ilParallel); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
@@ -209,6 +222,12 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	var il *ilResults
+	if o.has("interleaved") && o.ilRows > 0 {
+		if il, err = b.interleaved(ctx); err != nil {
+			return err
+		}
+	}
 	if o.has("ingest") && o.ingestRecords > 0 {
 		if res.ingest, err = b.ingestRuns(ctx); err != nil {
 			return err
@@ -254,6 +273,9 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 	if len(res.copy) > 0 {
 		b.report(res)
 	}
+	if il != nil {
+		b.reportInterleaved(il)
+	}
 	b.reportIngest(res)
 	b.reportIngestLoads(loads)
 	if rres != nil {
@@ -278,7 +300,7 @@ func (b *bench) cleanup(ctx context.Context) error {
 	if b.keep {
 		return nil
 	}
-	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table+`, `+rTable+`, `+rLive); err != nil {
+	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table+`, `+ilTable+`, `+rTable+`, `+rLive); err != nil {
 		return err
 	}
 	if err := b.dropLineageDB(ctx); err != nil {

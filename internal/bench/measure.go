@@ -62,9 +62,14 @@ func (b *bench) dayQuery() string {
 // TCP, as strata connects, with its output going to w (/dev/null when
 // timed).
 func (b *bench) copyOnce(ctx context.Context, w io.Writer) (sample, error) {
+	return b.psqlCopy(ctx, `COPY (`+b.dayQuery()+`) TO STDOUT (FORMAT binary)`, w, b.size.DayRows)
+}
+
+// psqlCopy runs psql -c sql (a COPY ... TO STDOUT) over TCP, its output
+// going to w, and measures it; the sample counts rows.
+func (b *bench) psqlCopy(ctx context.Context, sql string, w io.Writer, rows int64) (sample, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(b.pg.cl.BinDir, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-		"-h", "127.0.0.1", "-p", strconv.Itoa(b.pg.cl.Port), "-U", "postgres", "-d", dbName,
-		"-c", `COPY (`+b.dayQuery()+`) TO STDOUT (FORMAT binary)`)
+		"-h", "127.0.0.1", "-p", strconv.Itoa(b.pg.cl.Port), "-U", "postgres", "-d", dbName, "-c", sql)
 	cmd.Stdout = w
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -72,7 +77,7 @@ func (b *bench) copyOnce(ctx context.Context, w io.Writer) (sample, error) {
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("psql COPY: %w: %s", err, stderr.String())
 	}
-	s := sample{Rows: b.size.DayRows}
+	s := sample{Rows: rows}
 	cpu, rss := rusage(cmd.ProcessState)
 	m.stop(&s, cpu)
 	s.MaxRSS = rss
@@ -156,27 +161,36 @@ func (b *bench) archiveOnce(ctx context.Context, codec string, n int) (sample, e
 	if err != nil {
 		return sample{}, err
 	}
+	s, err := b.runArchive(ctx, name, cfg, "events", dir, b.size.DayRows)
+	if err != nil {
+		return s, err
+	}
+	return s, b.checkArchived()
+}
+
+// runArchive runs `strata archive --config cfg --dataset ds` (its output in
+// archive-name.log), measuring it; the sample counts rows and the Parquet
+// bytes under dir.
+func (b *bench) runArchive(ctx context.Context, name, cfg, ds, dir string, rows int64) (sample, error) {
 	logf, err := os.Create(filepath.Join(b.state, "archive-"+name+".log"))
 	if err != nil {
 		return sample{}, err
 	}
 	defer logf.Close()
-	cmd := exec.CommandContext(ctx, b.strata, "archive", "--config", cfg, "--dataset", "events")
+	cmd := exec.CommandContext(ctx, b.strata, "archive", "--config", cfg, "--dataset", ds)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	off := fileSize(b.pg.serverLog())
 	m := startMeter(b.pg.cl.Dir)
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("%s archive (output in %s): %w", b.strata, logf.Name(), err)
 	}
-	s := sample{Rows: b.size.DayRows}
+	s := sample{Rows: rows}
 	cpu, rss := rusage(cmd.ProcessState)
 	m.stop(&s, cpu)
 	s.MaxRSS = rss
 	s.Phases = readPhases(b.pg.serverLog(), off)
-	if s.Bytes, err = parquetBytes(dir); err != nil {
-		return s, err
-	}
-	return s, b.checkArchived()
+	s.Bytes, err = parquetBytes(dir)
+	return s, err
 }
 
 // checkArchived fails unless the day's rows are all gone from the table.
@@ -222,7 +236,20 @@ func parquetBytes(dir string) (int64, error) {
 // profileArchive runs archive.Archiver in this process, as `strata archive`
 // does, under the CPU profiler, writing the profile to path.
 func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample, error) {
-	dir := filepath.Join(b.state, "archive", "profile")
+	spec := archive.AnalyticsSpec{Dataset: "events", Table: table, TimeColumn: timeCol, Key: []string{"id"},
+		Retention: 90 * 24 * time.Hour, ArchiveRetention: 7 * 365 * 24 * time.Hour, Compression: codec}
+	s, err := b.profileRun(ctx, spec, "profile", path)
+	if err != nil {
+		return s, err
+	}
+	return s, b.checkArchived()
+}
+
+// profileRun archives spec in this process into a fresh file:// archive
+// (folder name under the state's archive folder) under the CPU profiler,
+// writing the profile to path.
+func (b *bench) profileRun(ctx context.Context, spec archive.AnalyticsSpec, name, path string) (sample, error) {
+	dir := filepath.Join(b.state, "archive", name)
 	if err := local.RemoveArchive(dir); err != nil {
 		return sample{}, err
 	}
@@ -239,8 +266,6 @@ func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample,
 	ts := &timedStore{Backend: storage.WithRetry(store, storage.RetryPolicy{})}
 	a := &archive.Archiver{Pool: b.pg.pool, Catalog: cat, Store: ts,
 		Prefix: prefix, SpoolDir: filepath.Join(os.TempDir(), "strata-spool")}
-	spec := archive.AnalyticsSpec{Dataset: "events", Table: table, TimeColumn: timeCol, Key: []string{"id"},
-		Retention: 90 * 24 * time.Hour, ArchiveRetention: 7 * 365 * 24 * time.Hour, Compression: codec}
 	f, err := os.Create(path)
 	if err != nil {
 		return sample{}, err
@@ -256,8 +281,5 @@ func (b *bench) profileArchive(ctx context.Context, codec, path string) (sample,
 	m.stop(&s, -1)
 	pprof.StopCPUProfile()
 	s.Phases, s.Upload = readPhases(b.pg.serverLog(), off), ts.put
-	if err != nil {
-		return s, err
-	}
-	return s, b.checkArchived()
+	return s, err
 }

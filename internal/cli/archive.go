@@ -88,7 +88,11 @@ func runArchive(ctx context.Context, a *app, dataset string, dryRun, strict bool
 	opts := archive.Options{DryRun: dryRun}
 	if isTerminal(a.env.Stdout) {
 		opts.Progress = func(d archive.DayReport) {
-			fmt.Fprintf(a.env.Stderr, "\r  %s %s: %d rows, %s        ", d.Dataset, d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes))
+			state := "archived"
+			if d.Pending {
+				state = "uploaded, commits with the run's other days"
+			}
+			fmt.Fprintf(a.env.Stderr, "\r\033[K  %s %s: %d rows, %s %s", d.Dataset, d.Day.Format(time.DateOnly), d.Rows, units.Bytes(d.Bytes), state)
 		}
 	}
 	var failed error

@@ -73,7 +73,7 @@ func TestSourceIngestKillAtEveryStep(t *testing.T) {
 	remoteSteps := []string{"after-intent", "mid-upload", "after-verify", "after-commit"}
 	for _, backend := range backends {
 		for i, step := range failpoint.Steps {
-			if backend != backendLocal && !slices.Contains(remoteSteps, step) {
+			if slices.Contains(analyticsOnlySteps, step) || backend != backendLocal && !slices.Contains(remoteSteps, step) {
 				continue
 			}
 			t.Run(backend+"/"+step, func(t *testing.T) {
@@ -130,6 +130,9 @@ func ingestKillAtStep(t *testing.T, backend, step, order string) {
 // bytes), and every invariant holds.
 func TestSourceArchiveKillAtEveryStep(t *testing.T) {
 	for i, step := range failpoint.Steps {
+		if slices.Contains(analyticsOnlySteps, step) {
+			continue
+		}
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			archiveKillAtStep(t, backendLocal, step, fmt.Sprintf("6-%02d", i))

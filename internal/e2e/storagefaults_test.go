@@ -98,9 +98,10 @@ func retryableFaults(t *testing.T, backend string, lostResponse bool, order stri
 }
 
 // TestPermanentStorageFailureDeletesNothingUnarchived makes the third upload
-// fail with a permanent error: the run stops with an error, the two days
-// committed before stay committed, no row of the failed day or later is
-// deleted, and a later run without faults finishes the job.
+// fail with a permanent error: the run stops with an error, commits no day
+// (the days of a run commit together, since issue 15; before, the two days
+// uploaded first were committed), deletes no row, and a later run without
+// faults finishes the job, adopting the uploads of the failed one.
 func TestPermanentStorageFailureDeletesNothingUnarchived(t *testing.T) {
 	start := time.Now()
 	w := newWorld(t, backendLocal)
@@ -117,24 +118,25 @@ func TestPermanentStorageFailureDeletesNothingUnarchived(t *testing.T) {
 	if retries.Load() != 0 {
 		t.Errorf("a permanent error was retried %d times", retries.Load())
 	}
-	if len(rep.Days) != 2 || w.committedObjects() != 2 {
-		t.Errorf("want the 2 days before the failure committed: report %d days, catalog %d objects", len(rep.Days), w.committedObjects())
+	if len(rep.Days) != 0 || w.committedObjects() != 0 {
+		t.Errorf("want no day committed by the failed run: report %d days, catalog %d objects", len(rep.Days), w.committedObjects())
 	}
-	if lost := w.count(`SELECT count(*) FROM (SELECT * FROM ref EXCEPT ALL SELECT * FROM ` + table + `) x`); lost != 1000 {
-		t.Errorf("%d rows left the table, want exactly the 1000 of the 2 committed days", lost)
+	if lost := w.count(`SELECT count(*) FROM (SELECT * FROM ref EXCEPT ALL SELECT * FROM ` + table + `) x`); lost != 0 {
+		t.Errorf("%d rows left the table, want none", lost)
 	}
 	if n := len(w.storedKeys()); n != 2 {
-		t.Errorf("storage holds %d objects after the failed upload, want 2", n)
+		t.Errorf("storage holds %d objects after the failed upload, want the 2 uploaded before it", n)
 	}
-	// Without the fault, the failed day's intent is adopted: the same rows
-	// make the same bytes. (In process: the test binary's Parquet files
-	// differ from the strata binary's in the writer's created_by field.)
+	// Without the fault, the uploads and the failed day's intent are
+	// adopted: the same rows make the same bytes. (In process: the test
+	// binary's Parquet files differ from the strata binary's in the
+	// writer's created_by field.)
 	rep, err = w.archiveInProcess(w.store)
 	if err != nil {
 		t.Fatalf("archive without faults: %v", err)
 	}
-	if len(rep.Days) != 7 || !rep.Days[0].Adopted {
-		t.Errorf("the clean run should archive the 7 remaining days, adopting the failed upload first: %+v", rep.Days)
+	if len(rep.Days) != 9 || !rep.Days[0].Adopted || !rep.Days[1].Adopted || !rep.Days[2].Adopted {
+		t.Errorf("the clean run should archive the 9 days, adopting the first 3 (2 uploads, 1 intent): %+v", rep.Days)
 	}
 	o := w.checkInvariants()
 	figures.add(t, w.figure("4-1", "3rd Put fails permanently, then a clean run", o, 1, start))

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -16,21 +18,25 @@ import (
 // Steps of the archive state machine, in order.
 var Steps = []string{
 	"after-plan", "after-extract", "after-intent", "mid-upload", "after-upload",
-	"after-verify", "in-commit-before-delete", "after-commit",
+	"after-verify", "after-stage-all", "in-commit-before-delete", "after-delete", "after-commit",
 }
 
 // ErrInjected is returned by Hit for the "error" action.
 var ErrInjected = errors.New("failpoint: injected failure")
 
 // Set maps step names to actions: "kill" (SIGKILL this process), "error"
-// (return ErrInjected), or "sleep:DURATION".
+// (return ErrInjected), or "sleep:DURATION", each performed at the step's
+// first hit, or at its Nth with the suffix "@N" ("after-verify=kill@3": at
+// the third day's verification).
 type Set struct {
 	actions map[string]string
+	at      map[string]int64
+	hits    map[string]*atomic.Int64
 }
 
 // Parse reads a spec such as "after-upload=kill,after-plan=sleep:2s".
 func Parse(spec string) (Set, error) {
-	s := Set{actions: map[string]string{}}
+	s := Set{actions: map[string]string{}, at: map[string]int64{}, hits: map[string]*atomic.Int64{}}
 	if strings.TrimSpace(spec) == "" {
 		return s, nil
 	}
@@ -42,6 +48,14 @@ func Parse(spec string) (Set, error) {
 		name, action, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok || !known[name] {
 			return s, fmt.Errorf("STRATA_FAILPOINTS: %q: want step=action with step one of %s", part, strings.Join(Steps, ", "))
+		}
+		s.at[name], s.hits[name] = 1, new(atomic.Int64)
+		if a, n, ok := strings.Cut(action, "@"); ok {
+			at, err := strconv.ParseInt(n, 10, 64)
+			if err != nil || at < 1 {
+				return s, fmt.Errorf("STRATA_FAILPOINTS: %q: @%s: want the hit to act at, a number from 1", part, n)
+			}
+			action, s.at[name] = a, at
 		}
 		if action != "kill" && action != "error" && !strings.HasPrefix(action, "sleep:") {
 			return s, fmt.Errorf("STRATA_FAILPOINTS: %q: action must be kill, error or sleep:DURATION", part)
@@ -59,7 +73,7 @@ func Parse(spec string) (Set, error) {
 // Hit performs the action set for step, if any.
 func (s Set) Hit(step string) error {
 	action, ok := s.actions[step]
-	if !ok {
+	if !ok || s.hits[step].Add(1) != s.at[step] {
 		return nil
 	}
 	switch {
@@ -79,6 +93,9 @@ func (s Set) Hit(step string) error {
 func (s Set) String() string {
 	var parts []string
 	for k, v := range s.actions {
+		if s.at[k] > 1 {
+			v += "@" + strconv.FormatInt(s.at[k], 10)
+		}
 		parts = append(parts, k+"="+v)
 	}
 	sort.Strings(parts)
