@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -127,18 +128,7 @@ func TestOnlyRepetitiveColumnsGetADictionary(t *testing.T) {
 // row written (numeric by its text form).
 func checkEncodingRows(t *testing.T, file []byte, rows int) {
 	t.Helper()
-	r, err := parquetio.Open(bytes.NewReader(file), int64(len(file)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := r.Rows(context.Background(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	n := 0
-	for ; it.Next(); n++ {
-		row := it.Row()
+	eachRow(t, file, rows, func(n int, row []parquetio.Value) {
 		want := encodingRow(n)
 		for c, v := range row {
 			var got []byte
@@ -160,6 +150,25 @@ func checkEncodingRows(t *testing.T, file []byte, rows int) {
 				t.Fatalf("row %d column %s: read %q, wrote %q", n, encodingColumns[c].Name, got, want[c])
 			}
 		}
+	})
+}
+
+// eachRow reads file back, calls fn with each row and checks that there
+// are rows of them.
+func eachRow(t *testing.T, file []byte, rows int, fn func(n int, row []parquetio.Value)) {
+	t.Helper()
+	r, err := parquetio.Open(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := r.Rows(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for ; it.Next(); n++ {
+		fn(n, it.Row())
 	}
 	if err := it.Err(); err != nil {
 		t.Fatal(err)
@@ -167,4 +176,51 @@ func checkEncodingRows(t *testing.T, file []byte, rows int) {
 	if n != rows {
 		t.Fatalf("read %d rows, wrote %d", n, rows)
 	}
+}
+
+// TestWideIntegerColumnsAreDeltaEncoded: an integer column with tens of
+// thousands of distinct values, a few of them frequent (customer ids), is
+// DELTA_BINARY_PACKED rather than dictionary encoded: 16-bit indexes and a
+// dictionary page per row group cost more than its 17-bit deltas. A column
+// of a handful of values keeps its dictionary.
+func TestWideIntegerColumnsAreDeltaEncoded(t *testing.T) {
+	cols := []parquetio.Column{
+		{Name: "customer_id", TypeOID: 23, TypeName: "integer", NotNull: true},
+		{Name: "qty", TypeOID: 21, TypeName: "smallint"},
+	}
+	s, err := parquetio.NewSchema(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	const rows = 50000
+	want := make([][2]int64, rows)
+	var buf bytes.Buffer
+	w, err := parquetio.NewWriter(&buf, s, parquetio.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		r := rnd.Float64()
+		want[i] = [2]int64{1 + int64(r*r*50000), 1 + int64(rnd.IntN(20))}
+		row := [][]byte{binary.BigEndian.AppendUint32(nil, uint32(want[i][0])), binary.BigEndian.AppendUint16(nil, uint16(want[i][1]))}
+		if err := w.WriteRaw(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	encs := encodings(t, buf.Bytes(), 0)
+	if !slices.Equal(encs["customer_id"], []format.Encoding{format.DeltaBinaryPacked}) {
+		t.Errorf("customer_id has data pages %v, want only DELTA_BINARY_PACKED", encs["customer_id"])
+	}
+	if !slices.Equal(encs["qty"], []format.Encoding{format.RLEDictionary}) {
+		t.Errorf("qty has data pages %v, want only RLE_DICTIONARY", encs["qty"])
+	}
+	eachRow(t, buf.Bytes(), rows, func(n int, row []parquetio.Value) {
+		if got := [2]int64{row[0].Int64(), row[1].Int64()}; got != want[n] {
+			t.Fatalf("row %d: read %v, wrote %v", n, got, want[n])
+		}
+	})
 }
