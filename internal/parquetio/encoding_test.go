@@ -224,3 +224,46 @@ func TestWideIntegerColumnsAreDeltaEncoded(t *testing.T) {
 		}
 	})
 }
+
+// TestASmallFileWeighsItsDictionaryAgainstItsOwnRows: in a file of 2,000
+// rows (a small table's day), 1,500 distinct integers far apart (30-bit
+// deltas) would need a dictionary page as large as the values themselves,
+// so the column is delta encoded (in a full row group the dictionary would
+// pay); 20 distinct statuses keep their dictionary.
+func TestASmallFileWeighsItsDictionaryAgainstItsOwnRows(t *testing.T) {
+	cols := []parquetio.Column{
+		{Name: "device_id", TypeOID: 23, TypeName: "integer", NotNull: true},
+		{Name: "status", TypeOID: 25, TypeName: "text", NotNull: true},
+	}
+	s, err := parquetio.NewSchema(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rows = 2000
+	var buf bytes.Buffer
+	w, err := parquetio.NewWriter(&buf, s, parquetio.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		row := [][]byte{binary.BigEndian.AppendUint32(nil, uint32(i*7919%1500*654321)), fmt.Appendf(nil, "status-%d", i%20)}
+		if err := w.WriteRaw(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	encs := encodings(t, buf.Bytes(), 0)
+	if !slices.Equal(encs["device_id"], []format.Encoding{format.DeltaBinaryPacked}) {
+		t.Errorf("device_id has data pages %v, want only DELTA_BINARY_PACKED", encs["device_id"])
+	}
+	if !slices.Equal(encs["status"], []format.Encoding{format.RLEDictionary}) {
+		t.Errorf("status has data pages %v, want only RLE_DICTIONARY", encs["status"])
+	}
+	eachRow(t, buf.Bytes(), rows, func(n int, row []parquetio.Value) {
+		if got, want := row[0].Int64(), int64(n*7919%1500*654321); got != want {
+			t.Fatalf("row %d: device_id %d, wrote %d", n, got, want)
+		}
+	})
+}

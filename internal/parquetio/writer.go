@@ -135,11 +135,17 @@ func (w *Writer) sampled(b *batch) bool {
 
 // start chooses the dictionary-encoded columns from the first batch and
 // starts the parquet-go writer and the encoder. The choice depends only on
-// the rows, so the same rows give the same bytes.
-func (w *Writer) start(first *batch) {
+// the rows, so the same rows give the same bytes. When the first batch is
+// the whole file (whole says so: Close sent it), a dictionary page is
+// shared by its rows only, not by a full row group's.
+func (w *Writer) start(first *batch, whole bool) {
+	groupRows := w.opts.RowGroupRows
+	if whole {
+		groupRows = min(groupRows, first.n)
+	}
 	dict := make([]bool, len(w.s.cols))
 	for i, t := range w.s.types {
-		dict[i] = wantDictionary(t, first.cols[i], w.opts.RowGroupRows)
+		dict[i] = wantDictionary(t, first.cols[i], groupRows)
 	}
 	opts := []parquet.WriterOption{w.s.parquetSchema(dict), &parquet.WriterConfig{CreatedBy: CreatedBy}, parquet.Compression(w.codec), parquet.PageBufferSize(512 * 1024),
 		parquet.WriteBufferSize(256 * 1024), parquet.DictionaryMaxBytes(dictionaryMaxBytes)}
@@ -321,15 +327,16 @@ func (w *Writer) endRow(b *batch) error {
 		b.endGroup, w.inGroup = true, 0
 	}
 	if b.endGroup || (w.enc == nil && w.sampled(b)) || (w.enc != nil && b.n >= batchRows) {
-		return w.send()
+		return w.send(false)
 	}
 	return nil
 }
 
-// send hands the current batch to the encoder and takes an empty one.
-func (w *Writer) send() error {
+// send hands the current batch to the encoder and takes an empty one; last
+// says that no row follows it.
+func (w *Writer) send(last bool) error {
 	if w.enc == nil {
-		w.start(w.cur)
+		w.start(w.cur, last)
 	} else if err := w.enc.put(w.cur); err != nil {
 		w.err = err
 		return err
@@ -425,7 +432,7 @@ func (w *Writer) trackTime(v parquet.Value) {
 // error returns that error.
 func (w *Writer) Close() (Stats, error) {
 	if w.err == nil && w.cur != nil && (w.cur.n > 0 || w.enc == nil) {
-		_ = w.send()
+		_ = w.send(true)
 	}
 	if w.enc == nil { // failed before the first batch was sent
 		return Stats{}, w.err
