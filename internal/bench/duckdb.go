@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,6 +32,7 @@ type duckQuery struct {
 	Name  string   `json:"name"`
 	SQL   string   `json:"sql"`
 	Modes []string `json:"modes"`
+	Out   string   `json:"out,omitempty"` // the csv mode's file
 }
 
 type duckResult struct {
@@ -74,29 +76,11 @@ func (b *bench) duckdbRuns(ctx context.Context, res []*rresult) *duckRun {
 		}
 		return dr
 	}
-	if b.duckdb == "" {
-		return fail("%s", b.duckdbMissing)
-	}
-	mods, err := filepath.Abs(b.duckdb)
+	job.Threads, job.Reps = dr.threads, b.reps
+	t0 := time.Now()
+	out, err := b.runDuckJob(ctx, job)
 	if err != nil {
 		return fail("%v", err)
-	}
-	if _, err := os.Stat(filepath.Join(mods, "node_modules", "@duckdb", "node-api", "package.json")); err != nil {
-		return fail("@duckdb/node-api is not installed in %s (scripts/duckdb/install.sh)", mods)
-	}
-	job.Modules, job.Threads, job.Reps = mods, dr.threads, b.reps
-	in, _ := json.Marshal(job)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(b.duckdbScript))
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
-		return fail("node %s: %v: %s", b.duckdbScript, err, strings.TrimSpace(stderr.String()))
-	}
-	var out duckResult
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		return fail("node %s printed %q: %v", b.duckdbScript, stdout.String(), err)
 	}
 	dr.version = out.Version
 	b.step("DuckDB %s, %d threads, %d runs in %s (node start-up and instance creation included)", out.Version, dr.threads, len(out.Runs), time.Since(t0).Round(100*time.Millisecond))
@@ -123,6 +107,35 @@ func (b *bench) duckdbRuns(ctx context.Context, res []*rresult) *duckRun {
 		}
 	}
 	return dr
+}
+
+// runDuckJob runs scripts/duckdb/bench.mjs on job (its Modules set here)
+// and returns what it reported.
+func (b *bench) runDuckJob(ctx context.Context, job duckJob) (*duckResult, error) {
+	if b.duckdb == "" {
+		return nil, errors.New(b.duckdbMissing)
+	}
+	mods, err := filepath.Abs(b.duckdb)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(mods, "node_modules", "@duckdb", "node-api", "package.json")); err != nil {
+		return nil, fmt.Errorf("@duckdb/node-api is not installed in %s (scripts/duckdb/install.sh)", mods)
+	}
+	job.Modules = mods
+	in, _ := json.Marshal(job)
+	cmd := exec.CommandContext(ctx, "node", b.duckdbScript)
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("node %s: %v: %s", b.duckdbScript, err, strings.TrimSpace(stderr.String()))
+	}
+	var out duckResult
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		return nil, fmt.Errorf("node %s printed %q: %v", b.duckdbScript, stdout.String(), err)
+	}
+	return &out, nil
 }
 
 func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }

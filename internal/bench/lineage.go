@@ -431,14 +431,14 @@ func (b *bench) freshDB(ctx context.Context, name string) error {
 	return nil
 }
 
-// dropLineageDB drops the section's database (cleanup).
-func (b *bench) dropLineageDB(ctx context.Context) error {
+// dropDB drops a section's database (cleanup).
+func (b *bench) dropDB(ctx context.Context, name string) error {
 	conn, err := pgx.Connect(ctx, b.pg.cl.URL("postgres"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `DROP DATABASE IF EXISTS `+lineageDB+` WITH (FORCE)`)
+	_, err = conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
 	return err
 }
 

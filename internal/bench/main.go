@@ -33,7 +33,12 @@
 //     through the Go API in this process (svc.Compare, svc.Replay): when
 //     everything agrees, with Layer 3 emptied, after a transform change
 //     that alters every row, again with nothing to do, and rebuilding an
-//     emptied Layer 2 (see lineage.go).
+//     emptied Layer 2 (see lineage.go);
+//   - csv (issue 15): layout (b), -csv-rows readings over 120 days with row
+//     i on day i mod 120, the oldest 30 days archived by `strata archive`,
+//     then every archived row, 3 columns, as CSV by `strata retrieve
+//     --format csv` and by DuckDB's COPY ... (FORMAT csv) from the same
+//     files, runs alternated (see csvout.go).
 //
 // It prints the figures and PASS/FAIL against the targets of issues 2, 3
 // and 4 (issue 5 sets no target). -only runs some sections. With -profile
@@ -104,10 +109,12 @@ type options struct {
 	ilRows     int64
 	ilParallel []int
 	ilProfile  string
+	// csvRows is the size of the csv section's layout (b) table (0: skip).
+	csvRows int64
 }
 
 // sections are the parts of the benchmark, in the order they run.
-var sections = []string{"archive", "interleaved", "ingest", "retrieve", "http", "lineage", "audit"}
+var sections = []string{"archive", "interleaved", "ingest", "retrieve", "http", "lineage", "audit", "csv"}
 
 // has reports whether section runs.
 func (o options) has(section string) bool {
@@ -140,6 +147,7 @@ func main() {
 	flag.IntVar(&o.movedDays, "moved-days", 1000, "lineage: archived days of history the moved rows hide among (0 skips the issue 9 cases)")
 	flag.Int64Var(&o.movedDayRows, "moved-day-rows", 200, "lineage: rows per history day")
 	flag.StringVar(&o.strataNoAudit, "strata-noaudit", "", "audit: a strata binary built with -tags strata_noaudit (records nothing), to measure what the audit trail costs")
+	flag.Int64Var(&o.csvRows, "csv-rows", 2_000_000, "csv: rows of layout (b), over 120 days with the oldest 30 archived, retrieved as CSV next to DuckDB (0 skips it)")
 	flag.DurationVar(&o.auditDuration, "audit-duration", 10*time.Second, "audit: how long each HTTP load of each round runs")
 	flag.Int64Var(&o.ilRows, "il-rows", 2_000_000, "interleaved: rows over 120 days, row i on day i mod 120 (the oldest 30 days archived)")
 	ilParallel := flag.String("il-parallelism", "1,2", "interleaved: archive.parallelism values to run side by side, comma-separated")
@@ -269,6 +277,12 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	var csv *csvResults
+	if o.has("csv") && o.csvRows > 0 {
+		if csv, err = b.csvRuns(ctx); err != nil {
+			return err
+		}
+	}
 	b.reportHeader(ctx)
 	if len(res.copy) > 0 {
 		b.report(res)
@@ -290,6 +304,9 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 	if aud != nil {
 		b.reportAudit(aud)
 	}
+	if csv != nil {
+		b.reportCSV(csv)
+	}
 	return b.cleanup(ctx)
 }
 
@@ -303,7 +320,10 @@ func (b *bench) cleanup(ctx context.Context) error {
 	if _, err := b.pg.pool.Exec(ctx, `DROP TABLE IF EXISTS `+table+`, `+ilTable+`, `+rTable+`, `+rLive); err != nil {
 		return err
 	}
-	if err := b.dropLineageDB(ctx); err != nil {
+	if err := b.dropDB(ctx, lineageDB); err != nil {
+		return err
+	}
+	if err := b.dropDB(ctx, csvDB); err != nil {
 		return err
 	}
 	return local.RemoveArchive(filepath.Join(b.state, "archive"))

@@ -20,6 +20,9 @@
 //   json    COPY (sql) TO '/dev/null' (FORMAT json): DuckDB renders every
 //           row as a JSON line and writes it away, as strata's jsonl does;
 //           no first_ms (the statement returns at the end).
+//   csv     COPY (sql) TO q.out (FORMAT csv, HEADER): the rows as CSV into
+//           the file the query names (/dev/null without one), as strata
+//           retrieve --format csv > file does; no first_ms.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -56,7 +59,15 @@ async function runJSON(conn, sql) {
   return { rows: Number(reader.getRows()[0][0]), ms, first_ms: null };
 }
 
-const modes = { chunks: runChunks, json: runJSON };
+async function runCSV(conn, sql, q) {
+  const out = (q.out ?? '/dev/null').replaceAll("'", "''");
+  const t0 = performance.now();
+  const reader = await conn.runAndReadAll(`COPY (${sql}) TO '${out}' (FORMAT csv, HEADER, USE_TMP_FILE false)`);
+  const ms = performance.now() - t0;
+  return { rows: Number(reader.getRows()[0][0]), ms, first_ms: null };
+}
+
+const modes = { chunks: runChunks, json: runJSON, csv: runCSV };
 const out = { runs: [] };
 {
   const { instance, conn } = await open();
@@ -68,7 +79,7 @@ for (const q of job.queries) {
   for (const mode of q.modes ?? ['chunks']) {
     for (let rep = 1; rep <= (job.reps ?? 1); rep++) {
       const { instance, conn } = await open();
-      const r = await modes[mode](conn, q.sql);
+      const r = await modes[mode](conn, q.sql, q);
       conn.closeSync();
       instance.closeSync();
       out.runs.push({ name: q.name, mode, rep, ...r });
