@@ -45,6 +45,9 @@ type ErasureRefused = erasure.RefusedError
 // ErrInvalid or ErrNotFound.
 func (s *Service) Erase(ctx context.Context, req EraseRequest) (EraseCertificate, error) {
 	cert, err := s.erase(ctx, req)
+	if !req.DryRun {
+		s.publishAfter(ctx, req.Dataset)
+	}
 	e := audit.Entry{Action: audit.ActionErase, Dataset: req.Dataset, Err: err,
 		Rows:    cert.Layer3.Rows + cert.Layer2.Rows,
 		Objects: int64(cert.SourceArchive.Objects + cert.AnalyticsArchive.Objects),

@@ -77,6 +77,9 @@ func (s *Service) IngestWith(ctx context.Context, dataset string, r io.Reader, o
 	}
 	rec := audit.Pending(ctx, e)
 	rep, err := s.ingest(ctx, dataset, r, opts, &rec)
+	if len(rep.Objects) > 0 {
+		s.tables.PublishAsync(ctx, dataset)
+	}
 	if rep.Audited { // committed with the records, in their batch
 		s.audit.Anchor(ctx, false)
 		return rep, err

@@ -25,6 +25,10 @@ func (s *Service) ArchiveSource(ctx context.Context, dataset string, opts archiv
 	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
 		return archive.Report{}, s.recordRun(ctx, audit.ActionArchiveSource, dataset, archive.Report{}, false, err)
 	}
+	if !opts.DryRun {
+		s.publishTables(ctx, dataset) // a publish a crash prevented
+		defer s.publishAfter(ctx, dataset)
+	}
 	rep, err := s.Archiver().Source(ctx, spec, opts)
 	return rep, s.recordRun(ctx, audit.ActionArchiveSource, dataset, rep, opts.DryRun, err)
 }
@@ -43,6 +47,10 @@ func (s *Service) ArchiveAnalytics(ctx context.Context, dataset string, opts arc
 	}
 	if err := s.CheckImmutability(ctx); err != nil && !opts.DryRun {
 		return archive.Report{}, s.recordRun(ctx, audit.ActionArchiveAnalytics, dataset, archive.Report{}, false, err)
+	}
+	if !opts.DryRun {
+		s.publishTables(ctx, dataset) // a publish a crash prevented
+		defer s.publishAfter(ctx, dataset)
 	}
 	arch := s.Archiver()
 	arch.Progress = opts.Progress
@@ -90,6 +98,9 @@ type PurgeReport struct {
 // purged row is in a committed source object, which the hold keeps.
 func (s *Service) Purge(ctx context.Context, dataset string, dryRun bool) (PurgeReport, error) {
 	rep, err := s.purge(ctx, dataset, dryRun)
+	if !dryRun && rep.expiring {
+		s.publishAfter(ctx, dataset)
+	}
 	detail := ""
 	if dryRun {
 		detail = "dry run"

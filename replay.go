@@ -62,6 +62,7 @@ func (s *Service) Replay(ctx context.Context, req ReplayRequest) (*CompareReport
 	rep, err := s.lineageRun(ctx, req, action)
 	if err == nil && rep != nil && rep.Applied != nil {
 		s.Archiver().HoldNew(ctx, rep.Applied.Objects)
+		s.publishAfter(ctx, req.Dataset)
 	}
 	return rep, err
 }

@@ -51,6 +51,9 @@ type RestoreReport = archive.RestoreReport
 // Into table) match ErrInvalid or ErrNotFound.
 func (s *Service) Restore(ctx context.Context, req RestoreRequest) (RestoreReport, error) {
 	rep, err := s.restore(ctx, req)
+	if len(rep.Objects) > 0 {
+		s.publishAfter(ctx, req.Dataset)
+	}
 	var rows int64
 	for _, d := range rep.Days {
 		rows += d.Rows

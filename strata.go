@@ -45,6 +45,7 @@ import (
 	"github.com/stratahq/strata/internal/storage/azblob"
 	"github.com/stratahq/strata/internal/storage/local"
 	"github.com/stratahq/strata/internal/storage/s3"
+	"github.com/stratahq/strata/internal/tables"
 	"github.com/stratahq/strata/internal/transform"
 )
 
@@ -118,6 +119,8 @@ type Service struct {
 	audit    *audit.Trail
 	anchors  *audit.Anchorer
 	auditDir storage.Key
+	// tables publishes the lakehouse tables after each commit.
+	tables *tables.Publisher
 }
 
 // Open loads the configuration, connects to the database (applying catalog
@@ -170,6 +173,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.intake = intake.New(s.Archiver(), s.audit)
+	s.tables = s.newPublisher()
 	return s, nil
 }
 
@@ -177,6 +181,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 // at most) and releases the database connections.
 func (s *Service) Close() {
 	s.intake.Close()
+	s.tables.Wait()
 	s.lineage.Close()
 	s.cat.Close()
 	s.pool.Close()

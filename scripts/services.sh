@@ -23,6 +23,14 @@ start)
     sed -e 's/STRATA_DATABASE_URL/STRATA_TEST_DATABASE_URL/' -e 's#/strata_demo?#/postgres?#' "$state/pg.env"
     cat "$state/azurite.env"
     cat "$state/versitygw.env"
+    # DuckDB for the tests that read archives and lakehouse tables as an
+    # engine would (installed once, cached in .tools/duckdb); without it
+    # those tests skip (fail under CI).
+    if duckdb=$(scripts/duckdb/install.sh); then
+      echo "export STRATA_TEST_DUCKDB=$duckdb"
+    else
+      echo "services.sh: DuckDB not installed; tests that need it will skip" >&2
+    fi
   } >"$state/test.env"
   echo "services up; settings in .state/test.env"
   ;;

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stratahq/strata/internal/catalog"
@@ -224,6 +225,9 @@ func (a *Archiver) findUnexpected(ctx context.Context, dataset string, known map
 			return err
 		}
 		err = a.Store.List(ctx, prefix, func(info storage.ObjectInfo) error {
+			if isTableMetadata(a.Prefix, info.Key) {
+				return nil // lakehouse table metadata: verify checks the tables apart
+			}
 			state, ok := known[info.Key.String()]
 			if !ok {
 				// A run may have recorded and uploaded it after the catalog
@@ -247,6 +251,16 @@ func (a *Archiver) findUnexpected(ctx context.Context, dataset string, known map
 		}
 	}
 	return nil
+}
+
+// isTableMetadata reports whether key is under a folder whose name starts
+// with '_' directly in a dataset's folder ({prefix}/{type}/{dataset}/_x/):
+// the lakehouse tables' metadata (Delta's _delta_log), which no archive
+// object's key can be.
+func isTableMetadata(prefix, key storage.Key) bool {
+	segs := key.Segments()
+	i := len(prefix.Segments()) + 2
+	return len(segs) > i+1 && strings.HasPrefix(segs[i], "_")
 }
 
 // repair removes orphans. It settles only uploads whose run is dead (its

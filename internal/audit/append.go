@@ -48,6 +48,7 @@ const (
 	ActionHoldRelease      = "hold.release"
 	ActionTokenCreate      = "token.create"
 	ActionErase            = "erase"
+	ActionTablesRebuild    = "tables.rebuild"
 )
 
 // lockKey is the advisory lock appends take ("audit" in ASCII): one

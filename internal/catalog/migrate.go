@@ -314,6 +314,34 @@ var migrations = []string{
 		key        text NOT NULL,
 		written_at timestamptz NOT NULL DEFAULT now()
 	);`,
+	// 11: lakehouse tables (internal/tables). change_seq orders the
+	// changes of objects (a new object, and every change of its state or
+	// superseded_by, by trigger), so a table's version is the largest
+	// change_seq among its dataset's objects of that type. column_stats
+	// are an object's per-column file statistics, recorded once (from the
+	// footer) so a publish never reads an object twice; NULL until then.
+	// table_publications is the last version each format published.
+	`CREATE SEQUENCE strata.objects_change_seq;
+	ALTER TABLE strata.objects
+		ADD COLUMN change_seq bigint NOT NULL DEFAULT nextval('strata.objects_change_seq'),
+		ADD COLUMN column_stats jsonb;
+	CREATE FUNCTION strata.objects_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		NEW.change_seq := nextval('strata.objects_change_seq');
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER objects_changed BEFORE UPDATE OF state, superseded_by ON strata.objects
+		FOR EACH ROW EXECUTE FUNCTION strata.objects_changed();
+	CREATE INDEX objects_change ON strata.objects (dataset, archive_type, change_seq);
+	CREATE TABLE strata.table_publications (
+		dataset      text NOT NULL,
+		archive_type text NOT NULL,
+		format       text NOT NULL,
+		version      bigint NOT NULL,
+		objects      bigint NOT NULL,
+		published_at timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (dataset, archive_type, format)
+	);`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

@@ -135,6 +135,7 @@ var commands = []func(Env, *globalFlags) *cobra.Command{
 	newTokenCmd,
 	newEraseCmd,
 	newAuditCmd,
+	newTablesCmd,
 }
 
 func isFlagError(err error) bool {

@@ -136,6 +136,7 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	svc.OnTablesFailed(m.TablePublishFailed)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return listenErr(cfg.Server.Listen, err)

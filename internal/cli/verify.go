@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/units"
@@ -35,8 +36,15 @@ retention for every object (RETENTION KEY MODE UNTIL).
 
 Each problem is printed on its own line as KIND KEY DETAIL, where KIND is
 missing, size, checksum, rows, unreadable, overwritten, retention,
-unexpected or orphan. The exit status is 3 when anything is wrong, 0 when
+unexpected, orphan, table-missing or table-extra. The exit status is 3 when anything is wrong, 0 when
 the archive is sound.
+
+Verify then checks every lakehouse table (tables.delta, tables.iceberg)
+lists exactly the committed, current objects: a committed object the table
+does not list is printed as table-missing, a file it lists that is not
+committed and current (superseded, expired, restored, or never archived) as
+table-extra, each with the format and the table; 'strata tables rebuild
+--dataset N' repairs both.
 
 --repair removes what interrupted runs left behind: objects uploaded by a run
 that never committed (orphans). And where archive.immutability is on, it
@@ -68,8 +76,13 @@ It never changes a committed object's bytes.`,
 			if err != nil {
 				return err
 			}
+			diffs, err := a.svc.TablesCheck(c.Context(), opts.Dataset)
+			if err != nil {
+				return err
+			}
 			printVerify(env, rep, opts.Deep, showRetention)
-			if len(rep.Problems) > 0 {
+			printTableDiffs(env, diffs)
+			if len(rep.Problems) > 0 || len(diffs) > 0 {
 				return &ExitError{Code: ExitFound}
 			}
 			return nil
@@ -123,4 +136,21 @@ func statedRetention(r storage.Retention) string {
 		s += " legal-hold"
 	}
 	return s
+}
+
+// printTableDiffs prints each lakehouse table's difference from the
+// catalog, one key a line.
+func printTableDiffs(env Env, diffs []strata.TableDifference) {
+	for _, d := range diffs {
+		table := d.Format + " table " + d.Type + "/" + d.Dataset
+		for _, k := range d.Missing {
+			fmt.Fprintf(env.Stdout, "table-missing %s committed and current, not listed by the %s\n", k, table)
+		}
+		for _, k := range d.Extra {
+			fmt.Fprintf(env.Stdout, "table-extra %s listed by the %s, not committed and current\n", k, table)
+		}
+	}
+	if len(diffs) > 0 {
+		fmt.Fprintf(env.Stdout, "verify: %d lakehouse table(s) differ from the catalog: run strata tables rebuild --dataset N\n", len(diffs))
+	}
 }

@@ -17,6 +17,7 @@ type Config struct {
 	Lineage  Lineage   `yaml:"lineage"`
 	Erasure  Erasure   `yaml:"erasure"`
 	Audit    Audit     `yaml:"audit"`
+	Tables   Tables    `yaml:"tables"`
 	Datasets []Dataset `yaml:"datasets"`
 
 	// File names the configuration in error messages ("config FILE: ...");
@@ -139,6 +140,31 @@ type Audit struct {
 	// audit chain's head is written to the archive storage under
 	// {prefix}/audit/ (it is also written at every archive run). Default 1h.
 	AnchorEvery Duration `yaml:"anchor_every"`
+}
+
+// Tables configures the lakehouse tables every dataset's archive is
+// published as (internal/tables, docs/LAKEHOUSE.md).
+type Tables struct {
+	// Delta is "on" (the default) or "off": a Delta Lake log under each
+	// archive type's folder of each dataset.
+	Delta string `yaml:"delta"`
+	// Iceberg is "on" (the default) or "off": an Apache Iceberg table per
+	// dataset and archive type (once this Strata has the format).
+	Iceberg string `yaml:"iceberg"`
+	// CheckpointEvery is how many Delta versions apart checkpoints are
+	// written. Default 10.
+	CheckpointEvery int `yaml:"checkpoint_every"`
+}
+
+// On reports whether the format named ("delta" or "iceberg") is on.
+func (t Tables) On(format string) bool {
+	switch format {
+	case "delta":
+		return t.Delta != "off"
+	case "iceberg":
+		return t.Iceberg != "off"
+	}
+	return false
 }
 
 // Dataset is one data set: its Layer 3 source table, its Layer 2 analytics
@@ -304,6 +330,8 @@ const (
 	DefaultImmutability     = "off"
 	DefaultLineageNamespace = "strata"
 	DefaultAnchorEvery      = time.Hour
+	// DefaultCheckpointEvery is tables.checkpoint_every's default.
+	DefaultCheckpointEvery = 10
 )
 
 // Default returns the configuration used for every key that strata.yaml and
@@ -323,6 +351,7 @@ func Default() Config {
 		Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Lineage: Lineage{Namespace: DefaultLineageNamespace},
 		Audit:   Audit{AnchorEvery: DurationOf(DefaultAnchorEvery)},
+		Tables:  Tables{Delta: "on", Iceberg: "on", CheckpointEvery: DefaultCheckpointEvery},
 	}
 }
 
@@ -340,6 +369,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Format, d.Log.Format)
 	setDefault(&c.Lineage.Namespace, d.Lineage.Namespace)
 	setDefault(&c.Audit.AnchorEvery, d.Audit.AnchorEvery)
+	setDefault(&c.Tables.Delta, d.Tables.Delta)
+	setDefault(&c.Tables.Iceberg, d.Tables.Iceberg)
+	setDefault(&c.Tables.CheckpointEvery, d.Tables.CheckpointEvery)
 	for i := range c.Datasets {
 		c.Datasets[i].applyDefaults()
 	}

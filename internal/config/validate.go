@@ -80,6 +80,14 @@ func (c *Config) Validate() error {
 	c.validateLineage(p)
 	c.validateErasure(p)
 	checkDuration(p, "audit.anchor_every", c.Audit.AnchorEvery, false)
+	for _, kv := range [][2]string{{"tables.delta", c.Tables.Delta}, {"tables.iceberg", c.Tables.Iceberg}} {
+		if v := kv[1]; v != "" && v != "on" && v != "off" {
+			p.add(kv[0], "%q: use on or off", v)
+		}
+	}
+	if c.Tables.CheckpointEvery < 0 || c.Tables.CheckpointEvery > 1000 {
+		p.add("tables.checkpoint_every", "%d: use a number of versions from 1 to 1000", c.Tables.CheckpointEvery)
+	}
 	names := map[string]int{}
 	tables := map[string]string{}
 	for i := range c.Datasets {

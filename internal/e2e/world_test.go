@@ -316,12 +316,16 @@ func (w *world) count(sql string, args ...any) int64 {
 }
 
 // storedKeys lists every archive object under the archive prefix (not
-// the audit trail's anchors under {prefix}/audit/).
+// the audit trail's anchors under {prefix}/audit/, nor the lakehouse
+// tables' metadata under {prefix}/{type}/{dataset}/_*/).
 func (w *world) storedKeys() []string {
 	w.t.Helper()
 	var keys []string
 	anchors := storage.MustKey(prefix, "audit")
 	err := w.store.List(context.Background(), storage.MustKey(prefix), func(info storage.ObjectInfo) error {
+		if segs := info.Key.Segments(); len(segs) > 4 && strings.HasPrefix(segs[3], "_") {
+			return nil
+		}
 		if !info.Key.HasPrefix(anchors) {
 			keys = append(keys, info.Key.String())
 		}

@@ -7,6 +7,7 @@ package failpoint
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,10 @@ var Steps = []string{
 	"after-plan", "after-extract", "after-intent", "mid-upload", "after-upload",
 	"after-verify", "after-stage-all", "in-commit-before-delete", "after-delete", "after-commit",
 }
+
+// TableSteps are the failpoints outside the archive state machine: after
+// a commit, before the lakehouse tables are published.
+var TableSteps = []string{"before-tables"}
 
 // ErrInjected is returned by Hit for the "error" action.
 var ErrInjected = errors.New("failpoint: injected failure")
@@ -41,7 +46,7 @@ func Parse(spec string) (Set, error) {
 		return s, nil
 	}
 	known := map[string]bool{}
-	for _, st := range Steps {
+	for _, st := range append(slices.Clone(Steps), TableSteps...) {
 		known[st] = true
 	}
 	for _, part := range strings.Split(spec, ",") {

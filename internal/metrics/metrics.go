@@ -34,6 +34,7 @@ type Metrics struct {
 	jobLastSuccess  *prometheus.GaugeVec
 	errors          *prometheus.CounterVec
 	authFailures    *prometheus.CounterVec
+	tableFailures   *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg.
@@ -67,6 +68,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		authFailures: counter("auth_failures_total",
 			"HTTP requests refused by access control, by reason: missing (no token), unknown (no such token), scope, dataset, rate_limited.",
 			"reason"),
+		tableFailures: counter("table_publish_failures_total",
+			"Lakehouse table publishes that failed (the next publish repairs them), by dataset and format.",
+			"dataset", "format"),
 	}
 	m.jobLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "strata", Name: "job_last_success_timestamp_seconds",
 		Help: "Unix time of the last successful run of a lifecycle job."}, []string{"dataset", "job"})
@@ -168,4 +172,13 @@ func (m *Metrics) AuthFailure(reason string) {
 		return
 	}
 	m.authFailures.WithLabelValues(reason).Inc()
+}
+
+// TablePublishFailed counts one failed publish of a dataset's lakehouse
+// table in a format ("all" when the catalog could not be read).
+func (m *Metrics) TablePublishFailed(dataset, format string) {
+	if m == nil {
+		return
+	}
+	m.tableFailures.WithLabelValues(dataset, format).Inc()
 }

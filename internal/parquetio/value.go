@@ -146,3 +146,22 @@ func fromStatBytes(k Kind, b []byte) (Value, bool) {
 	}
 	return v, true
 }
+
+// StatBytes is v as a Parquet statistics bound: the PLAIN encoding of its
+// physical type, what a file's footer holds. [ValueFromStat] reverses it,
+// so statistics can be kept outside the file (the catalog does).
+func (v Value) StatBytes() []byte {
+	switch v.kind {
+	case KindBool:
+		return []byte{byte(v.i)}
+	case KindInt16, KindInt32, KindDate, KindFloat32:
+		return binary.LittleEndian.AppendUint32(nil, uint32(v.i))
+	case KindInt64, KindTime, KindTimestamp, KindTimestamptz, KindFloat64:
+		return binary.LittleEndian.AppendUint64(nil, uint64(v.i))
+	}
+	return append([]byte(nil), v.b...)
+}
+
+// ValueFromStat decodes a statistics bound of kind k (see StatBytes); ok
+// is false when b is not one.
+func ValueFromStat(k Kind, b []byte) (v Value, ok bool) { return fromStatBytes(k, b) }
