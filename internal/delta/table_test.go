@@ -36,7 +36,7 @@ type lake struct {
 func newLake(t *testing.T, kind string) *lake {
 	t.Helper()
 	e := testenv.New(t, testenv.Options{Storage: kind, Prefix: "lake",
-		Extra: "tables:\n  delta: on\n  checkpoint_every: 3",
+		Extra:    "tables:\n  delta: on\n  checkpoint_every: 3",
 		Datasets: []testenv.Dataset{{Name: "orders", Source: true, BatchMaxRows: 100, Retention: "1d", Transform: "orders.sql"}}})
 	return &lake{env: e, svc: testsvc.Open(t, e, strata.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}), transform: filepath.Join(e.Dir, "orders.sql"),
 		next: 90001, rng: rand.New(rand.NewPCG(7, 8))}
