@@ -27,11 +27,16 @@ func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.
 		t.Fatal(err)
 	}
 	layout := regexp.MustCompile(`^analytics_service/analytics/scor_metrics/\d{4}/\d{2}/\d{2}/chunk_\d+\.parquet$`)
-	anchor := regexp.MustCompile(`^analytics_service/audit/anchor_\d{20}\.json$`) // the audit chain's head, at the archive run
-	var keys, anchors []string
+	anchor := regexp.MustCompile(`^analytics_service/audit/anchor_\d{20}\.json$`)                        // the audit chain's head, at the archive run
+	deltaLog := regexp.MustCompile(`^analytics_service/analytics/scor_metrics/_delta_log/\d{20}\.json$`) // the Delta table's commit
+	var keys, anchors, commits []string
 	err = be.List(context.Background(), storage.Key{}, func(info storage.ObjectInfo) error {
 		if anchor.MatchString(info.Key.String()) {
 			anchors = append(anchors, info.Key.String())
+			return nil
+		}
+		if deltaLog.MatchString(info.Key.String()) {
+			commits = append(commits, info.Key.String())
 			return nil
 		}
 		keys = append(keys, info.Key.String())
@@ -40,8 +45,9 @@ func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.
 		}
 		return nil
 	})
-	if err != nil || len(keys) != 4 || len(anchors) != 1 {
-		t.Fatalf("listed %d objects and %d anchors (err %v), want 4 (days 91..94 ago) and 1", len(keys), len(anchors), err)
+	if err != nil || len(keys) != 4 || len(anchors) != 1 || len(commits) != 1 {
+		t.Fatalf("listed %d objects, %d anchors and %d Delta commits (err %v), want 4 (days 91..94 ago), 1 and 1",
+			len(keys), len(anchors), len(commits), err)
 	}
 	r = run(t, env, "retrieve", "-d", "scor_metrics", "--from", "2000-01-01", "--to", "2100-01-01", "--columns", "metric_id,value,timestamp,process_id")
 	if n := strings.Count(r.stdout, "\n"); r.code != 0 || n != 4*50 {
