@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratahq/strata/internal/storage"
+)
+
+// TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampering
+// kills strata archive (kill -9) after its commits, before it publishes
+// the Delta table: verify then names the committed objects the table
+// misses (exit 3), and the next run publishes them. A table tampered with
+// by hand (a commit that removes a current object, one that adds a file
+// that is not) is caught by verify and put right by strata tables rebuild.
+func TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampering(t *testing.T) {
+	for i, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			w := newWorld(t, backend)
+			w.createOrders(100, 40)
+			w.takeReference()
+			w.mustSucceed(withRetention("95d"), "archive")
+			if got := w.deltaListed(); len(got) != 4 || !slices.Equal(got, w.committedKeys()) {
+				t.Fatalf("after the first run the Delta table lists %v, want the 4 committed objects %v", got, w.committedKeys())
+			}
+
+			r := w.strata([]string{"STRATA_FAILPOINTS=before-tables=kill"}, "archive")
+			if !r.killed {
+				t.Fatalf("want the run killed at before-tables: %s", r)
+			}
+			committed := w.committedKeys()
+			if len(committed) != 9 || len(w.deltaListed()) != 4 {
+				t.Fatalf("killed after its commits: %d committed objects, the table lists %d; want 9 and 4", len(committed), len(w.deltaListed()))
+			}
+			w.verifyTables(t, "after the kill", 5, 0)
+
+			w.mustSucceed(nil, "archive") // nothing to archive: it publishes what the killed run did not
+			if got := w.deltaListed(); !slices.Equal(got, committed) {
+				t.Fatalf("after the next run the table lists %v, want %v", got, committed)
+			}
+			w.verifyTables(t, "after the next run", 0, 0)
+
+			w.tamper(t, fmt.Sprintf(`{"remove":{"path":%q,"deletionTimestamp":1,"dataChange":true}}`,
+				strings.TrimPrefix(committed[0], prefix+"/analytics/orders/")))
+			w.tamper(t, `{"add":{"path":"2020/01/01/chunk_999999.parquet","partitionValues":{"strata_day":"2020-01-01"},"size":1,"modificationTime":1,"dataChange":true}}`)
+			w.verifyTables(t, "after tampering", 1, 1)
+			w.mustSucceed(nil, "tables", "rebuild", "--dataset", dataset)
+			if got := w.deltaListed(); !slices.Equal(got, committed) {
+				t.Fatalf("after tables rebuild the table lists %v, want %v", got, committed)
+			}
+			w.verifyTables(t, "after tables rebuild", 0, 0)
+			o := w.checkInvariants()
+			figures.add(t, w.figure(fmt.Sprintf("6-%02d", i), "kill -9 before the Delta publish; tampered log", o, 2, start))
+		})
+	}
+}
+
+// verifyTables runs strata verify and checks it reports exactly missing
+// table-missing and extra table-extra lines (exit 3 when any).
+func (w *world) verifyTables(t *testing.T, when string, missing, extra int) {
+	t.Helper()
+	r := w.strata(nil, "verify")
+	m, x := 0, 0
+	for _, l := range problemLines(r.stdout) {
+		switch {
+		case strings.HasPrefix(l, "table-missing "):
+			m++
+		case strings.HasPrefix(l, "table-extra "):
+			x++
+		default:
+			t.Errorf("%s: verify reports %s", when, l)
+		}
+	}
+	want := 0
+	if missing+extra > 0 {
+		want = 3
+	}
+	if m != missing || x != extra || r.code != want {
+		t.Fatalf("%s: verify found %d table-missing and %d table-extra (exit %d), want %d, %d (exit %d)\n%s",
+			when, m, x, r.code, missing, extra, want, r)
+	}
+}
+
+// deltaRoot is the folder of the analytics Delta log.
+func deltaLog() []string { return []string{prefix, "analytics", dataset, "_delta_log"} }
+
+// deltaListed replays the analytics table's JSON commits from version 0
+// and returns the storage keys it lists, sorted.
+func (w *world) deltaListed() []string {
+	w.t.Helper()
+	files := map[string]bool{}
+	for v := 0; ; v++ {
+		rc, err := w.store.Get(context.Background(), storage.MustKey(append(deltaLog(), fmt.Sprintf("%020d.json", v))...))
+		if err != nil {
+			break
+		}
+		sc := bufio.NewScanner(rc)
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			var a struct{ Add, Remove *struct{ Path string } }
+			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+				w.t.Fatalf("version %d: %v", v, err)
+			}
+			if a.Add != nil {
+				files[prefix+"/analytics/orders/"+a.Add.Path] = true
+			}
+			if a.Remove != nil {
+				delete(files, prefix+"/analytics/orders/"+a.Remove.Path)
+			}
+		}
+		rc.Close()
+	}
+	out := make([]string, 0, len(files))
+	for k := range files {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// tamper appends a hand-written commit to the analytics table's log.
+func (w *world) tamper(t *testing.T, line string) {
+	t.Helper()
+	ctx := context.Background()
+	v := 0
+	for ; ; v++ {
+		if _, err := w.store.Stat(ctx, storage.MustKey(append(deltaLog(), fmt.Sprintf("%020d.json", v))...)); err != nil {
+			break
+		}
+	}
+	body := []byte(line + "\n")
+	sum := sha256.Sum256(body)
+	_, err := w.store.Put(ctx, storage.MustKey(append(deltaLog(), fmt.Sprintf("%020d.json", v))...), bytes.NewReader(body),
+		storage.PutOptions{Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
