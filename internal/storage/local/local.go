@@ -4,8 +4,12 @@
 // Layout of the archive directory:
 //
 //	<dir>/<key>                 the object, read-only (0444)
-//	<dir>/.strata-meta/<key>    its sidecar: JSON with size, SHA-256, metadata,
-//	                            retention and legal hold
+//	<dir>/.strata-meta/<key>.meta  its sidecar: JSON with size, SHA-256,
+//	                            metadata, retention and legal hold (named so
+//	                            that no glob for *.parquet over the archive,
+//	                            such as DuckDB's read_parquet('**/*.parquet'),
+//	                            takes it for a Parquet file; sidecars written
+//	                            before are read at .strata-meta/<key>)
 //	<dir>/.strata-tmp/          uploads in progress; never listed
 //
 // Put writes into .strata-tmp, hashing as it writes, checks size and SHA-256,
@@ -46,6 +50,8 @@ import (
 const (
 	tmpDir   = ".strata-tmp"
 	metaDir  = ".strata-meta"
+	// metaSuffix ends every sidecar's name.
+	metaSuffix = ".meta"
 	reserved = ".strata-"
 	// staleTmpAge is how old a temp file must be before Open removes it; far
 	// longer than any upload, so a concurrent process's upload is left alone.
@@ -135,7 +141,12 @@ func (b *Backend) path(op string, key storage.Key) (string, error) {
 	return filepath.FromSlash(key.String()), nil
 }
 
-func metaPath(name string) string { return filepath.Join(metaDir, name) }
+func metaPath(name string) string { return filepath.Join(metaDir, name) + metaSuffix }
+
+// legacyMetaPath is where sidecars were written before they had
+// metaSuffix: still read, and removed when the sidecar is written again
+// or its object deleted.
+func legacyMetaPath(name string) string { return filepath.Join(metaDir, name) }
 
 // lock returns the stripe lock for key.
 func (b *Backend) lock(key storage.Key) *sync.Mutex {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,7 +115,7 @@ func TestObjectsAreReadOnlyWithASidecarAndNoTempLeftovers(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o444 {
 		t.Errorf("object mode = %v (err %v), want 0444", fi.Mode().Perm(), err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".strata-meta", "d", "obj")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, ".strata-meta", "d", "obj.meta")); err != nil {
 		t.Errorf("sidecar: %v", err)
 	}
 	if tmp, _ := os.ReadDir(filepath.Join(dir, ".strata-tmp")); len(tmp) != 0 {
@@ -155,9 +156,9 @@ func TestStatWithoutASidecarReportsNoChecksumAndADamagedOneIsAnError(t *testing.
 		}
 	}
 	meta := filepath.Join(dir, ".strata-meta")
-	must(t, os.Remove(filepath.Join(meta, "lost")))
-	must(t, os.Chmod(filepath.Join(meta, "damaged"), 0o644))
-	must(t, os.WriteFile(filepath.Join(meta, "damaged"), []byte("{"), 0o644))
+	must(t, os.Remove(filepath.Join(meta, "lost.meta")))
+	must(t, os.Chmod(filepath.Join(meta, "damaged.meta"), 0o644))
+	must(t, os.WriteFile(filepath.Join(meta, "damaged.meta"), []byte("{"), 0o644))
 	must(t, os.Chmod(filepath.Join(dir, "truncated"), 0o644))
 	must(t, os.Truncate(filepath.Join(dir, "truncated"), 3))
 
@@ -202,5 +203,41 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestNoSidecarLooksLikeAParquetFileAndOldSidecarsAreStillRead(t *testing.T) {
+	dir := t.TempDir()
+	b, err := local.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	p := []byte("content")
+	for _, k := range []storage.Key{storage.MustKey("a", "2024", "chunk_1.parquet"), storage.MustKey("a", "2024", "chunk_2.parquet")} {
+		if _, err := b.Put(t.Context(), k, bytes.NewReader(p), opts(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var parquet []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".parquet") {
+			parquet = append(parquet, strings.TrimPrefix(path, dir+"/"))
+		}
+		return nil
+	})
+	if want := []string{"a/2024/chunk_1.parquet", "a/2024/chunk_2.parquet"}; !slices.Equal(parquet, want) {
+		t.Errorf("files named *.parquet under the archive: %v, want only the objects %v", parquet, want)
+	}
+	// A sidecar of the layout before .meta: read, and removed with its object.
+	meta := filepath.Join(dir, ".strata-meta", "a", "2024")
+	must(t, os.Rename(filepath.Join(meta, "chunk_2.parquet.meta"), filepath.Join(meta, "chunk_2.parquet")))
+	info, err := b.Stat(t.Context(), storage.MustKey("a", "2024", "chunk_2.parquet"))
+	if err != nil || info.SHA256 != opts(p).SHA256 {
+		t.Fatalf("Stat with an old sidecar = (%+v, %v), want its SHA-256", info, err)
+	}
+	must(t, b.Delete(t.Context(), storage.MustKey("a", "2024", "chunk_2.parquet")))
+	if _, err := os.Stat(filepath.Join(meta, "chunk_2.parquet")); !os.IsNotExist(err) {
+		t.Errorf("the old sidecar outlived its object: %v", err)
 	}
 }

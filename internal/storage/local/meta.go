@@ -12,7 +12,7 @@ import (
 	"github.com/stratahq/strata/internal/storage"
 )
 
-// sidecar is what .strata-meta/<key> records about an object at Put time.
+// sidecar is what .strata-meta/<key>.meta records about an object at Put time.
 // Keeping it beside the tree rather than in xattrs works on every file system
 // and survives copying the archive with ordinary tools.
 type sidecar struct {
@@ -83,7 +83,16 @@ func (b *Backend) writeSidecar(name string, sc sidecar) error {
 		_ = b.root.Remove(tmp)
 		return err
 	}
+	b.removeLegacySidecar(name)
 	return syncDir(b.root, filepath.Dir(mp))
+}
+
+// removeLegacySidecar removes the object's sidecar of the old layout, if
+// there is one (a file: a folder there holds other keys' old sidecars).
+func (b *Backend) removeLegacySidecar(name string) {
+	if fi, err := b.root.Lstat(legacyMetaPath(name)); err == nil && fi.Mode().IsRegular() {
+		_ = b.root.Remove(legacyMetaPath(name))
+	}
 }
 
 // placeSidecar renames the temp file tmp to mp, making room first.
@@ -106,16 +115,21 @@ func (b *Backend) placeSidecar(tmp, mp string) error {
 // readSidecar returns the sidecar of the object at name; ok is false when
 // there is none (a crash between publishing the object and its sidecar).
 func (b *Backend) readSidecar(name string) (sc sidecar, ok bool, err error) {
-	data, err := b.root.ReadFile(metaPath(name))
+	path := metaPath(name)
+	data, err := b.root.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return sidecar{}, false, nil
+		path = legacyMetaPath(name)
+		if fi, lerr := b.root.Lstat(path); lerr != nil || !fi.Mode().IsRegular() {
+			return sidecar{}, false, nil
+		}
+		data, err = b.root.ReadFile(path)
 	}
 	if err != nil {
 		return sidecar{}, false, fmt.Errorf("read sidecar: %w", err)
 	}
 	if err := json.Unmarshal(data, &sc); err != nil || sc.Version != sidecarVersion {
 		return sidecar{}, false, fmt.Errorf("sidecar %s is damaged or of an unknown version (run verify --deep): %v",
-			filepath.ToSlash(metaPath(name)), err)
+			filepath.ToSlash(path), err)
 	}
 	return sc, true, nil
 }

@@ -238,6 +238,7 @@ func (b *Backend) Delete(ctx context.Context, key storage.Key) error {
 	if err := syncDir(b.root, filepath.Dir(name)); err != nil {
 		return fmt.Errorf("local delete %s: %w", key, err)
 	}
+	b.removeLegacySidecar(name)
 	b.pruneEmpty(filepath.Dir(name))
 	b.pruneEmpty(filepath.Dir(metaPath(name)))
 	return nil
