@@ -48,11 +48,11 @@ import (
 )
 
 const (
-	tmpDir   = ".strata-tmp"
-	metaDir  = ".strata-meta"
+	tmpDir  = ".strata-tmp"
+	metaDir = ".strata-meta"
 	// metaSuffix ends every sidecar's name.
 	metaSuffix = ".meta"
-	reserved = ".strata-"
+	reserved   = ".strata-"
 	// staleTmpAge is how old a temp file must be before Open removes it; far
 	// longer than any upload, so a concurrent process's upload is left alone.
 	staleTmpAge = 24 * time.Hour
