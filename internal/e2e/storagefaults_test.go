@@ -24,9 +24,12 @@ var ordersSpec = archive.AnalyticsSpec{
 }
 
 // archiveInProcess runs one archive of the dataset through store, the way
-// `strata archive` does but in this process, so the storage can be wrapped.
+// `strata archive` does but in this process, so the storage can be wrapped;
+// then, as the Service does after its commits, it publishes the lakehouse
+// tables (strata tables rebuild, through the real storage).
 func (w *world) archiveInProcess(store storage.Backend) (archive.Report, error) {
 	w.t.Helper()
+	defer w.mustSucceed(nil, "tables", "rebuild", "--dataset", dataset)
 	ctx := context.Background()
 	cat, err := catalog.Open(ctx, w.pool)
 	if err != nil {
