@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/tables"
 )
 
 // extractor reads a job's rows in the form the Parquet writer takes.
@@ -121,7 +122,33 @@ func (a *Archiver) stage(ctx context.Context, s *staged, runID int64) error {
 		s.cleanup()
 		return err
 	}
+	s.obj.ColumnStats = spoolStats(s.path)
 	return nil
+}
+
+// spoolStats are the column statistics of the spool file at path, for the
+// catalog (internal/tables publishes them without reading the object
+// again); nil when they cannot be read, and the tables then read the
+// object's footer.
+func spoolStats(path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	r, err := parquetio.Open(f, fi.Size())
+	if err != nil {
+		return nil
+	}
+	b, err := tables.EncodeStats(tables.FileStats(r))
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // spoolWriter writes one Parquet object to a spool file, counting and

@@ -120,6 +120,10 @@ type Object struct {
 	// VersionID is the storage version the upload made ("" when the store
 	// keeps no versions): reads ask for exactly that version.
 	VersionID string
+	// ColumnStats are the object's per-column file statistics as
+	// internal/tables encodes them, recorded by Commit when the writer set
+	// them (nil: read from the footer when first needed). Not read by List.
+	ColumnStats []byte
 }
 
 const objectCols = `id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
@@ -211,12 +215,12 @@ func Commit(ctx context.Context, tx DB, o *Object) error {
 	_, err := tx.Exec(ctx, `INSERT INTO strata.objects
 		(id, dataset, archive_type, day, key, state, source_table, rows, bytes, sha256,
 		 min_time, max_time, schema_fingerprint, schema, transform_version, committed_at, expires_at, run_id,
-		 key_column, key_min, key_max, retention_mode, retain_until, version_id)
+		 key_column, key_min, key_max, retention_mode, retain_until, version_id, column_stats)
 		VALUES ($1, $2, $3, $4, $5, 'committed', $6, $7, $8, $9, $10, $11, $12, $13, nullif($14, ''),
-		        now(), $15, $16, nullif($17, ''), nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''))`,
+		        now(), $15, $16, nullif($17, ''), nullif($18, ''), nullif($19, ''), nullif($20, ''), $21, nullif($22, ''), $23)`,
 		o.ID, o.Dataset, o.Type, o.Day, o.Key, o.SourceTable, o.Rows, o.Bytes, o.SHA256,
 		o.MinTime, o.MaxTime, o.SchemaFingerprint, o.Schema, o.TransformVersion, o.ExpiresAt, o.RunID,
-		o.KeyColumn, o.KeyMin, o.KeyMax, o.RetentionMode, o.RetainUntil, o.VersionID)
+		o.KeyColumn, o.KeyMin, o.KeyMax, o.RetentionMode, o.RetainUntil, o.VersionID, o.ColumnStats)
 	if err != nil {
 		return fmt.Errorf("catalog: commit object %s: %w", o.Key, err)
 	}

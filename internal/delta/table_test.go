@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -452,4 +453,31 @@ func (l *lake) listedAt(t *testing.T, root string, v int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestWithDeltaOffNothingIsPublishedAndTheArchiveStillRecordsStatistics:
+// tables.delta off writes no log; the analytics archive records each
+// object's column statistics at its commit all the same, so that a later
+// tables rebuild reads no object again.
+func TestWithDeltaOffNothingIsPublishedAndTheArchiveStillRecordsStatistics(t *testing.T) {
+	ctx := context.Background()
+	e := testenv.New(t, testenv.Options{Prefix: "lake", Extra: "tables:\n  delta: off",
+		Datasets: []testenv.Dataset{{Name: "orders", Days: 100, PerDay: 20}}})
+	svc := testsvc.Open(t, e, strata.Options{})
+	if rep, err := svc.ArchiveAnalytics(ctx, "orders", archive.Options{}); err != nil || rep.Rows() == 0 {
+		t.Fatalf("archive: %d rows, %v", rep.Rows(), err)
+	}
+	if _, err := os.Stat(filepath.Join(e.ArchiveDir, "lake", "analytics", "orders", "_delta_log")); !os.IsNotExist(err) {
+		t.Errorf("tables.delta off, yet the log is there (%v)", err)
+	}
+	var objects, withStats int64
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*), count(column_stats) FROM strata.objects WHERE archive_type = 'analytics'`).Scan(&objects, &withStats); err != nil {
+		t.Fatal(err)
+	}
+	if objects == 0 || withStats != objects {
+		t.Errorf("%d of %d analytics objects have column statistics recorded at their commit", withStats, objects)
+	}
+	if _, err := svc.TablesRebuild(ctx, "orders"); !errors.Is(err, strata.ErrInvalid) {
+		t.Errorf("tables rebuild with every format off: %v, want ErrInvalid", err)
+	}
 }

@@ -91,7 +91,7 @@ func objectStats(ctx context.Context, pool *pgxpool.Pool, b storage.Backend, o c
 	if err != nil {
 		return nil, err
 	}
-	enc, err := encodeStats(st)
+	enc, err := EncodeStats(st)
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,9 @@ func kindByName(name string) (parquetio.Kind, bool) {
 	return parquetio.KindInvalid, false
 }
 
-// encodeStats renders cols for the catalog.
-func encodeStats(cols []ColumnStats) ([]byte, error) {
+// EncodeStats renders cols as the catalog keeps them
+// (catalog.Object.ColumnStats).
+func EncodeStats(cols []ColumnStats) ([]byte, error) {
 	out := make([]statsJSON, len(cols))
 	for i, c := range cols {
 		out[i] = statsJSON{Name: c.Name, Kind: c.Min.Kind().String(), Nulls: c.NullCount}
@@ -74,6 +75,12 @@ func footerStats(ctx context.Context, b storage.Backend, key, versionID string, 
 	if err != nil {
 		return nil, fmt.Errorf("footer of %s: %w", key, err)
 	}
+	return FileStats(r), nil
+}
+
+// FileStats merges the statistics of every row group of r into the whole
+// file's, per column in the file's order.
+func FileStats(r *parquetio.Reader) []ColumnStats {
 	cols := r.Schema().Columns()
 	out := make([]ColumnStats, len(cols))
 	for i, c := range cols {
@@ -110,7 +117,7 @@ func footerStats(ctx context.Context, b storage.Backend, key, versionID string, 
 			out[i].HasMinMax = false // no value at all
 		}
 	}
-	return out, nil
+	return out
 }
 
 // less orders two bounds of one kind the way Parquet's statistics do.
