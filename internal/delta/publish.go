@@ -226,8 +226,9 @@ func (f *Format) put(ctx context.Context, key storage.Key, body []byte, retain b
 // checkpoint writes the classic checkpoint of s.Version and points
 // _last_checkpoint at it. A checkpoint already there (another writer's, of
 // the same version: the same state) is kept. _last_checkpoint is replaced
-// by delete and create; a reader that finds none, or an older one, lists
-// the log and still finds the newest checkpoint.
+// by delete and create (kept as it is where the store refuses the delete);
+// a reader that finds none, or an older one, lists the log and still finds
+// the newest checkpoint.
 func (f *Format) checkpoint(ctx context.Context, root storage.Key, s *snapshot) error {
 	rows := s.checkpointRows()
 	body, err := encodeCheckpoint(rows)
@@ -245,7 +246,12 @@ func (f *Format) checkpoint(ctx context.Context, root storage.Key, s *snapshot) 
 	if err != nil {
 		return err
 	}
-	if err := f.b.Delete(ctx, last); err != nil && !errors.Is(err, storage.ErrNotExist) {
+	switch err := f.b.Delete(ctx, last); {
+	case errors.Is(err, storage.ErrImmutable):
+		// A write-once store keeps the old pointer: readers list the log
+		// from it and still find this checkpoint.
+		return nil
+	case err != nil && !errors.Is(err, storage.ErrNotExist):
 		return fmt.Errorf("replace %s: %w", last, err)
 	}
 	if err := f.put(ctx, last, marshalLast(s.Version, int64(len(rows))), false); err != nil && !errors.Is(err, storage.ErrExist) {

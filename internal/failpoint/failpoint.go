@@ -52,7 +52,7 @@ func Parse(spec string) (Set, error) {
 	for _, part := range strings.Split(spec, ",") {
 		name, action, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok || !known[name] {
-			return s, fmt.Errorf("STRATA_FAILPOINTS: %q: want step=action with step one of %s", part, strings.Join(Steps, ", "))
+			return s, fmt.Errorf("STRATA_FAILPOINTS: %q: want step=action with step one of %s", part, strings.Join(append(slices.Clone(Steps), TableSteps...), ", "))
 		}
 		s.at[name], s.hits[name] = 1, new(atomic.Int64)
 		if a, n, ok := strings.Cut(action, "@"); ok {
