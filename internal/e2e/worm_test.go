@@ -73,6 +73,12 @@ func writeOnceRetention(t *testing.T, backend string) {
 	}
 	w.checkDayBasedExpiry(secs, backend == backendS3Locked)
 	w.checkCatalogList(objs)
+	// The Delta table's log is kept under retention too, like the audit
+	// anchors: the storage states it on the first commit.
+	if info, err := w.store.Stat(context.Background(), storage.MustKey(append(deltaLog(), fmt.Sprintf("%020d.json", 0))...)); err != nil ||
+		info.Retention.Mode != storage.RetentionGovernance {
+		t.Errorf("the Delta log's first commit: %+v (err %v), want governance retention", info.Retention, err)
+	}
 	first, second := objs[0], objs[1]
 	scenario, checksum := "write-once retention (governance, local disk: not WORM): purge before and after retain-until", "0"
 	if backend == backendS3Locked {
