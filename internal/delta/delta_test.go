@@ -227,3 +227,18 @@ func binaryLE(v int64) []byte {
 	}
 	return b
 }
+
+func TestColumnNamesDeltaCannotTakeAreRefusedWithAReason(t *testing.T) {
+	for _, cols := range [][]parquetio.Column{
+		{colID, {Name: "ID", TypeOID: 20, TypeName: "bigint"}},
+		{colID, {Name: "strata_day", TypeOID: 1082, TypeName: "date"}},
+		{colID, {Name: "unit price", TypeOID: 25, TypeName: "text"}},
+	} {
+		if _, err := schemaString(cols); err == nil || !strings.Contains(err.Error(), cols[1].Name) {
+			t.Errorf("columns %s, %s: %v, want an error naming the second", cols[0].Name, cols[1].Name, err)
+		}
+	}
+	if _, err := schemaString([]parquetio.Column{colID, colAt, colNote}); err != nil {
+		t.Errorf("plain names: %v", err)
+	}
+}

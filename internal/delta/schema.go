@@ -94,6 +94,10 @@ func schemaString(cols []parquetio.Column) (string, error) {
 		if low == PartitionColumn {
 			return "", fmt.Errorf("column %q has the name of the Delta partition column: rename it to publish a Delta table", c.Name)
 		}
+		if strings.ContainsAny(c.Name, " ,;{}()\n\t=") {
+			return "", fmt.Errorf("column %q has a character Delta refuses in a column name without column mapping "+
+				"(space , ; { } ( ) = tab newline): rename it, or turn tables.delta off", c.Name)
+		}
 		if other, dup := seen[low]; dup {
 			return "", fmt.Errorf("columns %q and %q differ only in case, which Delta does not tell apart: rename one to publish a Delta table", other, c.Name)
 		}
