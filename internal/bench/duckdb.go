@@ -43,6 +43,7 @@ type duckResult struct {
 		Rows    int64    `json:"rows"`
 		MS      float64  `json:"ms"`
 		FirstMS *float64 `json:"first_ms"`
+		Values  []string `json:"values"` // mode values: the first row, as text
 	} `json:"runs"`
 }
 

@@ -283,6 +283,7 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	duck2 := b.duckReadAll(ctx)
 	b.reportHeader(ctx)
 	if len(res.copy) > 0 {
 		b.report(res)
@@ -307,6 +308,7 @@ func (b *bench) runSections(ctx context.Context) (err error) {
 	if csv != nil {
 		b.reportCSV(csv)
 	}
+	b.reportDuckCheck(duck2)
 	return b.cleanup(ctx)
 }
 

@@ -23,6 +23,8 @@
 //   csv     COPY (sql) TO q.out (FORMAT csv, HEADER): the rows as CSV into
 //           the file the query names (/dev/null without one), as strata
 //           retrieve --format csv > file does; no first_ms.
+//   values  run the query and report its first row's values as strings
+//           (values), for checks against PostgreSQL.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -67,7 +69,15 @@ async function runCSV(conn, sql, q) {
   return { rows: Number(reader.getRows()[0][0]), ms, first_ms: null };
 }
 
-const modes = { chunks: runChunks, json: runJSON, csv: runCSV };
+async function runValues(conn, sql) {
+  const t0 = performance.now();
+  const reader = await conn.runAndReadAll(sql);
+  const ms = performance.now() - t0;
+  const rows = reader.getRows();
+  return { rows: rows.length, ms, first_ms: null, values: (rows[0] ?? []).map((v) => String(v)) };
+}
+
+const modes = { chunks: runChunks, json: runJSON, csv: runCSV, values: runValues };
 const out = { runs: [] };
 {
   const { instance, conn } = await open();
