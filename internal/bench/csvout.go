@@ -162,13 +162,13 @@ func (b *bench) measureCSV(ctx context.Context, r *csvResults, cfg, dir string, 
 	}
 	files := make([]string, len(objs))
 	for i, o := range objs {
-		files[i] = "'" + strings.ReplaceAll(filepath.Join(dir, filepath.FromSlash(o.Key)), "'", "''") + "'"
+		files[i] = filepath.Join(dir, filepath.FromSlash(o.Key))
 	}
 	lit := func(t time.Time) string {
 		return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
 	}
 	sql := fmt.Sprintf("SELECT %s FROM read_parquet([%s]) WHERE ts BETWEEN %s AND %s", strings.Join(csvColumns, ", "),
-		strings.Join(files, ", "), lit(from), lit(to))
+		strings.Join(quoted(files), ", "), lit(from), lit(to))
 	out, duckOut := filepath.Join(b.state, "retrieve-b.csv"), filepath.Join(b.state, "retrieve-b-duckdb.csv")
 	defer os.Remove(out)
 	defer os.Remove(duckOut)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,7 @@ type duckFolder struct {
 	footerRows     int64
 	duckRows       int64
 	sums, pg       string // the archive section's folders only
+	err            string // DuckDB's or the footer reader's error
 	failed, passed bool
 }
 
@@ -54,7 +56,8 @@ type duckCheck struct {
 	missing string
 }
 
-// duckReadAll runs the check over the folders under state/archive.
+// duckReadAll runs the check over the folders under state/archive, one
+// query per dataset and archive type (objects of one schema).
 func (b *bench) duckReadAll(ctx context.Context) *duckCheck {
 	dc := &duckCheck{}
 	root := filepath.Join(b.state, "archive")
@@ -66,24 +69,31 @@ func (b *bench) duckReadAll(ctx context.Context) *duckCheck {
 	var job duckJob
 	var pg string
 	for _, e := range entries {
-		files := parquetFiles(filepath.Join(root, e.Name()))
-		if !e.IsDir() || len(files) == 0 {
+		if !e.IsDir() {
 			continue
 		}
-		f := &duckFolder{name: e.Name(), objects: len(files)}
-		if cs, err := columnBytes(filepath.Join(root, e.Name())); err == nil {
-			f.footerRows = cs.rows
-		}
-		from := " FROM read_parquet([" + strings.Join(files, ", ") + "])"
-		job.Queries = append(job.Queries, duckQuery{Name: f.name, SQL: "SELECT *" + from, Modes: []string{"csv"}})
-		if b.has("archive") && b.thisRunsArchive(f.name) {
-			if pg == "" {
-				pg = b.pgSums(ctx)
+		groups := parquetFiles(filepath.Join(root, e.Name()))
+		for _, g := range slices.Sorted(maps.Keys(groups)) {
+			files := groups[g]
+			f := &duckFolder{name: filepath.Join(e.Name(), g), objects: len(files)}
+			for _, p := range files {
+				n, err := footerRows(p)
+				if err != nil {
+					f.err = err.Error()
+				}
+				f.footerRows += n
 			}
-			f.pg = pg
-			job.Queries = append(job.Queries, duckQuery{Name: f.name, SQL: duckSums + from, Modes: []string{"values"}})
+			from := " FROM read_parquet([" + strings.Join(quoted(files), ", ") + "])"
+			job.Queries = append(job.Queries, duckQuery{Name: f.name, SQL: "SELECT *" + from, Modes: []string{"csv"}})
+			if b.has("archive") && b.thisRunsArchive(e.Name()) {
+				if pg == "" {
+					pg = b.pgSums(ctx)
+				}
+				f.pg = pg
+				job.Queries = append(job.Queries, duckQuery{Name: f.name, SQL: duckSums + from, Modes: []string{"values"}})
+			}
+			dc.folders = append(dc.folders, f)
 		}
-		dc.folders = append(dc.folders, f)
 	}
 	if len(dc.folders) == 0 {
 		return dc
@@ -97,16 +107,17 @@ func (b *bench) duckReadAll(ctx context.Context) *duckCheck {
 	}
 	for _, f := range dc.folders {
 		for _, run := range res.Runs {
-			if run.Name != f.name {
-				continue
-			}
-			if run.Mode == "values" {
+			switch {
+			case run.Name != f.name:
+			case run.Error != "":
+				f.err = run.Error
+			case run.Mode == "values":
 				f.sums = strings.Join(run.Values, " ")
-			} else {
+			default:
 				f.duckRows = run.Rows
 			}
 		}
-		f.passed = f.duckRows == f.footerRows && f.sums == f.pg
+		f.passed = f.err == "" && f.duckRows == f.footerRows && f.sums == f.pg
 		f.failed = !f.passed
 	}
 	return dc
@@ -121,18 +132,44 @@ func (b *bench) pgSums(ctx context.Context) string {
 	return strings.Join(v, " ")
 }
 
-// parquetFiles lists the Parquet objects under dir as quoted SQL strings
-// (the catalog's metadata copies left out).
-func parquetFiles(dir string) []string {
-	var files []string
+// parquetFiles lists the Parquet objects under dir (the catalog's
+// metadata copies left out), grouped by the folder above their year
+// ({prefix}/{type}/{dataset}: the objects of one schema).
+func parquetFiles(dir string) map[string][]string {
+	groups := map[string][]string{}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.Contains(p, ".strata-") {
-			files = append(files, "'"+strings.ReplaceAll(p, "'", "''")+"'")
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") || strings.Contains(p, ".strata-") {
+			return nil
 		}
+		rel, _ := filepath.Rel(dir, p)
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		g := filepath.Dir(rel)
+		if len(parts) >= 4 { // .../YYYY/MM/DD/object
+			g = strings.Join(parts[:len(parts)-4], "/")
+		}
+		groups[g] = append(groups[g], p)
 		return nil
 	})
-	slices.Sort(files)
-	return files
+	for _, files := range groups {
+		slices.Sort(files)
+	}
+	return groups
+}
+
+// quoted returns the paths as SQL string literals.
+func quoted(paths []string) []string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
+	}
+	return q
+}
+
+// footerRows is the row count in the footer of the Parquet file at path.
+func footerRows(path string) (int64, error) {
+	cs := &colStats{}
+	err := cs.add(path)
+	return cs.rows, err
 }
 
 // reportDuckCheck prints the check.
@@ -160,6 +197,9 @@ func (b *bench) reportDuckCheck(dc *duckCheck) {
 		default:
 			sums = fmt.Sprintf(", count and sums %s, PostgreSQL's %s", f.sums, f.pg)
 		}
-		fmt.Fprintf(w, "  %-20s %4d objects, DuckDB %s rows, footers %s%s  %s\n", f.name, f.objects, thousands(float64(f.duckRows)), thousands(float64(f.footerRows)), sums, verdict)
+		if f.err != "" {
+			sums += ", error: " + f.err
+		}
+		fmt.Fprintf(w, "  %-40s %4d objects, DuckDB %s rows, footers %s%s  %s\n", f.name, f.objects, thousands(float64(f.duckRows)), thousands(float64(f.footerRows)), sums, verdict)
 	}
 }

@@ -44,6 +44,7 @@ type duckResult struct {
 		MS      float64  `json:"ms"`
 		FirstMS *float64 `json:"first_ms"`
 		Values  []string `json:"values"` // mode values: the first row, as text
+		Error   string   `json:"error"`  // the query failed (mode values and csv)
 	} `json:"runs"`
 }
 

@@ -89,7 +89,15 @@ for (const q of job.queries) {
   for (const mode of q.modes ?? ['chunks']) {
     for (let rep = 1; rep <= (job.reps ?? 1); rep++) {
       const { instance, conn } = await open();
-      const r = await modes[mode](conn, q.sql, q);
+      let r;
+      try {
+        r = await modes[mode](conn, q.sql, q);
+      } catch (e) {
+        // Checks (modes csv and values) report a failed query and go on;
+        // a timed query that fails stops the run.
+        if (mode !== 'csv' && mode !== 'values') throw e;
+        r = { rows: 0, ms: 0, first_ms: null, error: String(e.message ?? e) };
+      }
       conn.closeSync();
       instance.closeSync();
       out.runs.push({ name: q.name, mode, rep, ...r });
