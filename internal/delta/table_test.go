@@ -128,7 +128,7 @@ func (l *lake) check(t *testing.T, when string) string {
 		// An ingest publishes in the background: wait for it a little.
 		listed, _ := replayLog(t, l.svc.Store(), root)
 		want := l.committed(t, typ)
-		for end := time.Now().Add(10 * time.Second); !slices.Equal(listed, want) && time.Now().Before(end); {
+		for end := time.Now().Add(30 * time.Second); !slices.Equal(listed, want) && time.Now().Before(end); {
 			time.Sleep(50 * time.Millisecond)
 			listed, _ = replayLog(t, l.svc.Store(), root)
 		}
