@@ -107,7 +107,10 @@ func schemaString(cols []parquetio.Column) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("column %q: %w", c.Name, err)
 		}
-		f := field{Name: c.Name, Type: p, Nullable: !c.NotNull, Metadata: map[string]any{}}
+		// Every column is nullable: a NOT NULL column added to the table
+		// later is missing (NULL) in the objects written before it, and
+		// nullable=false would promise engines otherwise.
+		f := field{Name: c.Name, Type: p, Nullable: true, Metadata: map[string]any{}}
 		if array {
 			f.Type = arrayType{Type: "array", ElementType: p, ContainsNull: true}
 		}
