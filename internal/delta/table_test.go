@@ -18,6 +18,7 @@ import (
 
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/config"
 	"github.com/stratahq/strata/internal/demo"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/testenv"
@@ -480,4 +481,65 @@ func TestWithDeltaOffNothingIsPublishedAndTheArchiveStillRecordsStatistics(t *te
 	if _, err := svc.TablesRebuild(ctx, "orders"); !errors.Is(err, strata.ErrInvalid) {
 		t.Errorf("tables rebuild with every format off: %v, want ErrInvalid", err)
 	}
+}
+
+// TestAColumnAddedInPostgreSQLBecomesDeltaSchemaEvolution: objects
+// archived after ALTER TABLE ... ADD COLUMN have the column; the table's
+// newest metaData lists it last (before the partition column), with the
+// same table id, and DuckDB reading the listed files by name returns the
+// rows and the column's values strata retrieve returns.
+func TestAColumnAddedInPostgreSQLBecomesDeltaSchemaEvolution(t *testing.T) {
+	ctx := context.Background()
+	e := testenv.New(t, testenv.Options{Prefix: "lake", Datasets: []testenv.Dataset{{Name: "orders", Days: 100, PerDay: 20, Retention: "95d"}}})
+	svc := testsvc.Open(t, e, strata.Options{})
+	if rep, err := svc.ArchiveAnalytics(ctx, "orders", archive.Options{}); err != nil || rep.Rows() == 0 {
+		t.Fatalf("first archive: %d rows, %v", rep.Rows(), err)
+	}
+	if _, err := e.Pool.Exec(ctx, `ALTER TABLE orders ADD COLUMN channel text DEFAULT 'web'`); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.Config()
+	cfg.Datasets[0].Analytics.Retention = config.DurationOf(90 * config.Day)
+	later := testsvc.Open(t, e, strata.Options{Config: cfg})
+	if rep, err := later.ArchiveAnalytics(ctx, "orders", archive.Options{}); err != nil || rep.Rows() == 0 {
+		t.Fatalf("archive after the new column: %d rows, %v", rep.Rows(), err)
+	}
+	l := &lake{env: e, svc: later}
+	listed, version := replayLog(t, later.Store(), "lake/analytics/orders")
+	if version != 1 {
+		t.Fatalf("%d versions, want 2 (the first archive, the one with the new column)", version+1)
+	}
+	acts, err := readLogLines(later.Store(), "lake/analytics/orders", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(acts, `\"name\":\"channel\"`) || !strings.Contains(acts, `"metaData"`) {
+		t.Fatalf("version 1 has no metaData with the new column:\n%s", acts)
+	}
+	paths := make([]string, len(listed))
+	for i, k := range listed {
+		paths[i] = "'" + l.localCopy(t, k) + "'"
+	}
+	_, rows := testenv.DuckDB(t, "SELECT count(*)::VARCHAR, count(channel)::VARCHAR FROM read_parquet(["+strings.Join(paths, ", ")+"], union_by_name = true)")
+	got := l.retrieved(t, "analytics", []string{"order_id", "channel"})
+	withChannel := 0
+	for _, r := range got {
+		if strings.HasSuffix(r, `"web"]`) {
+			withChannel++
+		}
+	}
+	if fmt.Sprint(rows[0]) != fmt.Sprintf("[%d %d]", len(got), withChannel) || withChannel == 0 || withChannel == len(got) {
+		t.Errorf("DuckDB over the table's files: rows, channel values = %v; retrieve: %d rows, %d with channel", rows[0], len(got), withChannel)
+	}
+}
+
+// readLogLines returns the text of version v of root's log.
+func readLogLines(b storage.Backend, root string, v int) (string, error) {
+	rc, err := b.Get(context.Background(), storage.MustKey(append(strings.Split(root, "/"), "_delta_log", fmt.Sprintf("%020d.json", v))...))
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(rc)
+	return string(body), err
 }
