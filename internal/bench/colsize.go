@@ -28,6 +28,9 @@ type colStats struct {
 func columnBytes(dir string) (*colStats, error) {
 	cs := &colStats{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "_") {
+			return filepath.SkipDir // a lakehouse table's log (_delta_log), not archive objects
+		}
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") || strings.Contains(p, ".strata-") {
 			return err
 		}

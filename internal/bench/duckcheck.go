@@ -133,11 +133,16 @@ func (b *bench) pgSums(ctx context.Context) string {
 }
 
 // parquetFiles lists the Parquet objects under dir (the catalog's
-// metadata copies left out), grouped by the folder above their year
-// ({prefix}/{type}/{dataset}: the objects of one schema).
+// metadata copies left out, and the lakehouse tables' logs: a Delta
+// checkpoint under _delta_log/ is Parquet but not an object), grouped by
+// the folder above their year ({prefix}/{type}/{dataset}: the objects of
+// one schema).
 func parquetFiles(dir string) map[string][]string {
 	groups := map[string][]string{}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "_") {
+			return filepath.SkipDir
+		}
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") || strings.Contains(p, ".strata-") {
 			return nil
 		}

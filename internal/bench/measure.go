@@ -223,6 +223,9 @@ func (b *bench) writeConfig(name, dir, codec string) (string, error) {
 func parquetBytes(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "_") {
+			return filepath.SkipDir // a lakehouse table's log (_delta_log), not archive objects
+		}
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") || strings.Contains(p, ".strata-") {
 			return err
 		}
