@@ -267,3 +267,57 @@ func TestASmallFileWeighsItsDictionaryAgainstItsOwnRows(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegersWrittenPlainStillRead: objects archived before integers were
+// delta encoded hold INT32 columns PLAIN (and dictionary encoded); the
+// reader decodes them as before.
+func TestIntegersWrittenPlainStillRead(t *testing.T) {
+	cols := []parquetio.Column{
+		{Name: "customer_id", TypeOID: 23, TypeName: "integer", NotNull: true},
+		{Name: "qty", TypeOID: 21, TypeName: "smallint"},
+	}
+	s, err := parquetio.NewSchema(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := s.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := parquet.NewSchema("strata", parquet.Group{ // as the writer laid them out before
+		"customer_id": parquet.Encoded(parquet.Int(32), &parquet.Plain),
+		"qty":         parquet.Optional(parquet.Encoded(parquet.Int(16), &parquet.RLEDictionary)),
+	})
+	var buf bytes.Buffer
+	pw := parquet.NewWriter(&buf, old, parquet.KeyValueMetadata(parquetio.KeyFormatVersion, parquetio.FormatVersion),
+		parquet.KeyValueMetadata(parquetio.KeySchema, string(desc)))
+	const rows = 10000
+	for i := range rows {
+		qty := parquet.Value{}.Level(0, 0, 1)
+		if i%9 != 0 {
+			qty = parquet.Int32Value(int32(i%20)).Level(0, 1, 1)
+		}
+		if _, err := pw.WriteRows([]parquet.Row{{parquet.Int32Value(int32(i * 7919 % 50000)).Level(0, 0, 0), qty}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	encs := encodings(t, buf.Bytes(), 0)
+	if !slices.Equal(encs["customer_id"], []format.Encoding{format.Plain}) {
+		t.Fatalf("the old-style file's customer_id has data pages %v, want PLAIN", encs["customer_id"])
+	}
+	eachRow(t, buf.Bytes(), rows, func(n int, row []parquetio.Value) {
+		if got, want := row[0].Int64(), int64(n*7919%50000); got != want {
+			t.Fatalf("row %d: customer_id %d, wrote %d", n, got, want)
+		}
+		if n%9 == 0 {
+			if !row[1].IsNull() {
+				t.Fatalf("row %d: qty %v, wrote NULL", n, row[1].Int64())
+			}
+		} else if got := row[1].Int64(); got != int64(n%20) {
+			t.Fatalf("row %d: qty %d, wrote %d", n, got, n%20)
+		}
+	})
+}
