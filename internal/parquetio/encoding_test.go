@@ -178,17 +178,19 @@ func eachRow(t *testing.T, file []byte, rows int, fn func(n int, row []parquetio
 	}
 }
 
+// integerColumns are a customer id and a quantity.
+var integerColumns = []parquetio.Column{
+	{Name: "customer_id", TypeOID: 23, TypeName: "integer", NotNull: true},
+	{Name: "qty", TypeOID: 21, TypeName: "smallint"},
+}
+
 // TestWideIntegerColumnsAreDeltaEncoded: an integer column with tens of
 // thousands of distinct values, a few of them frequent (customer ids), is
 // DELTA_BINARY_PACKED rather than dictionary encoded: 16-bit indexes and a
 // dictionary page per row group cost more than its 17-bit deltas. A column
 // of a handful of values keeps its dictionary.
 func TestWideIntegerColumnsAreDeltaEncoded(t *testing.T) {
-	cols := []parquetio.Column{
-		{Name: "customer_id", TypeOID: 23, TypeName: "integer", NotNull: true},
-		{Name: "qty", TypeOID: 21, TypeName: "smallint"},
-	}
-	s, err := parquetio.NewSchema(cols)
+	s, err := parquetio.NewSchema(integerColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,11 +274,7 @@ func TestASmallFileWeighsItsDictionaryAgainstItsOwnRows(t *testing.T) {
 // delta encoded hold INT32 columns PLAIN (and dictionary encoded); the
 // reader decodes them as before.
 func TestIntegersWrittenPlainStillRead(t *testing.T) {
-	cols := []parquetio.Column{
-		{Name: "customer_id", TypeOID: 23, TypeName: "integer", NotNull: true},
-		{Name: "qty", TypeOID: 21, TypeName: "smallint"},
-	}
-	s, err := parquetio.NewSchema(cols)
+	s, err := parquetio.NewSchema(integerColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
