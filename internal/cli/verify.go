@@ -36,7 +36,8 @@ retention for every object (RETENTION KEY MODE UNTIL).
 
 Each problem is printed on its own line as KIND KEY DETAIL, where KIND is
 missing, size, checksum, rows, unreadable, overwritten, retention,
-unexpected, orphan, table-missing or table-extra. The exit status is 3 when anything is wrong, 0 when
+unexpected, orphan, table-missing, table-extra or table-damaged. The exit
+status is 3 when anything is wrong, 0 when
 the archive is sound.
 
 Verify then checks every lakehouse table (tables.delta, tables.iceberg)
@@ -44,7 +45,9 @@ lists exactly the committed, current objects: a committed object the table
 does not list is printed as table-missing, a file it lists that is not
 committed and current (superseded, expired, restored, or never archived) as
 table-extra, each with the format and the table; 'strata tables rebuild
---dataset N' repairs both.
+--dataset N' repairs both. A table whose log cannot be read (an entry
+edited or removed by hand) is table-damaged: log entries are never
+rewritten, so move its _delta_log away, then rebuild.
 
 --repair removes what interrupted runs left behind: objects uploaded by a run
 that never committed (orphans). And where archive.immutability is on, it
@@ -143,6 +146,9 @@ func statedRetention(r storage.Retention) string {
 func printTableDiffs(env Env, diffs []strata.TableDifference) {
 	for _, d := range diffs {
 		table := d.Format + " table " + d.Type + "/" + d.Dataset
+		if d.Damaged != "" {
+			fmt.Fprintf(env.Stdout, "table-damaged %s/%s %s: %s\n", d.Type, d.Dataset, d.Format, d.Damaged)
+		}
 		for _, k := range d.Missing {
 			fmt.Fprintf(env.Stdout, "table-missing %s committed and current, not listed by the %s\n", k, table)
 		}

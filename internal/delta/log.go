@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/tables"
 )
 
 // logDir is the log's folder under a table's root.
@@ -101,8 +102,8 @@ func readSnapshot(ctx context.Context, b storage.Backend, root storage.Key) (*sn
 	for v := start; v <= lf.last; v++ {
 		key, ok := lf.commits[v]
 		if !ok {
-			return nil, fmt.Errorf("delta log %s: version %d is missing (versions up to %d exist): the log is damaged; "+
-				"move the table's _delta_log away and run strata tables rebuild", root, v, lf.last)
+			return nil, fmt.Errorf("delta log %s: version %d is missing (versions up to %d exist): %w; "+
+				"move the table's _delta_log away and run strata tables rebuild", root, v, lf.last, tables.ErrDamaged)
 		}
 		acts, err := readCommit(ctx, b, key)
 		if err != nil {
@@ -125,7 +126,8 @@ func readCommit(ctx context.Context, b storage.Backend, key storage.Key) ([]acti
 	defer rc.Close()
 	acts, err := decodeCommit(io.LimitReader(rc, 1<<30))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w (%w: its entries are never rewritten; move the table's _delta_log away "+
+			"and run strata tables rebuild)", key, err, tables.ErrDamaged)
 	}
 	return acts, nil
 }

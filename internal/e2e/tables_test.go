@@ -60,6 +60,20 @@ func TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampe
 				t.Fatalf("after tables rebuild the table lists %v, want %v", got, committed)
 			}
 			w.verifyTables(t, "after tables rebuild", 0, 0)
+
+			// A commit that is not JSON: the log cannot be read. Entries
+			// are never rewritten, so the remedy is to move the log away
+			// and rebuild.
+			w.tamper(t, `{"add": not json`)
+			if r := w.strata(nil, "verify"); r.code != 3 || !strings.Contains(r.stdout, "table-damaged analytics/orders delta") {
+				t.Fatalf("verify of a log with a damaged entry: want exit 3 and table-damaged: %s", r)
+			}
+			w.removeDeltaLog(t)
+			w.mustSucceed(nil, "tables", "rebuild", "--dataset", dataset)
+			if got := w.deltaListed(); !slices.Equal(got, committed) {
+				t.Fatalf("after the log was removed and rebuilt the table lists %v, want %v", got, committed)
+			}
+			w.verifyTables(t, "after the damaged log was rebuilt", 0, 0)
 			o := w.checkInvariants()
 			figures.add(t, w.figure(fmt.Sprintf("6-%02d", i), "kill -9 before the Delta publish; tampered log", o, 2, start))
 		})
@@ -145,5 +159,23 @@ func (w *world) tamper(t *testing.T, line string) {
 		storage.PutOptions{Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// removeDeltaLog deletes the analytics table's whole log.
+func (w *world) removeDeltaLog(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	var keys []storage.Key
+	if err := w.store.List(ctx, storage.MustKey(deltaLog()...), func(oi storage.ObjectInfo) error {
+		keys = append(keys, oi.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := w.store.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

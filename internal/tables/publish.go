@@ -145,12 +145,18 @@ func (p *Publisher) failed(dataset, format string) {
 	}
 }
 
+// ErrDamaged marks a table whose metadata cannot be read as the format
+// wants it (a format wraps it; verify reports such a table as damaged).
+var ErrDamaged = errors.New("the table's metadata is damaged")
+
 // Difference is what verify found between a table and the catalog.
 type Difference struct {
 	Format, Dataset, Type string
 	// Missing are committed, current objects the table does not list;
 	// Extra are keys it lists that are not committed and current.
 	Missing, Extra []string
+	// Damaged, when not empty, says why the table could not be read.
+	Damaged string
 }
 
 // Check compares each format's table of each spec with the catalog.
@@ -168,6 +174,10 @@ func (p *Publisher) Check(ctx context.Context, dataset string) ([]Difference, er
 		slices.Sort(want)
 		for _, f := range p.Formats {
 			got, err := f.Listed(ctx, spec.Dataset, spec.Type)
+			if errors.Is(err, ErrDamaged) {
+				out = append(out, Difference{Format: f.Name(), Dataset: spec.Dataset, Type: spec.Type, Damaged: err.Error()})
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s table %s/%s: %w", f.Name(), spec.Type, spec.Dataset, err)
 			}
