@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"strings"
@@ -42,6 +43,9 @@ type RetrieveRequest struct {
 	// MaxRows, when positive, ends the stream with ErrTooManyRows after
 	// that many rows.
 	MaxRows int64
+	// object, when non-zero, reads only that committed object (the
+	// console's per-object sample, Service.Day).
+	object int64
 }
 
 // Rows is a stream of retrieved rows: archived rows first, object by
@@ -97,6 +101,9 @@ func retrieveDetail(req RetrieveRequest) string {
 	if req.IncludeLive {
 		d += "; live rows"
 	}
+	if req.object != 0 {
+		d += fmt.Sprintf("; object %d (console sample)", req.object)
+	}
 	return d
 }
 
@@ -114,7 +121,7 @@ func (s *Service) retrieve(ctx context.Context, req RetrieveRequest) (*Rows, err
 	}
 	r := retrieve.Request{Dataset: ds.Name, Type: req.DataType, From: req.Start, To: req.End,
 		Columns: req.Columns, TimeColumn: timeCol, Where: req.Where, MaxRows: req.MaxRows,
-		Table: table.String()}
+		Table: table.String(), Object: req.object}
 	shape := &retrieve.Live{}
 	if req.DataType == catalog.TypeSource {
 		r.RawColumns = []string{ds.Source.PayloadColumn}
@@ -122,7 +129,7 @@ func (s *Service) retrieve(ctx context.Context, req RetrieveRequest) (*Rows, err
 		shape.Exclude = []string{ds.Source.ProcessedColumn}
 		shape.Computed = shaColumn(ds.Source.PayloadColumn)
 	}
-	if req.IncludeLive {
+	if req.IncludeLive && req.object == 0 {
 		r.Live = shape
 	} else {
 		r.Shape = shape

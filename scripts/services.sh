@@ -3,7 +3,9 @@
 # (run as the postgres user when we are root), Azurite, the Azure Storage
 # emulator (installed from the npm registry into .tools/), and versitygw, an
 # S3 server (built with `go install` into .tools/). Their settings are written
-# to .state/test.env as shell exports.
+# to .state/test.env as shell exports. It also makes sure Debian's chromium is
+# installed (scripts/chromium.sh, apt-get when missing) for the console's
+# browser test.
 #
 #   scripts/services.sh start   # start all three, write .state/test.env
 #   scripts/services.sh stop    # stop them
@@ -19,6 +21,7 @@ start)
   bin/strata demo up --state "$state/test" >"$state/pg.env"
   scripts/azurite.sh start
   scripts/versitygw.sh start
+  scripts/chromium.sh || echo "services.sh: no chromium: the console's browser test will skip (or fail under CI)" >&2
   {
     sed -e 's/STRATA_DATABASE_URL/STRATA_TEST_DATABASE_URL/' -e 's#/strata_demo?#/postgres?#' "$state/pg.env"
     cat "$state/azurite.env"

@@ -75,7 +75,51 @@ type VerifyReport struct {
 
 // Verify checks every committed object against storage, lists objects the
 // catalog does not know, and (with Repair) removes orphans.
-func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
+//
+// Each verify is recorded in strata.runs (command verify): ok when the
+// archive is sound, failed with the problems counted by kind otherwise, so
+// the console can say when the archive was last checked.
+func (a *Archiver) Verify(ctx context.Context, opts VerifyOptions) (rep VerifyReport, err error) {
+	runID, end, err := a.Catalog.BeginRun(ctx, "verify", opts.Dataset, "")
+	if err != nil {
+		return rep, err
+	}
+	defer end()
+	defer func() {
+		runErr := err
+		if runErr == nil && len(rep.Problems) > 0 {
+			runErr = problemsError(rep.Problems, opts.Deep)
+		}
+		if ferr := a.Catalog.FinishRun(context.WithoutCancel(ctx), runID,
+			catalog.RunTotals{Objects: rep.Checked, Bytes: rep.Bytes}, runErr); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	return a.verify(ctx, opts)
+}
+
+// problemsError sums a verify's problems by kind, for its run's record.
+func problemsError(ps []Problem, deep bool) error {
+	kinds := map[string]int{}
+	var order []string
+	for _, p := range ps {
+		if kinds[p.Kind] == 0 {
+			order = append(order, p.Kind)
+		}
+		kinds[p.Kind]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%s %d", k, kinds[k])
+	}
+	what := "verify"
+	if deep {
+		what = "verify --deep"
+	}
+	return fmt.Errorf("%s found %d problems: %s", what, len(ps), strings.Join(parts, ", "))
+}
+
+func (a *Archiver) verify(ctx context.Context, opts VerifyOptions) (VerifyReport, error) {
 	var rep VerifyReport
 	// Every object that must still be in storage: current ones, those a
 	// correction superseded and those restored into Layer 2 (all immutable

@@ -27,9 +27,10 @@ type and day: objects, rows, bytes, when the day's first object expires
 weakest write-once retention its objects asked the storage for (MODE UNTIL;
 "none" when an object has none, as with archive.immutability off).
 
---objects prints one line per object instead, with its key, expiry,
-retention and the storage version it was written as (reads ask for exactly
-that version).`,
+--objects prints one line per object instead, with its key, rows, bytes,
+SHA-256 (of the object's bytes, checked by every read and by verify
+--deep), expiry, retention and the storage version it was written as
+(reads ask for exactly that version).`,
 		Example: `  strata catalog list
   strata catalog list --dataset orders --type analytics --objects`,
 		Args: cobra.NoArgs,
@@ -103,13 +104,13 @@ func printCatalog(env Env, objs []catalog.Object) {
 
 func printObjects(env Env, objs []catalog.Object) {
 	tw := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tROWS\tBYTES\tEXPIRES\tRETENTION\tVERSION")
+	fmt.Fprintln(tw, "KEY\tROWS\tBYTES\tSHA256\tEXPIRES\tRETENTION\tVERSION")
 	for _, o := range objs {
 		version := o.VersionID
 		if version == "" {
 			version = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", o.Key, o.Rows, units.Bytes(o.Bytes), timeOrNever(o.ExpiresAt), retentionOf(o), version)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", o.Key, o.Rows, units.Bytes(o.Bytes), o.SHA256, timeOrNever(o.ExpiresAt), retentionOf(o), version)
 	}
 	tw.Flush()
 	fmt.Fprintf(env.Stdout, "%d object(s)\n", len(objs))

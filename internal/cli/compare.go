@@ -260,18 +260,7 @@ func printCompareSamples(w io.Writer, r *strata.CompareReport) {
 	}
 }
 
-func sampleKey(key map[string]string) string {
-	names := make([]string, 0, len(key))
-	for k := range key {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = k + "=" + key[k]
-	}
-	return strings.Join(parts, " ")
-}
+func sampleKey(key map[string]string) string { return lineage.FormatKey(key) }
 
 func sampleValue(v *string) string {
 	if v == nil {

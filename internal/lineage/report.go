@@ -1,6 +1,10 @@
 package lineage
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // SampleLimit is how many samples a report keeps per category.
 const SampleLimit = 5
@@ -153,4 +157,19 @@ func newReport(spec Spec, from, to time.Time) *Report {
 		Moved: []MovedSample{}}
 	r.Compared, r.Ignored = []string{}, []string{}
 	return r
+}
+
+// FormatKey prints a sample's key as col=value pairs in column-name order,
+// as the command line and the console show it.
+func FormatKey(key map[string]string) string {
+	names := make([]string, 0, len(key))
+	for k := range key {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + "=" + key[k]
+	}
+	return strings.Join(parts, " ")
 }

@@ -74,6 +74,10 @@ type Request struct {
 	// MaxRows, when positive, ends the stream with ErrTooManyRows after
 	// that many rows.
 	MaxRows int64
+	// Object, when non-zero, reads only the current committed object with
+	// this id among those the range selects (the console's sample of one
+	// object); no live rows are read then.
+	Object int64
 }
 
 // Live says how to read the rows of Request.Table that are not archived yet.
@@ -228,7 +232,7 @@ func (r *Retriever) objects(ctx context.Context, db catalog.DB, req Request) ([]
 	}
 	kept := objs[:0]
 	for _, o := range objs {
-		if o.SupersededBy != nil || (o.MaxTime != nil && o.MaxTime.Before(req.From)) || (o.MinTime != nil && o.MinTime.After(req.To)) {
+		if (req.Object != 0 && o.ID != req.Object) || o.SupersededBy != nil || (o.MaxTime != nil && o.MaxTime.Before(req.From)) || (o.MinTime != nil && o.MinTime.After(req.To)) {
 			continue
 		}
 		kept = append(kept, o)

@@ -97,7 +97,7 @@ func TestWhereFiltersAndIncludeLiveAddsRowsStillInTheDatabase(t *testing.T) {
 	}
 }
 
-func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
+func TestTheConsoleShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 	jobs := func() []server.JobStatus {
 		return []server.JobStatus{{Dataset: "orders", Job: "source_archive", Interval: time.Minute, LastOutcome: "error",
 			LastStart: time.Now(), LastEnd: time.Now(), Failures: 2, LastError: `<script>alert("x")</script>`}}
@@ -106,16 +106,27 @@ func TestTheDashboardShowsDatasetsArchivesAndJobsEscaped(t *testing.T) {
 	r := e.get("/")
 	body := string(r.body)
 	if r.code != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Fatalf("dashboard: %d %v", r.code, r.header)
+		t.Fatalf("overview: %d %v", r.code, r.header)
 	}
-	for _, want := range []string{"source_orders", "<code>orders</code>", "customers", "orders.sql", `<td class="n">20</td>`,
-		"source_archive", "&lt;script&gt;", `href="/metrics"`, `href="/healthz"`} {
+	for _, want := range []string{"<code>source_orders</code>", "<code>orders</code>", "customers", `id="orders-analytics-rows">20</td>`,
+		`href="/metrics"`, `href="/healthz"`, `href="/console/jobs"`} {
 		if !strings.Contains(body, want) {
-			t.Errorf("the dashboard lacks %q", want)
+			t.Errorf("the overview lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "<script>") || !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'none'") {
-		t.Errorf("the dashboard is not safe against injected markup")
+	j := e.get("/console/jobs")
+	for _, want := range []string{"source_archive", "&lt;script&gt;"} {
+		if !strings.Contains(string(j.body), want) {
+			t.Errorf("the jobs view lacks %q", want)
+		}
+	}
+	for _, p := range [][]byte{r.body, j.body} {
+		if strings.Contains(string(p), "<script>") {
+			t.Errorf("a console page is not safe against injected markup")
+		}
+	}
+	if !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("CSP %q", r.header.Get("Content-Security-Policy"))
 	}
 	if t.Failed() {
 		t.Log(body)

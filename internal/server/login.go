@@ -1,12 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/stratahq/strata/internal/metrics"
 )
@@ -70,12 +70,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // loginPage answers with the login form, status code and a message.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	var buf bytes.Buffer
-	if err := dashboardTmpl.Execute(&buf, dashboard{Login: true, LoginError: msg}); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writePage(w, code, buf.Bytes())
+	s.render(w, r, code, page{Title: "Sign in", Page: "login", Now: time.Now().UTC(), Login: true, LoginError: msg})
 }
 
 // writePage sends an HTML page with the headers that keep it from being

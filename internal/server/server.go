@@ -1,6 +1,6 @@
 // Package server is Strata's HTTP API (docs/HTTP.md): ingest raw records,
 // retrieve archived rows, list the catalog, health, Prometheus metrics and a
-// small dashboard. It validates requests and maps errors to status codes;
+// web console (console.go). It validates requests and maps errors to status codes;
 // everything else is done by the *strata.Service it is given, so the API
 // does exactly what the command line and the Go API do.
 //
@@ -75,6 +75,8 @@ type Server struct {
 	crossOrigin *http.CrossOriginProtection
 	// routeList is every route with its scope, in registration order.
 	routeList []Route
+	// pages are the console's templates.
+	pages consoleTemplates
 }
 
 // New returns a Server answering for svc.
@@ -82,7 +84,7 @@ func New(svc *strata.Service, opts Options) *Server {
 	s := &Server{svc: svc, log: opts.Logger, metrics: opts.Metrics, reg: opts.Registry,
 		limits: withDefaults(opts.Limits), jobs: opts.Jobs, mux: http.NewServeMux(), track: newInflight(),
 		tls: opts.TLS, tokens: auth.NewTokens(opts.Limits.Tokens), failures: auth.NewLimiter(opts.Clock),
-		crossOrigin: http.NewCrossOriginProtection()}
+		crossOrigin: http.NewCrossOriginProtection(), pages: newConsoleTemplates()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -113,12 +115,11 @@ func withDefaults(l config.Server) config.Server {
 
 // Route patterns; they are also the route label of the HTTP metrics.
 const (
-	routeIngest    = "POST /v1/datasets/{dataset}/records"
-	routeRetrieve  = "GET /v1/datasets/{dataset}/archive/{type}"
-	routeCatalog   = "GET /v1/catalog"
-	routeHealth    = "GET /healthz"
-	routeMetrics   = "GET /metrics"
-	routeDashboard = "GET /{$}"
+	routeIngest   = "POST /v1/datasets/{dataset}/records"
+	routeRetrieve = "GET /v1/datasets/{dataset}/archive/{type}"
+	routeCatalog  = "GET /v1/catalog"
+	routeHealth   = "GET /healthz"
+	routeMetrics  = "GET /metrics"
 	// routeNone labels requests that match no route (404, 405).
 	routeNone = "unmatched"
 )
@@ -138,7 +139,10 @@ func (s *Server) routes() {
 	s.handle(routeEraseList, auth.Admin, s.handleEraseList)
 	s.handle(routeEraseShow, auth.Admin, s.handleEraseShow)
 	s.handle(routeHealth, auth.Public, s.handleHealth)
-	s.handlePage(routeDashboard, auth.Read, s.handleDashboard)
+	s.handlePage(routeOverview, auth.Read, s.handleOverview)
+	s.handlePage(routeDay, auth.Read, s.handleDay)
+	s.handlePage(routeLineageP, auth.Read, s.handleLineagePage)
+	s.handlePage(routeJobs, auth.Read, s.handleJobs)
 	s.handle(routeLogin, auth.Public, s.handleLogin)
 	s.handle(routeLogout, auth.Public, s.handleLogout)
 	if s.reg != nil {
