@@ -142,49 +142,47 @@ type dayKey struct {
 	day          time.Time
 }
 
-// objectDays sums the catalog's objects of the datasets per day and type.
-func objectDays(ctx context.Context, tx pgx.Tx, names []string) (map[dayKey]*Day, error) {
-	rows, err := tx.Query(ctx, `SELECT dataset, archive_type, day, state, superseded_by IS NOT NULL,
-			count(*), sum(rows), sum(bytes), min(expires_at)
-		FROM strata.objects WHERE dataset = ANY($1)
-		GROUP BY 1, 2, 3, 4, 5`, names)
+// typeKey identifies an archive type of a dataset.
+type typeKey struct{ dataset, typ string }
+
+// objectDays sums the catalog's objects of the datasets per day and type:
+// one row a day, in day order, so each type's days come out sorted.
+func objectDays(ctx context.Context, tx pgx.Tx, names []string) (map[typeKey][]Day, error) {
+	rows, err := tx.Query(ctx, `SELECT dataset, archive_type, day,
+			count(*) FILTER (WHERE cur), coalesce(sum(rows) FILTER (WHERE cur), 0), coalesce(sum(bytes) FILTER (WHERE cur), 0),
+			min(expires_at) FILTER (WHERE cur),
+			count(*) FILTER (WHERE state = 'committed' AND superseded_by IS NOT NULL),
+			count(*) FILTER (WHERE state = 'restored'), count(*) FILTER (WHERE state = 'expired')
+		FROM (SELECT *, state = 'committed' AND superseded_by IS NULL AS cur FROM strata.objects WHERE dataset = ANY($1)) o
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, names)
 	if err != nil {
 		return nil, fmt.Errorf("read the catalog's days: %w", err)
 	}
 	defer rows.Close()
-	out := map[dayKey]*Day{}
+	out := map[typeKey][]Day{}
+	var k typeKey
+	var cur []Day
 	for rows.Next() {
-		var k dayKey
-		var state string
-		var superseded bool
-		var n int
-		var rs, bs int64
-		var exp *time.Time
-		if err := rows.Scan(&k.dataset, &k.typ, &k.day, &state, &superseded, &n, &rs, &bs, &exp); err != nil {
+		var ds, typ string
+		var d Day
+		if err := rows.Scan(&ds, &typ, &d.Day, &d.Objects, &d.Rows, &d.Bytes, &d.ExpiresAt, &d.Superseded, &d.Restored, &d.Expired); err != nil {
 			return nil, fmt.Errorf("read the catalog's days: %w", err)
 		}
-		k.day = k.day.UTC()
-		d := out[k]
-		if d == nil {
-			d = &Day{Day: k.day}
-			out[k] = d
-		}
-		switch {
-		case state == catalog.StateExpired:
-			d.Expired += n
-		case state == catalog.StateRestored:
-			d.Restored += n
-		case superseded:
-			d.Superseded += n
-		default:
-			d.Objects += n
-			d.Rows += rs
-			d.Bytes += bs
-			if exp != nil && (d.ExpiresAt == nil || exp.Before(*d.ExpiresAt)) {
-				e := exp.UTC()
-				d.ExpiresAt = &e
+		if ds != k.dataset || typ != k.typ {
+			if cur != nil {
+				out[k] = cur
 			}
+			k, cur = typeKey{ds, typ}, make([]Day, 0, 256)
 		}
+		d.Day = d.Day.UTC()
+		if d.ExpiresAt != nil {
+			e := d.ExpiresAt.UTC()
+			d.ExpiresAt = &e
+		}
+		cur = append(cur, d)
+	}
+	if cur != nil {
+		out[k] = cur
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the catalog's days: %w", err)
@@ -193,7 +191,7 @@ func objectDays(ctx context.Context, tx pgx.Tx, names []string) (map[dayKey]*Day
 }
 
 // dataset gathers one dataset's tables and days.
-func dataset(ctx context.Context, tx pgx.Tx, ds *config.Dataset, objs map[dayKey]*Day, now time.Time) (Dataset, error) {
+func dataset(ctx context.Context, tx pgx.Tx, ds *config.Dataset, objs map[typeKey][]Day, now time.Time) (Dataset, error) {
 	out := Dataset{Name: ds.Name}
 	live := map[dayKey]int64{}
 	if ds.Source != nil {
@@ -210,39 +208,47 @@ func dataset(ctx context.Context, tx pgx.Tx, ds *config.Dataset, objs map[dayKey
 		}
 		out.Layer2 = t
 	}
-	out.SourceDays, out.Source = days(ds.Name, catalog.TypeSource, objs, live, now)
-	out.AnalyticsDays, out.Analytics = days(ds.Name, catalog.TypeAnalytics, objs, live, now)
+	out.SourceDays, out.Source = days(ds.Name, catalog.TypeSource, objs[typeKey{ds.Name, catalog.TypeSource}], live, now)
+	out.AnalyticsDays, out.Analytics = days(ds.Name, catalog.TypeAnalytics, objs[typeKey{ds.Name, catalog.TypeAnalytics}], live, now)
 	return out, nil
 }
 
-// days merges the catalog's days and the live rows' days of one archive
-// type, oldest first, each with its state, and sums them.
-func days(dataset, typ string, objs map[dayKey]*Day, live map[dayKey]int64, now time.Time) ([]Day, Archive) {
-	var out []Day
+// days merges the catalog's days (sorted) and the live rows' days of one
+// archive type, oldest first, each with its state, and sums them.
+func days(dataset, typ string, objs []Day, live map[dayKey]int64, now time.Time) ([]Day, Archive) {
 	var sum Archive
-	for k, d := range objs {
-		if k.dataset != dataset || k.typ != typ {
-			continue
-		}
-		day := *d
-		day.Live = live[k]
-		out = append(out, day)
+	out := objs
+	seen := make(map[time.Time]int, len(live))
+	for i := range out {
+		d := &out[i]
 		sum.Objects += int64(d.Objects)
 		sum.Rows += d.Rows
 		sum.Bytes += d.Bytes
 		sum.Superseded += int64(d.Superseded)
 		sum.Restored += int64(d.Restored)
 		sum.Expired += int64(d.Expired)
-	}
-	for k, n := range live {
-		if k.dataset == dataset && k.typ == typ && objs[k] == nil {
-			out = append(out, Day{Day: k.day, Live: n})
+		if len(live) > 0 {
+			seen[d.Day] = i
 		}
+	}
+	extra := false
+	for k, n := range live {
+		if k.dataset != dataset || k.typ != typ {
+			continue
+		}
+		if i, ok := seen[k.day]; ok {
+			out[i].Live = n
+			continue
+		}
+		out = append(out, Day{Day: k.day, Live: n})
+		extra = true
 	}
 	for i := range out {
 		out[i].State = stateOf(&out[i], now)
 	}
-	slices.SortFunc(out, func(a, b Day) int { return a.Day.Compare(b.Day) })
+	if extra {
+		slices.SortFunc(out, func(a, b Day) int { return a.Day.Compare(b.Day) })
+	}
 	return out, sum
 }
 

@@ -141,8 +141,12 @@ func (s *Server) handleDay(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "day", ds+" "+typ+" "+q.Get("day"))
 	day, err := time.Parse(time.DateOnly, q.Get("day"))
 	if err != nil {
-		p.Page, p.Data = "overview", nil
-		p.Err = fmt.Sprintf("day %q: give a date as YYYY-MM-DD", q.Get("day"))
+		err = badRequest("day %s: give a date as YYYY-MM-DD", quoteShort(q.Get("day")))
+	} else if err = checkDataset(ds); err == nil {
+		err = checkType("type", typ)
+	}
+	if err != nil {
+		p.Page, p.Err = "overview", err.Error()
 		s.render(w, r, http.StatusBadRequest, p)
 		return
 	}

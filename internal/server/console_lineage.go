@@ -32,6 +32,11 @@ func (s *Server) handleLineagePage(w http.ResponseWriter, r *http.Request) {
 	d := &lineagePage{Dataset: q.Get("dataset"), FromText: q.Get("from"), ToText: q.Get("to"), Compared: q.Get("compare") == "1"}
 	p := s.newPage(r, "lineage", "Lineage of "+d.Dataset)
 	p.Data = d
+	if err := checkDataset(d.Dataset); err != nil {
+		d.Err, d.Compared = err.Error(), false
+		s.render(w, r, http.StatusBadRequest, p)
+		return
+	}
 	if err := s.requireDataset(r, d.Dataset); err != nil {
 		s.fail(w, r, err)
 		return

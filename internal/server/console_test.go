@@ -131,7 +131,7 @@ func TestTheConsoleDayViewListsTheCatalogsObjectsAndSamples(t *testing.T) {
 		"/console/day?dataset=orders&type=sources&day=" + d:          http.StatusBadRequest,
 		"/console/day?dataset=nope&type=analytics&day=" + d:          http.StatusNotFound,
 		"/console/day?dataset=customers&type=source&day=" + d:        http.StatusNotFound,
-		"/console/day?dataset=%22%3E%3Cb%3E&type=analytics&day=" + d: http.StatusNotFound,
+		"/console/day?dataset=%22%3E%3Cb%3E&type=analytics&day=" + d: http.StatusBadRequest,
 	} {
 		r := e.get(path)
 		if r.code != code || strings.Contains(string(r.body), `"><b>`) {
