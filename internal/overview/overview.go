@@ -145,49 +145,70 @@ type dayKey struct {
 // typeKey identifies an archive type of a dataset.
 type typeKey struct{ dataset, typ string }
 
-// objectDays sums the catalog's objects of the datasets per day and type:
-// one row a day, in day order, so each type's days come out sorted.
+// objectDays sums the catalog's objects of the datasets per type and day,
+// each type's days sorted. The rows are read as they lie (one sequential
+// scan, no sort or aggregate in the database, which spill to disk on a
+// large catalog) and summed here.
 func objectDays(ctx context.Context, tx pgx.Tx, names []string) (map[typeKey][]Day, error) {
-	rows, err := tx.Query(ctx, `SELECT dataset, archive_type, day,
-			count(*) FILTER (WHERE cur), coalesce(sum(rows) FILTER (WHERE cur), 0), coalesce(sum(bytes) FILTER (WHERE cur), 0),
-			min(expires_at) FILTER (WHERE cur),
-			count(*) FILTER (WHERE state = 'committed' AND superseded_by IS NOT NULL),
-			count(*) FILTER (WHERE state = 'restored'), count(*) FILTER (WHERE state = 'expired')
-		FROM (SELECT *, state = 'committed' AND superseded_by IS NULL AS cur FROM strata.objects WHERE dataset = ANY($1)) o
-		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, names)
+	rows, err := tx.Query(ctx, `SELECT dataset, archive_type, day, state, superseded_by IS NOT NULL, rows, bytes, expires_at
+		FROM strata.objects WHERE dataset = ANY($1)`, names)
 	if err != nil {
 		return nil, fmt.Errorf("read the catalog's days: %w", err)
 	}
 	defer rows.Close()
 	out := map[typeKey][]Day{}
-	var k typeKey
-	var cur []Day
+	at := map[dayKey]int{} // index of a day in its type's slice
+	var k dayKey
+	var state string
+	var superseded bool
+	var n, b int64
+	var exp *time.Time
 	for rows.Next() {
-		var ds, typ string
-		var d Day
-		if err := rows.Scan(&ds, &typ, &d.Day, &d.Objects, &d.Rows, &d.Bytes, &d.ExpiresAt, &d.Superseded, &d.Restored, &d.Expired); err != nil {
+		if err := rows.Scan(&k.dataset, &k.typ, &k.day, &state, &superseded, &n, &b, &exp); err != nil {
 			return nil, fmt.Errorf("read the catalog's days: %w", err)
 		}
-		if ds != k.dataset || typ != k.typ {
-			if cur != nil {
-				out[k] = cur
-			}
-			k, cur = typeKey{ds, typ}, make([]Day, 0, 256)
+		k.day = k.day.UTC()
+		tk := typeKey{k.dataset, k.typ}
+		i, ok := at[k]
+		if !ok {
+			i = len(out[tk])
+			at[k] = i
+			out[tk] = append(out[tk], Day{Day: k.day})
 		}
-		d.Day = d.Day.UTC()
-		if d.ExpiresAt != nil {
-			e := d.ExpiresAt.UTC()
-			d.ExpiresAt = &e
-		}
-		cur = append(cur, d)
-	}
-	if cur != nil {
-		out[k] = cur
+		addObject(&out[tk][i], state, superseded, n, b, exp)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the catalog's days: %w", err)
 	}
+	for tk, ds := range out {
+		if !slices.IsSortedFunc(ds, byDay) {
+			slices.SortFunc(ds, byDay)
+			out[tk] = ds
+		}
+	}
 	return out, nil
+}
+
+func byDay(a, b Day) int { return a.Day.Compare(b.Day) }
+
+// addObject counts one catalog object into its day.
+func addObject(d *Day, state string, superseded bool, rows, bytes int64, exp *time.Time) {
+	switch {
+	case state == catalog.StateExpired:
+		d.Expired++
+	case state == catalog.StateRestored:
+		d.Restored++
+	case superseded:
+		d.Superseded++
+	default:
+		d.Objects++
+		d.Rows += rows
+		d.Bytes += bytes
+		if exp != nil && (d.ExpiresAt == nil || exp.Before(*d.ExpiresAt)) {
+			e := exp.UTC()
+			d.ExpiresAt = &e
+		}
+	}
 }
 
 // dataset gathers one dataset's tables and days.
@@ -247,7 +268,7 @@ func days(dataset, typ string, objs []Day, live map[dayKey]int64, now time.Time)
 		out[i].State = stateOf(&out[i], now)
 	}
 	if extra {
-		slices.SortFunc(out, func(a, b Day) int { return a.Day.Compare(b.Day) })
+		slices.SortFunc(out, byDay)
 	}
 	return out, sum
 }
