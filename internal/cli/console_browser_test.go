@@ -206,6 +206,14 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 	// Overview: the catalog's figures, a calendar cell per archived day.
 	visit(t, ctx, watch, base+"/", "#ds-orders")
 	shoot(t, ctx, dir, "overview.png")
+	b.do(chromedp.EmulateViewport(1000, 640)) // the README's picture (docs/console.png): the orders dataset
+	eval[bool](b, `document.getElementById('ds-orders').scrollIntoView(), true`)
+	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(filepath.Join(dir, "readme.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.EmulateViewport(1280, 900))
 	for _, typ := range []string{"source", "analytics"} {
 		for _, f := range []string{"objects", "rows"} {
 			sql := map[string]string{"objects": "count(*)", "rows": "coalesce(sum(rows), 0)"}[f]

@@ -157,36 +157,51 @@ func objectDays(ctx context.Context, tx pgx.Tx, names []string) (map[typeKey][]D
 	}
 	defer rows.Close()
 	out := map[typeKey][]Day{}
-	at := map[dayKey]int{} // index of a day in its type's slice
 	var k dayKey
 	var state string
 	var superseded bool
 	var n, b int64
 	var exp *time.Time
+	var tk typeKey
+	var cur []Day
 	for rows.Next() {
 		if err := rows.Scan(&k.dataset, &k.typ, &k.day, &state, &superseded, &n, &b, &exp); err != nil {
 			return nil, fmt.Errorf("read the catalog's days: %w", err)
 		}
-		k.day = k.day.UTC()
-		tk := typeKey{k.dataset, k.typ}
-		i, ok := at[k]
-		if !ok {
-			i = len(out[tk])
-			at[k] = i
-			out[tk] = append(out[tk], Day{Day: k.day})
+		if k.dataset != tk.dataset || k.typ != tk.typ {
+			out[tk] = cur
+			tk = typeKey{k.dataset, k.typ}
+			cur = out[tk]
 		}
-		addObject(&out[tk][i], state, superseded, n, b, exp)
+		var d *Day
+		cur, d = dayOf(cur, k.day.UTC())
+		addObject(d, state, superseded, n, b, exp)
 	}
+	out[tk] = cur
+	delete(out, typeKey{})
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read the catalog's days: %w", err)
 	}
-	for tk, ds := range out {
-		if !slices.IsSortedFunc(ds, byDay) {
-			slices.SortFunc(ds, byDay)
-			out[tk] = ds
-		}
-	}
 	return out, nil
+}
+
+// dayOf returns the Day of day in days (sorted), appending or inserting it
+// when missing. The catalog's rows mostly come in day order, so this is
+// nearly always a look at the last element.
+func dayOf(days []Day, day time.Time) ([]Day, *Day) {
+	n := len(days)
+	switch {
+	case n > 0 && days[n-1].Day.Equal(day):
+		return days, &days[n-1]
+	case n == 0 || days[n-1].Day.Before(day):
+		days = append(days, Day{Day: day})
+		return days, &days[n]
+	}
+	i, found := slices.BinarySearchFunc(days, day, func(d Day, t time.Time) int { return d.Day.Compare(t) })
+	if !found {
+		days = slices.Insert(days, i, Day{Day: day})
+	}
+	return days, &days[i]
 }
 
 func byDay(a, b Day) int { return a.Day.Compare(b.Day) }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	strata "github.com/stratahq/strata"
@@ -43,12 +46,20 @@ const (
 var consoleFS embed.FS
 
 // consoleTemplates are the pages, each parsed with the layout.
-type consoleTemplates map[string]*template.Template
+type consoleTemplates map[string]*consolePage
+
+// consolePage is one page's template and the size of its last rendering,
+// the next one's first buffer (an overview of thousands of days is
+// megabytes: growing to it by doubling costs more than rendering it).
+type consolePage struct {
+	tmpl *template.Template
+	size atomic.Int64
+}
 
 func newConsoleTemplates() consoleTemplates {
 	out := consoleTemplates{}
 	for _, name := range []string{"login", "overview", "day", "lineage", "jobs"} {
-		out[name] = template.Must(template.New(name).Funcs(consoleFuncs).ParseFS(consoleFS, "console/layout.html", "console/"+name+".html"))
+		out[name] = &consolePage{tmpl: template.Must(template.New(name).Funcs(consoleFuncs).ParseFS(consoleFS, "console/layout.html", "console/"+name+".html"))}
 	}
 	return out
 }
@@ -77,11 +88,13 @@ func (s *Server) newPage(r *http.Request, name, title string) page {
 
 // render answers with the page p rendered by the template of p.Page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, p page) {
-	var buf bytes.Buffer
-	if err := s.pages[p.Page].ExecuteTemplate(&buf, "layout", p); err != nil {
+	pg := s.pages[p.Page]
+	buf := bytes.NewBuffer(make([]byte, 0, pg.size.Load()+4096))
+	if err := pg.tmpl.ExecuteTemplate(buf, "layout", p); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	pg.size.Store(int64(buf.Len()))
 	writePage(w, code, buf.Bytes())
 }
 
@@ -234,22 +247,27 @@ var consoleFuncs = template.FuncMap{
 	"lineageTo":   func(now time.Time) string { return now.UTC().Format(time.DateOnly) },
 }
 
-// num prints n with thin groups of three digits: 1,234,567.
-func num(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
+// num prints n with groups of three digits: 1,234,567.
+func num(n int64) string { return string(appendNum(nil, n)) }
+
+// appendNum appends num(n) to b.
+func appendNum(b []byte, n int64) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		if n == math.MinInt64 {
+			return append(b, "9,223,372,036,854,775,808"...)
+		}
+		n = -n
+	}
+	var digits [20]byte
+	s := strconv.AppendInt(digits[:0], n, 10)
 	for i, c := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteRune(c)
+		b = append(b, c)
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return b
 }
 
 // dur prints a duration rounded for people.

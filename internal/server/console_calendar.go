@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,90 +32,90 @@ func calendar(dataset, typ string, days []overview.Day) template.HTML {
 	if len(days) == 0 {
 		return template.HTML(`<p class="muted">no ` + template.HTMLEscapeString(typ) + ` days</p>`)
 	}
-	var b strings.Builder
-	b.Grow(len(days)*260 + 2048)
 	ds, ty := template.HTMLEscapeString(dataset), template.HTMLEscapeString(typ)
-	fmt.Fprintf(&b, `<table class="cal" data-dataset="%s" data-type="%s" aria-label="%s %s archive by day"><thead><tr><th scope="col">month</th>`, ds, ty, ds, ty)
+	b := make([]byte, 0, len(days)*230+4096)
+	b = fmt.Appendf(b, `<table class="cal" data-dataset="%s" data-type="%s" aria-label="%s %s archive by day"><thead><tr><th scope="col">month</th>`, ds, ty, ds, ty)
 	for d := 1; d <= 31; d++ {
 		if d%5 == 0 || d == 1 {
-			fmt.Fprintf(&b, `<th scope="col">%d</th>`, d)
+			b = fmt.Appendf(b, `<th scope="col">%d</th>`, d)
 		} else {
-			b.WriteString(`<th scope="col"></th>`)
+			b = append(b, `<th scope="col"></th>`...)
 		}
 	}
-	b.WriteString(`</tr></thead><tbody>`)
+	b = append(b, `</tr></thead><tbody>`...)
 	first, last := days[0].Day, days[len(days)-1].Day
+	href := `" href="/console/day?dataset=` + ds + `&amp;type=` + ty + `&amp;day=`
 	i := 0
 	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(last); m = m.AddDate(0, 1, 0) {
-		fmt.Fprintf(&b, `<tr><th scope="row">%s</th>`, m.Format("2006-01"))
+		b = append(b, `<tr><th scope="row">`...)
+		b = m.AppendFormat(b, "2006-01")
+		b = append(b, `</th>`...)
 		n := m.AddDate(0, 1, -1).Day()
 		for d := 1; d <= 31; d++ {
 			if d > n {
-				b.WriteString(`<td class="x"></td>`)
+				b = append(b, `<td class="x"></td>`...)
 				continue
 			}
 			day := m.AddDate(0, 0, d-1)
 			if i < len(days) && days[i].Day.Equal(day) {
-				cell(&b, ds, ty, &days[i])
+				b = cell(b, href, ty, &days[i])
 				i++
 				continue
 			}
-			b.WriteString(`<td class="e"></td>`)
+			b = append(b, `<td class="e"></td>`...)
 		}
-		b.WriteString(`</tr>`)
+		b = append(b, `</tr>`...)
 	}
-	b.WriteString(`</tbody></table>`)
-	return template.HTML(b.String())
+	b = append(b, `</tbody></table>`...)
+	return template.HTML(b)
 }
 
-// cell writes one day's link; ds and ty are escaped already.
-func cell(b *strings.Builder, ds, ty string, d *overview.Day) {
-	date := d.Day.Format(time.DateOnly)
-	b.WriteString(`<td><a class="c `)
-	b.WriteString(d.State)
-	b.WriteString(`" href="/console/day?dataset=`)
-	b.WriteString(ds)
-	b.WriteString(`&amp;type=`)
-	b.WriteString(ty)
-	b.WriteString(`&amp;day=`)
-	b.WriteString(date)
-	b.WriteString(`" data-day="`)
-	b.WriteString(date)
-	b.WriteString(`" aria-label="`)
-	b.WriteString(date)
-	b.WriteString(` `)
-	b.WriteString(ty)
-	b.WriteString(`: `)
-	b.WriteString(stateText[d.State])
+// cell appends one day's link; href and ty are escaped already.
+func cell(b []byte, href, ty string, d *overview.Day) []byte {
+	b = append(b, `<td><a class="c `...)
+	b = append(b, d.State...)
+	b = append(b, href...)
+	b = d.Day.AppendFormat(b, time.DateOnly)
+	b = append(b, `" aria-label="`...)
+	b = d.Day.AppendFormat(b, time.DateOnly)
+	b = append(b, ' ')
+	b = append(b, ty...)
+	b = append(b, ": "...)
+	b = append(b, stateText[d.State]...)
 	if d.Objects > 0 {
-		fmt.Fprintf(b, `; %d object`, d.Objects)
+		b = append(b, "; "...)
+		b = strconv.AppendInt(b, int64(d.Objects), 10)
+		b = append(b, " object"...)
 		if d.Objects > 1 {
-			b.WriteByte('s')
+			b = append(b, 's')
 		}
-		b.WriteString(`, `)
-		b.WriteString(num(d.Rows))
-		b.WriteString(` rows, `)
-		b.WriteString(units.Bytes(d.Bytes))
+		b = append(b, ", "...)
+		b = appendNum(b, d.Rows)
+		b = append(b, " rows, "...)
+		b = units.AppendBytes(b, d.Bytes)
 	}
 	if d.Live > 0 {
-		b.WriteString(`; `)
-		b.WriteString(num(d.Live))
-		b.WriteString(` rows in the database`)
+		b = append(b, "; "...)
+		b = appendNum(b, d.Live)
+		b = append(b, " rows in the database"...)
 	}
-	if d.Superseded > 0 {
-		fmt.Fprintf(b, `; %d superseded`, d.Superseded)
-	}
-	if d.Restored > 0 {
-		fmt.Fprintf(b, `; %d restored`, d.Restored)
-	}
-	if d.Expired > 0 {
-		fmt.Fprintf(b, `; %d expired`, d.Expired)
-	}
+	b = appendCount(b, d.Superseded, " superseded")
+	b = appendCount(b, d.Restored, " restored")
+	b = appendCount(b, d.Expired, " expired")
 	if d.ExpiresAt != nil {
-		b.WriteString(`; expires `)
-		b.WriteString(d.ExpiresAt.UTC().Format(time.DateOnly))
+		b = append(b, "; expires "...)
+		b = d.ExpiresAt.UTC().AppendFormat(b, time.DateOnly)
 	}
-	b.WriteString(`"></a></td>`)
+	return append(b, `"></a></td>`...)
+}
+
+func appendCount(b []byte, n int, what string) []byte {
+	if n == 0 {
+		return b
+	}
+	b = append(b, "; "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, what...)
 }
 
 // bars draws the dataset's bytes per place as an inline SVG bar chart:
