@@ -87,11 +87,13 @@ const graphCap = 30
 func lineageGraph(rep *strata.LineageReport) template.HTML {
 	cols := [4][]graphNode{}
 	index := map[string]int{} // node id -> column
+	broken := map[string]bool{}
 	add := func(c int, n graphNode) {
 		if _, ok := index[n.id]; ok {
 			return
 		}
 		index[n.id] = c
+		broken[n.id] = n.broken
 		cols[c] = append(cols[c], n)
 	}
 	for _, o := range rep.Source.Objects {
@@ -109,10 +111,8 @@ func lineageGraph(rep *strata.LineageReport) template.HTML {
 		broken   bool
 	}
 	var edges []edge
-	link := func(from, to string) {
-		_, okF := index[from]
-		_, okT := index[to]
-		edges = append(edges, edge{from, to, !okF || !okT})
+	link := func(from, to string) { // a link to or from a broken node is broken
+		edges = append(edges, edge{from, to, broken[from] || broken[to]})
 	}
 	for _, b := range rep.Batches {
 		id := fmt.Sprintf("b:%d", b.ID)
