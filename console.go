@@ -38,8 +38,9 @@ func (s *Service) Overview(ctx context.Context, req OverviewRequest) (*Overview,
 }
 
 // RecentRuns returns, for each (command, dataset, archive type) of the
-// datasets (all when empty), its last perJob runs (1 to 50), newest first:
-// the jobs' history for the console.
+// datasets, its last perJob runs (1 to 50), newest first: the jobs'
+// history for the console. With datasets empty, every dataset's and the
+// runs of none (strata verify without --dataset).
 func (s *Service) RecentRuns(ctx context.Context, datasets []string, perJob int) ([]OverviewRun, error) {
 	if perJob < 1 || perJob > 50 {
 		return nil, invalid("runs per job: %d is outside 1..50", perJob)
@@ -52,7 +53,7 @@ func (s *Service) RecentRuns(ctx context.Context, datasets []string, perJob int)
 	for i, ds := range dss {
 		names[i] = ds.Name
 	}
-	return overview.RecentRuns(ctx, s.pool, names, perJob)
+	return overview.RecentRuns(ctx, s.pool, names, len(datasets) == 0, perJob)
 }
 
 // datasetsOf returns the configured datasets named (all when names is

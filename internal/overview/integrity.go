@@ -122,12 +122,13 @@ func integrity(ctx context.Context, tx pgx.Tx, names []string) (Integrity, error
 }
 
 // RecentRuns returns the last perJob runs of every (command, dataset,
-// archive type) among the datasets names, newest first, in one read.
-func RecentRuns(ctx context.Context, pool catalog.DB, names []string, perJob int) ([]Run, error) {
+// archive type) among the datasets names, and with global the runs of no
+// dataset (a verify of every dataset), newest first, in one read.
+func RecentRuns(ctx context.Context, pool catalog.DB, names []string, global bool, perJob int) ([]Run, error) {
 	rows, _ := pool.Query(ctx, `SELECT `+runCols+` FROM (
 			SELECT *, row_number() OVER (PARTITION BY command, dataset, archive_type ORDER BY started_at DESC, id DESC) AS n
-			FROM strata.runs WHERE dataset = ANY($1)) r
-		WHERE n <= $2 ORDER BY dataset, command, archive_type, started_at DESC, id DESC`, names, perJob)
+			FROM strata.runs WHERE dataset = ANY($1) OR ($3 AND coalesce(dataset, '') = '')) r
+		WHERE n <= $2 ORDER BY dataset, command, archive_type, started_at DESC, id DESC`, names, perJob, global)
 	out, err := scanRuns(rows)
 	if err != nil {
 		return nil, fmt.Errorf("overview: recent runs: %w", err)

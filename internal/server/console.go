@@ -203,6 +203,9 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	code := http.StatusOK
 	if names := s.visibleDatasets(r); len(names) > 0 {
+		if len(names) == len(s.svc.Config().Datasets) {
+			names = nil // every dataset: the runs of none too (a verify of all)
+		}
 		ctx, cancel := s.requestContext(r)
 		defer cancel()
 		runs, err := s.svc.RecentRuns(ctx, names, runsPerJob)
