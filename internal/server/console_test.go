@@ -76,6 +76,9 @@ func TestTheConsoleOverviewShowsTheCatalogsFigures(t *testing.T) {
 	if !strings.Contains(cellText(page, "last-verify")+page[strings.Index(page, `id="last-verify"`):][:400], ">ok<") {
 		t.Errorf("the last verify is not shown as ok:\n%s", page[strings.Index(page, `id="last-verify"`):][:400])
 	}
+	if n := e.svc.Pool().Stat().AcquiredConns(); n != 0 {
+		t.Errorf("%d database connections held after the page was served", n)
+	}
 	if t.Failed() {
 		os.WriteFile(t.TempDir()+"/overview.html", r.body, 0o644)
 	}
@@ -112,10 +115,11 @@ func TestTheConsoleDayViewListsTheCatalogsObjectsAndSamples(t *testing.T) {
 	if len(want) == 0 || !slices.Equal(got, want) {
 		t.Fatalf("SHA-256 on the page %v, catalog %v", got, want)
 	}
-	if n := strings.Count(page, "<tr><td>"); n != 7 { // 7 rows a day, 5 shown + header rows are <tr><th>
-		if n != 5 {
-			t.Errorf("the sample shows %d rows, want the first 5", n)
-		}
+	if n := strings.Count(page, "<tr><td>"); n != 5 { // 7 rows a day, the first 5 shown (header rows are <tr><th>)
+		t.Errorf("the sample shows %d rows, want the first 5", n)
+	}
+	if n := e.svc.Pool().Stat().AcquiredConns(); n != 0 {
+		t.Errorf("%d database connections held after the day was served (its samples' snapshots)", n)
 	}
 	for _, f := range []string{"csv", "jsonl", "parquet"} {
 		href := "/v1/datasets/orders/archive/analytics?from=" + d + "&amp;to=" + d + "&amp;format=" + f
