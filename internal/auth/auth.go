@@ -26,7 +26,7 @@ type Scope string
 const (
 	// Public routes need no token: /healthz, the login form.
 	Public Scope = ""
-	// Read: retrievals, the catalog, lineage, compare, the dashboard, /metrics.
+	// Read: retrievals, the catalog, lineage, compare, the console, /metrics.
 	Read Scope = "read"
 	// Ingest: POST records.
 	Ingest Scope = "ingest"

@@ -348,7 +348,7 @@ func printDemoNext(out io.Writer, state, cfgPath, day string, keep bool) {
   bin/strata retrieve --dataset customers --type source --from %s --to %s | head -3
   bin/strata ingest --dataset orders %s   # one raw JSON record per line
   bin/strata archive --dry-run                # nothing left to archive
-  bin/strata serve                            # HTTP API on 127.0.0.1:8080, dashboard at /
+  bin/strata serve                            # HTTP API on 127.0.0.1:8080, the web console at /
   bin/strata verify --deep
   bin/strata compare --dataset orders --from %s --to %s
   bin/strata lineage --dataset orders --from %s --to %s

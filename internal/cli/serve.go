@@ -30,7 +30,7 @@ func newServeCmd(env Env, g *globalFlags) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve [--listen 127.0.0.1:8080] [--no-scheduler]",
-		Short: "Serve the HTTP API, the lifecycle scheduler, Prometheus metrics and a dashboard",
+		Short: "Serve the HTTP API, the lifecycle scheduler, Prometheus metrics and a web console",
 		Long: `Serve answers Strata's HTTP API (docs/HTTP.md) until it receives SIGINT or
 SIGTERM, and runs each dataset's lifecycle jobs on their schedule (archive
 the source and analytics layers, purge) unless --no-scheduler is given or
@@ -45,7 +45,9 @@ server.scheduler is off.
   GET  /v1/datasets/{dataset}/lineage          the evidence chain of a period (strata lineage)
   GET  /healthz                                200 when the database and the storage answer
   GET  /metrics                                Prometheus metrics
-  GET  /                                       dashboard (POST /login, /logout: its sign-in)
+  GET  /                                       the web console: overview of every dataset (HTML)
+  GET  /console/day, /console/lineage, /console/jobs   its day, lineage and jobs views
+                                               (POST /login, /logout: its sign-in)
 
 Every error is JSON, {"error": "...", "detail": ..., "request_id": "..."},
 with a 4xx status for bad input; bad input never changes data. Limits come
@@ -59,7 +61,7 @@ Access: with server.tokens configured, every route but /healthz needs
 replay, admin) and, for a dataset's route, a token allowed that dataset:
 401 without a valid token, 403 without the scope or the dataset, 429 after
 10 failed attempts from one address (one more every 6 s); tokens are made
-by strata token create. The dashboard has a sign-in form (the token goes in
+by strata token create. The console has a sign-in form (the token goes in
 an HttpOnly cookie). /metrics needs a read token unless server.metrics_open
 is true. With no token configured every route is open, so serve refuses
 to listen on anything but loopback. server.tls_cert and server.tls_key
@@ -190,7 +192,7 @@ func listenErr(addr string, err error) error {
 }
 
 // startScheduler starts the lifecycle jobs and returns their status for
-// the dashboard and a function that waits, at most the shutdown timeout,
+// the console and a function that waits, at most the shutdown timeout,
 // until they have stopped after ctx is cancelled. A job cancelled at
 // shutdown rolls back its open transaction: nothing is lost, and the next
 // run (of this or another process) continues it.

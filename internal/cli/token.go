@@ -33,7 +33,7 @@ never the secret: 'token create' prints a new secret once, and the lines to
 add. Restart serve to apply a change; delete a token's lines to revoke it.
 
 Scopes (each grants its own routes only):
-  read    retrievals, the catalog, lineage, compare, the dashboard, /metrics
+  read    retrievals, the catalog, lineage, compare, the console, /metrics
   ingest  POST /v1/datasets/{dataset}/records
   replay  replay, and compare or replay with a candidate transform
   admin   legal holds, erasure, restore`,

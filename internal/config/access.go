@@ -10,7 +10,7 @@ import (
 )
 
 // TokenScopes are the scopes a token may hold, in the order the docs list
-// them: read (retrieve, catalog, lineage, compare, the dashboard, /metrics),
+// them: read (retrieve, catalog, lineage, compare, the console, /metrics),
 // ingest (POST records), replay (replay, and candidate transforms) and admin
 // (holds, erasure, restore). A scope grants its own routes only.
 func TokenScopes() []string { return []string{"read", "ingest", "replay", "admin"} }

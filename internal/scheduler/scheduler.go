@@ -156,7 +156,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // It is never closed if Run is never called.
 func (s *Scheduler) Done() <-chan struct{} { return s.done }
 
-// JobStatus is the state of one job, for the dashboard.
+// JobStatus is the state of one job, for the console.
 type JobStatus struct {
 	Dataset  string
 	Job      string // source_archive, analytics_archive or purge

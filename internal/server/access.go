@@ -38,7 +38,7 @@ func (s *Server) handle(pattern string, scope auth.Scope, h http.HandlerFunc) {
 	s.register(Route{Pattern: pattern, Scope: scope}, h)
 }
 
-// handlePage registers a route a browser opens (the dashboard): a request
+// handlePage registers a route a browser opens (the console's pages): a request
 // without a valid token gets the login form instead of a JSON error.
 func (s *Server) handlePage(pattern string, scope auth.Scope, h http.HandlerFunc) {
 	s.register(Route{Pattern: pattern, Scope: scope, page: true}, h)
@@ -118,7 +118,7 @@ func (s *Server) admit(r *http.Request, scope auth.Scope) (*auth.Token, *apiErro
 }
 
 // credentials returns the secret r carries: the Authorization header's
-// bearer token, else, on GET and HEAD only, the dashboard's login cookie
+// bearer token, else, on GET and HEAD only, the console's login cookie
 // (a cookie never authorises a request that changes something, so a
 // forged cross-site POST carries no credential).
 func credentials(r *http.Request) (secret string, present bool) {

@@ -11,7 +11,7 @@ import (
 	"github.com/stratahq/strata/internal/metrics"
 )
 
-// Routes of the dashboard's sign-in: a browser cannot send a bearer
+// Routes of the console's sign-in: a browser cannot send a bearer
 // header by itself, so the login form puts the token in a cookie that
 // GET requests present instead (see credentials).
 const (
@@ -27,17 +27,17 @@ const (
 	maxLoginBody = 4096
 )
 
-// pageCSP is the Content-Security-Policy of the dashboard and the login
+// pageCSP is the Content-Security-Policy of the console's pages and the login
 // form: nothing but their own inline style, and forms posting to the
 // server itself.
 const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // handleLogin checks the token of the login form and, when it is valid,
-// sets the cookie and goes back to the dashboard. Failed attempts count
+// sets the cookie and goes back to the console. Failed attempts count
 // against the client's address like a bad bearer token.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.tokens.Enabled() {
-		http.Redirect(w, r, "/", http.StatusSeeOther) // no tokens: the dashboard is open
+		http.Redirect(w, r, "/", http.StatusSeeOther) // no tokens: the console is open
 		return
 	}
 	if wait, blocked := s.failures.Blocked(r.RemoteAddr); blocked {

@@ -45,7 +45,7 @@ type Options struct {
 	// the defaults), and the access control: tokens and metrics_open
 	// (Listen, Scheduler and the TLS files are not used here).
 	Limits config.Server
-	// Jobs reports the scheduler's jobs for the dashboard; nil when serve
+	// Jobs reports the scheduler's jobs for the console; nil when serve
 	// runs without a scheduler.
 	Jobs func() []JobStatus
 	// TLS, when set, makes Serve answer HTTPS.
@@ -54,7 +54,7 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// JobStatus is one scheduled lifecycle job as the dashboard shows it.
+// JobStatus is one scheduled lifecycle job as the console shows it.
 type JobStatus = scheduler.JobStatus
 
 // Server answers Strata's HTTP API. Build one with New; it is safe for
