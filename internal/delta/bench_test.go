@@ -8,7 +8,6 @@ import (
 
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/storage"
-	"github.com/stratahq/strata/internal/storage/local"
 	"github.com/stratahq/strata/internal/tables"
 )
 
@@ -42,7 +41,7 @@ func benchTable(n int) tables.Table {
 // back, on local disk.
 func BenchmarkPublishWithNothingToDo(b *testing.B) {
 	ctx := context.Background()
-	store := openLocalB(b)
+	store := openLocal(b)
 	f := New(store, Options{Prefix: storage.MustKey("p"), CheckpointEvery: 10})
 	t := benchTable(2555)
 	for v := 15; v >= 1; v-- { // 15 versions: the table grows to its full size
@@ -66,7 +65,7 @@ func BenchmarkPublishWithNothingToDo(b *testing.B) {
 // committed one day: the same read, then one commit with one add.
 func BenchmarkPublishOneNewObject(b *testing.B) {
 	ctx := context.Background()
-	store := openLocalB(b)
+	store := openLocal(b)
 	f := New(store, Options{Prefix: storage.MustKey("p"), CheckpointEvery: 10})
 	t := benchTable(2555 + b.N)
 	n := 2555
@@ -80,14 +79,4 @@ func BenchmarkPublishOneNewObject(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func openLocalB(b *testing.B) storage.Backend {
-	b.Helper()
-	s, err := local.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
 }

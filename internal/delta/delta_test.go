@@ -17,7 +17,7 @@ import (
 	"github.com/stratahq/strata/internal/tables"
 )
 
-func openLocal(t *testing.T) storage.Backend {
+func openLocal(t testing.TB) storage.Backend {
 	t.Helper()
 	b, err := local.Open(t.TempDir())
 	if err != nil {

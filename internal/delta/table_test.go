@@ -414,46 +414,11 @@ func (l *lake) checkCheckpoint(t *testing.T) {
 		if fmt.Sprint(nrows[0]) != fmt.Sprintf("[%d 1 1]", lc.Size) {
 			t.Errorf("checkpoint %d: rows, protocol, metaData = %v; want %d, 1, 1", lc.Version, nrows[0], lc.Size)
 		}
-		want := l.listedAt(t, root, int(lc.Version))
+		want, _ := testenv.DeltaListed(t, l.svc.Store(), root, int(lc.Version))
 		if !slices.Equal(got, want) {
 			t.Errorf("checkpoint %d of %s lists %v, the commits up to it %v", lc.Version, typ, got, want)
 		}
 	}
-}
-
-// listedAt replays the JSON commits up to version v.
-func (l *lake) listedAt(t *testing.T, root string, v int) []string {
-	t.Helper()
-	ctx := context.Background()
-	files := map[string]bool{}
-	for i := 0; i <= v; i++ {
-		k := storage.MustKey(append(strings.Split(root, "/"), "_delta_log", fmt.Sprintf("%020d.json", i))...)
-		rc, err := l.svc.Store().Get(ctx, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(rc)
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
-			var a struct {
-				Add, Remove *struct{ Path string }
-			}
-			json.Unmarshal(sc.Bytes(), &a)
-			if a.Add != nil {
-				files[root+"/"+a.Add.Path] = true
-			}
-			if a.Remove != nil {
-				delete(files, root+"/"+a.Remove.Path)
-			}
-		}
-		rc.Close()
-	}
-	out := make([]string, 0, len(files))
-	for k := range files {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestWithDeltaOffNothingIsPublishedAndTheArchiveStillRecordsStatistics:

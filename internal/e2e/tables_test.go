@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampering
@@ -109,38 +108,11 @@ func (w *world) verifyTables(t *testing.T, when string, missing, extra int) {
 // deltaRoot is the folder of the analytics Delta log.
 func deltaLog() []string { return []string{prefix, "analytics", dataset, "_delta_log"} }
 
-// deltaListed replays the analytics table's JSON commits from version 0
-// and returns the storage keys it lists, sorted.
+// deltaListed is what the analytics Delta table lists (testenv's reader).
 func (w *world) deltaListed() []string {
 	w.t.Helper()
-	files := map[string]bool{}
-	for v := 0; ; v++ {
-		rc, err := w.store.Get(context.Background(), storage.MustKey(append(deltaLog(), fmt.Sprintf("%020d.json", v))...))
-		if err != nil {
-			break
-		}
-		sc := bufio.NewScanner(rc)
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
-			var a struct{ Add, Remove *struct{ Path string } }
-			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-				w.t.Fatalf("version %d: %v", v, err)
-			}
-			if a.Add != nil {
-				files[prefix+"/analytics/orders/"+a.Add.Path] = true
-			}
-			if a.Remove != nil {
-				delete(files, prefix+"/analytics/orders/"+a.Remove.Path)
-			}
-		}
-		rc.Close()
-	}
-	out := make([]string, 0, len(files))
-	for k := range files {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	keys, _ := testenv.DeltaListed(w.t, w.store, strings.Join(deltaLog()[:3], "/"), -1)
+	return keys
 }
 
 // tamper appends a hand-written commit to the analytics table's log.
