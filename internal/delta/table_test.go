@@ -422,12 +422,12 @@ func (l *lake) checkCheckpoint(t *testing.T) {
 }
 
 // TestWithDeltaOffNothingIsPublishedAndTheArchiveStillRecordsStatistics:
-// tables.delta off writes no log; the analytics archive records each
+// tables.delta (and tables.iceberg) off writes no log; the analytics archive records each
 // object's column statistics at its commit all the same, so that a later
 // tables rebuild reads no object again.
 func TestWithDeltaOffNothingIsPublishedAndTheArchiveStillRecordsStatistics(t *testing.T) {
 	ctx := context.Background()
-	e := testenv.New(t, testenv.Options{Prefix: "lake", Extra: "tables:\n  delta: off",
+	e := testenv.New(t, testenv.Options{Prefix: "lake", Extra: "tables:\n  delta: off\n  iceberg: off",
 		Datasets: []testenv.Dataset{{Name: "orders", Days: 100, PerDay: 20}}})
 	svc := testsvc.Open(t, e, strata.Options{})
 	if rep, err := svc.ArchiveAnalytics(ctx, "orders", archive.Options{}); err != nil || rep.Rows() == 0 {
