@@ -249,21 +249,40 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 	b.do(chromedp.EmulateViewport(1280, 900))
 	settle(t, ctx, watch, "overview at a phone's width")
 
-	// Keyboard: Tab reaches a calendar cell, which says what it holds, and
-	// Enter opens its day.
+	// Keyboard: Tab reaches a calendar (one stop each: its newest day),
+	// the cell says what it holds, the arrow keys move by day and by month,
+	// and Enter opens the day.
 	visit(t, ctx, watch, base+"/", "#ds-orders")
+	if stops, cals := eval[int](b, `[...document.querySelectorAll('a.c')].filter(a => a.tabIndex === 0).length`),
+		eval[int](b, `[...document.querySelectorAll('table.cal')].filter(c => c.querySelector('a.c')).length`); stops != cals {
+		t.Errorf("%d calendar cells are Tab stops, want one per calendar (%d)", stops, cals)
+	}
+	inAnalytics := `document.activeElement.matches('table.cal[data-dataset="orders"][data-type="analytics"] a.c')`
 	reached := false
-	for i := 0; i < 80 && !reached; i++ {
+	for i := 0; i < 40 && !reached; i++ {
 		b.do(chromedp.KeyEvent(kb.Tab))
-		reached = eval[bool](b, `document.activeElement.matches('a.c')`)
+		reached = eval[bool](b, inAnalytics)
 	}
 	if !reached {
-		t.Fatal("80 presses of Tab did not reach a calendar cell")
+		t.Fatal("40 presses of Tab did not reach the orders analytics calendar")
 	}
-	label := eval[string](b, `document.activeElement.getAttribute('aria-label')`)
+	focused := func() string { return eval[string](b, `document.activeElement.getAttribute('aria-label')`) }
+	newest := focused()
+	b.do(chromedp.KeyEvent(kb.ArrowLeft))
+	label := focused()
 	tip := eval[string](b, `getComputedStyle(document.activeElement, '::after').content`)
-	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d (source|analytics): `).MatchString(label) || !strings.Contains(tip, label) {
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d analytics: `).MatchString(label) || !strings.Contains(tip, label) {
 		t.Fatalf("the focused cell's label %q, shown as %q", label, tip)
+	}
+	dayOf := func(l string) time.Time { d, _ := time.Parse(time.DateOnly, l[:10]); return d }
+	if !dayOf(label).Equal(dayOf(newest).AddDate(0, 0, -1)) {
+		t.Errorf("ArrowLeft from %s went to %s, want the day before", newest[:10], label[:10])
+	}
+	b.do(chromedp.KeyEvent(kb.ArrowUp))
+	if up := focused(); dayOf(up).Day() != dayOf(label).Day() || !dayOf(up).Before(dayOf(label)) || dayOf(up).Before(dayOf(label).AddDate(0, -2, 0)) {
+		t.Errorf("ArrowUp from %s went to %s, want the same day of an earlier month (the one before when it has that day)", label[:10], up[:10])
+	} else {
+		label = up
 	}
 	shoot(t, ctx, dir, "overview-focus.png")
 	b.do(chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#objects, #no-objects")))

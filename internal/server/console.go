@@ -30,6 +30,7 @@ const (
 	routeDay      = "GET /console/day"
 	routeLineageP = "GET /console/lineage"
 	routeJobs     = "GET /console/jobs"
+	routeScript   = "GET /console/console.js"
 )
 
 // Console defaults and bounds.
@@ -42,7 +43,7 @@ const (
 	lineageDays = 7
 )
 
-//go:embed console/*.html
+//go:embed console/*.html console/console.js
 var consoleFS embed.FS
 
 // consoleTemplates are the pages, each parsed with the layout.
@@ -178,6 +179,21 @@ func (s *Server) handleDay(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = rep
 	s.render(w, r, http.StatusOK, p)
+}
+
+// handleScript serves the console's one script (arrow keys in the
+// calendars), from the binary.
+func (s *Server) handleScript(w http.ResponseWriter, r *http.Request) {
+	js, err := consoleFS.ReadFile("console/console.js")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.Write(js)
 }
 
 // jobsPage is the jobs view's data.

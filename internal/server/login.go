@@ -28,9 +28,9 @@ const (
 )
 
 // pageCSP is the Content-Security-Policy of the console's pages and the login
-// form: nothing but their own inline style, and forms posting to the
-// server itself.
-const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// form: nothing but their own inline style, the console's one script
+// from the server itself, and forms posting to the server itself.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // handleLogin checks the token of the login form and, when it is valid,
 // sets the cookie and goes back to the console. Failed attempts count

@@ -143,6 +143,7 @@ func (s *Server) routes() {
 	s.handlePage(routeDay, auth.Read, s.handleDay)
 	s.handlePage(routeLineageP, auth.Read, s.handleLineagePage)
 	s.handlePage(routeJobs, auth.Read, s.handleJobs)
+	s.handle(routeScript, auth.Read, s.handleScript)
 	s.handle(routeLogin, auth.Public, s.handleLogin)
 	s.handle(routeLogout, auth.Public, s.handleLogout)
 	if s.reg != nil {
