@@ -107,6 +107,10 @@ func (e *CSVEncoder) Encode(row []Value) error {
 		if v.IsNull() {
 			continue
 		}
+		if !v.array && csvNeverQuoted(v.kind) {
+			b = v.AppendText(b)
+			continue
+		}
 		e.field = v.AppendText(e.field[:0])
 		b = appendCSVField(b, e.field, false, len(row) == 1)
 	}
@@ -130,7 +134,7 @@ func (e *CSVEncoder) Flush() error {
 // tell it from NULL; not in the header), containing a delimiter, quote or
 // line break, or, as the only column, being the end-of-data marker \. .
 func appendCSVField(dst, f []byte, header, single bool) []byte {
-	quote := (len(f) == 0 && !header) || bytes.ContainsAny(f, ",\"\r\n") || (single && bytes.Equal(f, []byte(`\.`)))
+	quote := (len(f) == 0 && !header) || csvSpecial(f) || (single && bytes.Equal(f, []byte(`\.`)))
 	if !quote {
 		return append(dst, f...)
 	}
@@ -142,4 +146,28 @@ func appendCSVField(dst, f []byte, header, single bool) []byte {
 		dst = append(dst, c)
 	}
 	return append(dst, '"')
+}
+
+// csvSpecial reports whether f holds a delimiter, a quote or a line break.
+func csvSpecial(f []byte) bool {
+	for _, c := range f {
+		if c == ',' || c == '"' || c == '\r' || c == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
+// csvNeverQuoted reports whether a scalar of kind k, written from its
+// number by Strata's own formatting, can never need quoting in CSV: never
+// empty, never \., without delimiter, quote or line break (booleans,
+// integers, floats, dates, times, timestamps, uuids). Kinds whose stored
+// bytes are their text (numeric and interval included) are checked.
+func csvNeverQuoted(k Kind) bool {
+	switch k {
+	case KindBool, KindInt16, KindInt32, KindInt64, KindFloat32, KindFloat64,
+		KindDate, KindTime, KindTimestamp, KindTimestamptz, KindUUID:
+		return true
+	}
+	return false
 }

@@ -9,6 +9,17 @@ func appendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10
 
 // appendPadded appends v (>= 0) zero-padded to width digits.
 func appendPadded(dst []byte, v, width int) []byte {
+	if v >= 0 { // the widths times use, digit by digit
+		switch {
+		case width == 2 && v < 100:
+			return append(dst, byte('0'+v/10), byte('0'+v%10))
+		case width == 4 && v < 10000:
+			return append(dst, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+		case width == 6 && v < 1000000:
+			return append(dst, byte('0'+v/100000), byte('0'+v/10000%10), byte('0'+v/1000%10),
+				byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+		}
+	}
 	var buf [20]byte
 	b := strconv.AppendInt(buf[:0], int64(v), 10)
 	for i := len(b); i < width; i++ {
