@@ -70,6 +70,7 @@ type CSVEncoder struct {
 	wrote  bool
 	buf    []byte
 	field  []byte
+	days   dayCache
 }
 
 // NewCSVEncoder returns an encoder for rows with the given columns; the
@@ -108,7 +109,11 @@ func (e *CSVEncoder) Encode(row []Value) error {
 			continue
 		}
 		if !v.array && csvNeverQuoted(v.kind) {
-			b = v.AppendText(b)
+			if v.kind == KindTimestamptz || v.kind == KindTimestamp {
+				b = e.days.appendTimestamp(b, v.i, v.kind == KindTimestamptz)
+			} else {
+				b = v.AppendText(b)
+			}
 			continue
 		}
 		e.field = v.AppendText(e.field[:0])

@@ -105,9 +105,39 @@ func appendShortestFloat(dst []byte, f float64, bits int) []byte {
 		lo, hi = float64(float32(1e-4)), 1e6
 	}
 	if a := math.Abs(f); a == 0 || (a >= lo && a < hi) {
+		if bits == 64 && a >= 1e-3 && a < 1e9 {
+			if r := math.Round(f * 1000); r/1000 == f {
+				return appendThousandths(dst, int64(r))
+			}
+		}
 		return strconv.AppendFloat(dst, f, 'f', -1, bits)
 	}
 	return strconv.AppendFloat(dst, f, 'e', -1, bits)
+}
+
+// appendThousandths writes r/1000 with at most 3 decimals, trailing zeros
+// trimmed. It is the fast path of appendShortestFloat for a double f in
+// [1e-3, 1e9) that is the double nearest r/1000 (prices, readings, scores
+// rounded to a few decimals): one ulp of such a double is under 1.2e-7, so
+// no other decimal with as few digits rounds to it, and strconv's shortest
+// digits are those of r/1000 (TestThousandthsAreStrconvsShortest).
+func appendThousandths(dst []byte, r int64) []byte {
+	if r < 0 {
+		dst, r = append(dst, '-'), -r
+	}
+	dst = strconv.AppendInt(dst, r/1000, 10)
+	frac := r % 1000
+	if frac == 0 {
+		return dst
+	}
+	dst = append(dst, '.', byte('0'+frac/100))
+	if frac%100 != 0 {
+		dst = append(dst, byte('0'+frac/10%10))
+		if frac%10 != 0 {
+			dst = append(dst, byte('0'+frac%10))
+		}
+	}
+	return dst
 }
 
 func appendUUID(dst, u []byte) []byte {

@@ -214,3 +214,34 @@ func appendAbsClock(dst []byte, micros int64) []byte {
 	dst = appendPadded(dst, int(secs%60), 2)
 	return appendFraction(dst, frac)
 }
+
+// dayCache remembers the date text of the last day a timestamp fell on:
+// rows of an archived day share it, and writing it is half of a
+// timestamp's cost.
+type dayCache struct {
+	day  int64
+	text []byte // "YYYY-MM-DD"; nil until the first timestamp
+	bc   bool
+}
+
+// appendTimestamp writes what appendTimestamp(dst, us, tz, false) writes.
+func (c *dayCache) appendTimestamp(dst []byte, us int64, tz bool) []byte {
+	if us == math.MaxInt64 || us == math.MinInt64 {
+		return appendTimestamp(dst, us, tz, false)
+	}
+	days, rem := floorDiv(us, microsPerDay)
+	if c.text == nil || days != c.day {
+		c.day = days
+		c.text, c.bc = appendDate(c.text[:0], days)
+	}
+	dst = append(dst, c.text...)
+	dst = append(dst, ' ')
+	dst = appendClock(dst, rem)
+	if tz {
+		dst = append(dst, "+00"...)
+	}
+	if c.bc {
+		dst = append(dst, " BC"...)
+	}
+	return dst
+}
