@@ -26,15 +26,16 @@ type OverviewRequest struct {
 
 // Overview reads the overview of the datasets asked for, in one read-only
 // snapshot of the catalog and the tables. The Layer 2 and Layer 3 tables
-// are counted per day (a scan of each), so its cost grows with the rows
-// the database holds, not with the archive. An unknown dataset matches
+// are counted per day (a scan of each) up to overview.DefaultMaxCountRows
+// rows by the planner's estimate; a larger table shows the estimate and
+// no live days, so the page's cost stays bounded. An unknown dataset matches
 // ErrNotFound.
 func (s *Service) Overview(ctx context.Context, req OverviewRequest) (*Overview, error) {
 	dss, err := s.datasetsOf(req.Datasets)
 	if err != nil {
 		return nil, err
 	}
-	return overview.Build(ctx, s.pool, dss)
+	return overview.Build(ctx, s.pool, dss, overview.Options{})
 }
 
 // RecentRuns returns, for each (command, dataset, archive type) of the

@@ -71,12 +71,16 @@ type Dataset struct {
 // Table is a database table's size.
 type Table struct {
 	Name string
-	// Rows is exact (count(*)); Bytes is pg_total_relation_size (heap,
-	// indexes, TOAST).
+	// Rows is exact (count(*)), or the planner's estimate when Estimated;
+	// Bytes is pg_total_relation_size (heap, indexes, TOAST).
 	Rows, Bytes int64
 	// Pending (Layer 3 only) counts rows not yet in a committed source
-	// batch.
+	// batch; -1 when Estimated.
 	Pending int64
+	// Estimated is set when the table is larger than Options.MaxCountRows:
+	// Rows is pg_class.reltuples and its days are not counted (no live
+	// days in the calendar).
+	Estimated bool
 }
 
 // Archive sums an archive type's current objects.
@@ -104,8 +108,23 @@ type Day struct {
 	ExpiresAt *time.Time
 }
 
+// DefaultMaxCountRows is Options.MaxCountRows when zero.
+const DefaultMaxCountRows = 2_000_000
+
+// Options bound what Build reads.
+type Options struct {
+	// MaxCountRows is the largest table (by the planner's estimate,
+	// pg_class.reltuples) whose rows are counted per day on every
+	// overview; a larger one shows the estimate and no live days, so the
+	// page stays fast whatever the database holds.
+	MaxCountRows int64
+}
+
 // Build reads the overview of datasets.
-func Build(ctx context.Context, pool *pgxpool.Pool, datasets []config.Dataset) (*Report, error) {
+func Build(ctx context.Context, pool *pgxpool.Pool, datasets []config.Dataset, opts Options) (*Report, error) {
+	if opts.MaxCountRows <= 0 {
+		opts.MaxCountRows = DefaultMaxCountRows
+	}
 	rep := &Report{}
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&rep.Now); err != nil {
@@ -121,7 +140,7 @@ func Build(ctx context.Context, pool *pgxpool.Pool, datasets []config.Dataset) (
 			return err
 		}
 		for i := range datasets {
-			d, err := dataset(ctx, tx, &datasets[i], objs, rep.Now)
+			d, err := dataset(ctx, tx, &datasets[i], objs, rep.Now, opts.MaxCountRows)
 			if err != nil {
 				return fmt.Errorf("dataset %s: %w", datasets[i].Name, err)
 			}
@@ -227,18 +246,18 @@ func addObject(d *Day, state string, superseded bool, rows, bytes int64, exp *ti
 }
 
 // dataset gathers one dataset's tables and days.
-func dataset(ctx context.Context, tx pgx.Tx, ds *config.Dataset, objs map[typeKey][]Day, now time.Time) (Dataset, error) {
+func dataset(ctx context.Context, tx pgx.Tx, ds *config.Dataset, objs map[typeKey][]Day, now time.Time, maxCount int64) (Dataset, error) {
 	out := Dataset{Name: ds.Name}
 	live := map[dayKey]int64{}
 	if ds.Source != nil {
-		t, err := layer3(ctx, tx, ds, live)
+		t, err := layer3(ctx, tx, ds, live, maxCount)
 		if err != nil {
 			return out, err
 		}
 		out.Layer3 = t
 	}
 	if ds.Analytics != nil {
-		t, err := layer2(ctx, tx, ds, live)
+		t, err := layer2(ctx, tx, ds, live, maxCount)
 		if err != nil {
 			return out, err
 		}

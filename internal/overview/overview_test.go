@@ -47,7 +47,7 @@ func TestEveryDayStateIsTheOneTheCatalogAndTheTablesGive(t *testing.T) {
 	te.Exec(`INSERT INTO strata.uploads (id, dataset, archive_type, day, key, state, rows, bytes, sha256)
 		VALUES (nextval('strata.object_id_seq'), 'orders', 'analytics', $1, 'ov/analytics/orders/left.parquet', 'intent', 1, 1, repeat('0', 64))`, day(5))
 
-	rep, err := overview.Build(ctx, te.Pool, te.Config().Datasets)
+	rep, err := overview.Build(ctx, te.Pool, te.Config().Datasets, overview.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestEveryDayStateIsTheOneTheCatalogAndTheTablesGive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err = overview.Build(ctx, te.Pool, te.Config().Datasets)
+	rep, err = overview.Build(ctx, te.Pool, te.Config().Datasets, overview.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,5 +103,25 @@ func TestEveryDayStateIsTheOneTheCatalogAndTheTablesGive(t *testing.T) {
 	}
 	if lv == nil || lv.Command != "verify" || lv.Status != wantStatus || lv.Objects != vrep.Checked {
 		t.Errorf("last verify %+v after a verify of %d objects with %d problems", lv, vrep.Checked, len(vrep.Problems))
+	}
+
+	te.Exec(`ANALYZE orders`)
+	te.Exec(`ANALYZE source_orders`)
+	rep, err = overview.Build(ctx, te.Pool, te.Config().Datasets, overview.Options{MaxCountRows: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = rep.Datasets[0]
+	if !o.Layer2.Estimated || o.Layer2.Rows != te.Count(`SELECT reltuples::bigint FROM pg_class WHERE oid = 'orders'::regclass`) ||
+		o.Layer3.Estimated || o.Layer3.Rows != 1 || o.Layer3.Pending != 0 {
+		t.Errorf("MaxCountRows 1: Layer 2 %+v (365 rows), Layer 3 %+v (1 row); want the planner's estimate for the first, a count for the second", o.Layer2, o.Layer3)
+	}
+	for _, d := range o.AnalyticsDays {
+		if d.Live != 0 || d.State == overview.StateLive {
+			t.Errorf("%s: %d live rows counted in a table too large to count", d.Day.Format(time.DateOnly), d.Live)
+		}
+	}
+	if o.Analytics.Objects != te.Count(`SELECT count(*) `+current) {
+		t.Errorf("the archive's figures changed with the tables' estimate: %+v", o.Analytics)
 	}
 }

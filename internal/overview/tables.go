@@ -13,10 +13,10 @@ import (
 
 // layer2 counts the dataset's Layer 2 rows per UTC day of its time column
 // (all of them are live: archiving deletes what it archives) into live.
-func layer2(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]int64) (*Table, error) {
+func layer2(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]int64, maxCount int64) (*Table, error) {
 	a := ds.Analytics
 	t := &Table{Name: a.Table.String()}
-	if err := tableBytes(ctx, tx, a.Table, &t.Bytes); err != nil || t.Bytes < 0 {
+	if err := tableSize(ctx, tx, a.Table, t, maxCount); err != nil || t.Bytes < 0 || t.Estimated {
 		return t, err
 	}
 	col := pgx.Identifier{a.TimeColumn}.Sanitize()
@@ -32,10 +32,10 @@ func layer2(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]
 
 // layer3 counts the dataset's Layer 3 rows, and per UTC day of ingestion
 // those not yet in a committed source batch (the live ones) into live.
-func layer3(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]int64) (*Table, error) {
+func layer3(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]int64, maxCount int64) (*Table, error) {
 	s := ds.Source
 	t := &Table{Name: s.Table.String()}
-	if err := tableBytes(ctx, tx, s.Table, &t.Bytes); err != nil || t.Bytes < 0 {
+	if err := tableSize(ctx, tx, s.Table, t, maxCount); err != nil || t.Bytes < 0 || t.Estimated {
 		return t, err
 	}
 	q := fmt.Sprintf(`SELECT (t.%s AT TIME ZONE 'UTC')::date, count(*),
@@ -52,12 +52,19 @@ func layer3(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]
 	return t, err
 }
 
-// tableBytes reads the table's total size; -1 when the table does not
-// exist (the figures then stay empty rather than failing the page).
-func tableBytes(ctx context.Context, tx pgx.Tx, table config.TableName, out *int64) error {
-	err := tx.QueryRow(ctx, `SELECT coalesce(pg_total_relation_size(to_regclass($1)), -1)`, table.Sanitize()).Scan(out)
+// tableSize reads the table's total size (-1 when the table does not
+// exist: the figures then stay empty rather than failing the page) and,
+// when the planner estimates more than maxCount rows, takes that estimate
+// as its rows (Estimated; Pending unknown) instead of counting them.
+func tableSize(ctx context.Context, tx pgx.Tx, table config.TableName, t *Table, maxCount int64) error {
+	var est float64
+	err := tx.QueryRow(ctx, `SELECT coalesce(pg_total_relation_size(r), -1), coalesce((SELECT reltuples FROM pg_class WHERE oid = r), -1)
+		FROM to_regclass($1) r`, table.Sanitize()).Scan(&t.Bytes, &est)
 	if err != nil {
 		return fmt.Errorf("size of %s: %w", table, err)
+	}
+	if est > float64(maxCount) {
+		t.Rows, t.Pending, t.Estimated = int64(est), -1, true
 	}
 	return nil
 }
