@@ -52,14 +52,20 @@ func layer3(ctx context.Context, tx pgx.Tx, ds *config.Dataset, live map[dayKey]
 	return t, err
 }
 
-// tableSize reads the table's total size (-1 when the table does not
+// tableSize reads the table's total size, with its partitions' (-1 when the table does not
 // exist: the figures then stay empty rather than failing the page) and,
 // when the planner estimates more than maxCount rows, takes that estimate
 // as its rows (Estimated; Pending unknown) instead of counting them.
 func tableSize(ctx context.Context, tx pgx.Tx, table config.TableName, t *Table, maxCount int64) error {
 	var est float64
-	err := tx.QueryRow(ctx, `SELECT coalesce(pg_total_relation_size(r), -1), coalesce((SELECT reltuples FROM pg_class WHERE oid = r), -1)
-		FROM to_regclass($1) r`, table.Sanitize()).Scan(&t.Bytes, &est)
+	// pg_partition_tree lists a partitioned table's partitions (the parent
+	// holds nothing) and nothing for a plain table, which is then its own.
+	err := tx.QueryRow(ctx, `WITH r AS (SELECT to_regclass($1) AS oid),
+		t AS (SELECT relid, isleaf FROM pg_partition_tree((SELECT oid FROM r))
+			UNION ALL SELECT oid, true FROM r WHERE oid IS NOT NULL AND NOT EXISTS (SELECT FROM pg_partition_tree((SELECT oid FROM r))))
+		SELECT coalesce(sum(pg_total_relation_size(t.relid)), -1)::bigint,
+			coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE t.isleaf), -1)::float8
+		FROM t JOIN pg_class c ON c.oid = t.relid`, table.Sanitize()).Scan(&t.Bytes, &est)
 	if err != nil {
 		return fmt.Errorf("size of %s: %w", table, err)
 	}
