@@ -352,5 +352,21 @@ func TestTheConsoleInARealBrowser(t *testing.T) {
 		t.Errorf("the jobs view does not list the verify run")
 	}
 	shoot(t, ctx, dir, "jobs.png")
+
+	// Every view at a phone's width: nothing wider than the screen but
+	// inside its own scroller.
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	for name, u := range map[string]string{
+		"day-phone.png":     base + "/console/day?dataset=orders&type=analytics&day=" + d,
+		"lineage-phone.png": base + "/console/lineage?dataset=orders&from=" + today + "&to=" + today,
+		"jobs-phone.png":    base + "/console/jobs",
+	} {
+		visit(t, ctx, watch, u, "h1")
+		if eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+			t.Errorf("%s is wider than a phone's screen (%d > %d px)", u,
+				eval[int](b, `document.documentElement.scrollWidth`), eval[int](b, `window.innerWidth`))
+		}
+		shoot(t, ctx, dir, name)
+	}
 	t.Logf("screenshots in %s", dir)
 }
