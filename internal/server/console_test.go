@@ -123,7 +123,7 @@ func TestTheConsoleDayViewListsTheCatalogsObjectsAndSamples(t *testing.T) {
 		want = append(want, s)
 	}
 	var got []string
-	for _, m := range regexp.MustCompile(`<td class="hash sha256">([0-9a-f]{64})</td>`).FindAllStringSubmatch(page, -1) {
+	for _, m := range regexp.MustCompile(`<td data-label="SHA-256" class="hash sha256">([0-9a-f]{64})</td>`).FindAllStringSubmatch(page, -1) {
 		got = append(got, m[1])
 	}
 	if len(want) == 0 || !slices.Equal(got, want) {
