@@ -13,6 +13,7 @@
 #   BENCH_FLAGS="-only lineage -lineage-records 300000" scripts/bench.sh
 #   BENCH_FLAGS="-only audit -retr-days 17 -retr-day-rows 50000" scripts/bench.sh
 #   BENCH_FLAGS="-profile /tmp/archive.pprof -retr-profile /tmp/retrieve.pprof" scripts/bench.sh
+#   BENCH_FLAGS="-only interleaved -il-parallelism 1,2,4 -il-profile /tmp/il.pprof" scripts/bench.sh
 #
 # DuckDB (@duckdb/node-api, pinned in scripts/duckdb/) is installed into
 # .tools/duckdb with npm on the first run; if that fails, the benchmark

@@ -19,6 +19,10 @@
 //     rebuilding the table from the template before each run (not timed),
 //     with its peak RSS (wait4 rusage) and, from PostgreSQL's statement log,
 //     how long its SELECT and DELETE took;
+//   - the interleaved section (issue 15): -il-rows rows over 120 days, row
+//     i on day i mod 120, the oldest 30 days archived by `strata archive`
+//     once per -il-parallelism value, alternating with psql COPY (FORMAT
+//     binary) of the same rows (interleaved.go);
 //   - `strata ingest` of -ingest-records 1 KB raw JSON records of the orders
 //     example (Layer 3 + source archive + transform + Layer 2), end to end;
 //   - retrieval (issue 4): -retr-days days of -retr-day-rows sensor readings
