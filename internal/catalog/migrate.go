@@ -342,6 +342,27 @@ var migrations = []string{
 		published_at timestamptz NOT NULL DEFAULT now(),
 		PRIMARY KEY (dataset, archive_type, format)
 	);`,
+	// 12: the Apache Iceberg SQL catalog (internal/iceberg), in a schema of
+	// its own, with the tables and columns of Iceberg's JDBC catalog
+	// (schema version V1), which Spark and Trino read with
+	// currentSchema=strata_iceberg.
+	`CREATE SCHEMA IF NOT EXISTS strata_iceberg;
+	CREATE TABLE strata_iceberg.iceberg_tables (
+		catalog_name               varchar(255) NOT NULL,
+		table_namespace            varchar(255) NOT NULL,
+		table_name                 varchar(255) NOT NULL,
+		metadata_location          varchar(1000),
+		previous_metadata_location varchar(1000),
+		iceberg_type               varchar(5),
+		PRIMARY KEY (catalog_name, table_namespace, table_name)
+	);
+	CREATE TABLE strata_iceberg.iceberg_namespace_properties (
+		catalog_name   varchar(255) NOT NULL,
+		namespace      varchar(255) NOT NULL,
+		property_key   varchar(255) NOT NULL,
+		property_value varchar(1000),
+		PRIMARY KEY (catalog_name, namespace, property_key)
+	);`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

@@ -22,9 +22,11 @@ var Steps = []string{
 	"after-verify", "after-stage-all", "in-commit-before-delete", "after-delete", "after-commit",
 }
 
-// TableSteps are the failpoints outside the archive state machine: after
-// a commit, before the lakehouse tables are published.
-var TableSteps = []string{"before-tables"}
+// TableSteps are the failpoints outside the archive state machine:
+// before-tables is after a commit, before the lakehouse tables are
+// published; iceberg-after-metadata is after an Iceberg publish has stored
+// its metadata files, before the catalog commit.
+var TableSteps = []string{"before-tables", "iceberg-after-metadata"}
 
 // ErrInjected is returned by Hit for the "error" action.
 var ErrInjected = errors.New("failpoint: injected failure")

@@ -1,0 +1,328 @@
+package iceberg_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/stratahq/strata"
+	"github.com/stratahq/strata/internal/parquetio"
+	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/tables"
+)
+
+// loadTable builds what the table of dataset and typ must list from the
+// catalog (committed, current objects) and the objects' footers (their
+// statistics, every row group merged).
+func loadTable(t *testing.T, svc *strata.Service, dataset, typ, timeColumn string, version int64) tables.Table {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := svc.Pool().Query(ctx, `SELECT id, key, day, rows, bytes, coalesce(committed_at, created_at)
+		FROM strata.objects WHERE dataset = $1 AND archive_type = $2 AND state = 'committed' AND superseded_by IS NULL
+		ORDER BY day, id`, dataset, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := tables.Table{Dataset: dataset, Type: typ, TimeColumn: timeColumn, Version: version}
+	for rows.Next() {
+		var o tables.Object
+		if err := rows.Scan(&o.ID, &o.Key, &o.Day, &o.Rows, &o.Bytes, &o.Committed); err != nil {
+			t.Fatal(err)
+		}
+		o.Day = o.Day.UTC()
+		tb.Objects = append(tb.Objects, o)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range tb.Objects {
+		o := &tb.Objects[i]
+		segs := strings.Split(o.Key, "/")
+		root, path := strings.Join(segs[:len(segs)-4], "/"), strings.Join(segs[len(segs)-4:], "/")
+		if tb.Root != "" && tb.Root != root {
+			t.Fatalf("object %s outside the table's root %s", o.Key, tb.Root)
+		}
+		tb.Root, o.Path = root, path
+		var cols []parquetio.Column
+		cols, o.Columns = footerStats(t, svc.Store(), o.Key, o.Bytes)
+		for _, c := range cols {
+			if !slices.ContainsFunc(tb.Columns, func(d parquetio.Column) bool { return d.Name == c.Name }) {
+				tb.Columns = append(tb.Columns, c)
+			}
+		}
+	}
+	if tb.Root == "" {
+		tb.Root = "analytics_root_unused" // no objects: the root is not used
+	}
+	return tb
+}
+
+func footerStats(t *testing.T, store storage.Backend, key string, size int64) ([]parquetio.Column, []tables.ColumnStats) {
+	t.Helper()
+	k, err := storage.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parquetio.Open(storage.NewReaderAt(context.Background(), store, k, ""), size)
+	if err != nil {
+		t.Fatalf("open %s: %v", key, err)
+	}
+	cols := r.Schema().Columns()
+	out := make([]tables.ColumnStats, len(cols))
+	for i, c := range cols {
+		out[i] = tables.ColumnStats{Name: c.Name, HasMinMax: true}
+		kind, _ := r.Schema().Kind(i)
+		for g := 0; g < r.RowGroups(); g++ {
+			st := r.RowGroupStats(g)[c.Name]
+			out[i].NullCount += st.NullCount
+			switch {
+			case !st.HasMinMax:
+				out[i].HasMinMax = false
+			case g == 0:
+				out[i].Min, out[i].Max = st.Min, st.Max
+			default:
+				if less(kind, st.Min, out[i].Min) {
+					out[i].Min = st.Min
+				}
+				if less(kind, out[i].Max, st.Max) {
+					out[i].Max = st.Max
+				}
+			}
+		}
+		if !out[i].HasMinMax {
+			out[i].Min, out[i].Max = parquetio.Value{}, parquetio.Value{}
+		}
+	}
+	return cols, out
+}
+
+func less(k parquetio.Kind, a, b parquetio.Value) bool {
+	switch k {
+	case parquetio.KindFloat32, parquetio.KindFloat64:
+		return a.Float64() < b.Float64()
+	case parquetio.KindText, parquetio.KindEnum, parquetio.KindBytea, parquetio.KindUUID:
+		return bytes.Compare(a.Bytes(), b.Bytes()) < 0
+	}
+	return a.Int64() < b.Int64()
+}
+
+// The rows are compared as text, one line per row, the columns given in
+// order: integers and strings as they are, timestamps as microseconds
+// since 1970, dates as YYYY-MM-DD, NULL as NULL.
+
+// retrieved is what strata retrieve returns for the whole archive.
+func retrieved(t *testing.T, svc *strata.Service, dataset string, cols []string) []string {
+	t.Helper()
+	rows, err := svc.RetrieveArchivedData(context.Background(), strata.RetrieveRequest{Table: dataset,
+		Start: time.Now().AddDate(-1, 0, 0), End: time.Now().AddDate(0, 0, 1), Columns: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vs := rows.Values()
+		f := make([]string, len(vs))
+		for i, v := range vs {
+			switch v := v.(type) {
+			case nil:
+				f[i] = "NULL"
+			case time.Time:
+				if v.Equal(v.Truncate(24*time.Hour)) && strings.HasSuffix(cols[i], "_on") {
+					f[i] = v.Format(time.DateOnly)
+				} else {
+					f[i] = strconv.FormatInt(v.UnixMicro(), 10)
+				}
+			default:
+				f[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, strings.Join(f, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// scanned is what iceberg-go's own scan reads from the table.
+func scanned(t *testing.T, tbl *table.Table, cols []string) []string {
+	t.Helper()
+	at, err := tbl.Scan(table.WithSelectedFields(cols...)).ToArrowTable(context.Background())
+	if err != nil {
+		t.Fatalf("iceberg-go scan: %v", err)
+	}
+	defer at.Release()
+	tr := array.NewTableReader(at, 1024)
+	defer tr.Release()
+	var out []string
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		idx := make([]int, len(cols))
+		for i, c := range cols {
+			ix := rec.Schema().FieldIndices(c)
+			if len(ix) != 1 {
+				t.Fatalf("scan has no column %s: %s", c, rec.Schema())
+			}
+			idx[i] = ix[0]
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			f := make([]string, len(cols))
+			for i, j := range idx {
+				f[i] = arrowText(rec.Column(j), r)
+			}
+			out = append(out, strings.Join(f, "|"))
+		}
+	}
+	if err := tr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func arrowText(a arrow.Array, i int) string {
+	if a.IsNull(i) {
+		return "NULL"
+	}
+	switch a := a.(type) {
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return strconv.FormatInt(a.Value(i).ToTime(unit).UnixMicro(), 10)
+	case *array.Date32:
+		return a.Value(i).ToTime().Format(time.DateOnly)
+	}
+	return a.ValueStr(i)
+}
+
+// duckdbRows reads files (local paths) with DuckDB's read_parquet.
+func duckdbRows(t *testing.T, files []string, cols []string, exprs map[string]string) []string {
+	t.Helper()
+	mods := os.Getenv("STRATA_TEST_DUCKDB")
+	if mods == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("STRATA_TEST_DUCKDB is not set: run the tests after scripts/services.sh start")
+		}
+		t.Log("STRATA_TEST_DUCKDB is not set (scripts/services.sh start sets it): DuckDB's read is skipped")
+		return nil
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = "'" + strings.ReplaceAll(f, "'", "''") + "'"
+	}
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = fmt.Sprintf("%q", c)
+		if e, ok := exprs[c]; ok {
+			sel[i] = e + " AS " + fmt.Sprintf("%q", c)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "rows.json")
+	job, _ := json.Marshal(map[string]string{"modules": mods, "out": out,
+		"sql": "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet([" + strings.Join(quoted, ", ") + "], union_by_name = true)"})
+	script, err := filepath.Abs("../../scripts/duckdb/query.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", script)
+	cmd.Stdin = bytes.NewReader(job)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("duckdb: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		f := make([]string, len(cols))
+		for i, c := range cols {
+			if m[c] == nil {
+				f[i] = "NULL"
+			} else {
+				f[i] = fmt.Sprint(m[c])
+			}
+		}
+		rows = append(rows, strings.Join(f, "|"))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// localCopies returns local paths of the objects at keys: the files
+// themselves on a local archive, copies fetched from the store otherwise.
+func localCopies(t *testing.T, store storage.Backend, archiveDir string, keys []string) []string {
+	t.Helper()
+	out := make([]string, len(keys))
+	for i, key := range keys {
+		if archiveDir != "" {
+			out[i] = filepath.Join(archiveDir, filepath.FromSlash(key))
+			continue
+		}
+		k, err := storage.ParseKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := store.Get(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = filepath.Join(t.TempDir(), fmt.Sprintf("%d.parquet", i))
+		if err := os.WriteFile(out[i], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func diff(a, b []string) string {
+	if slices.Equal(a, b) {
+		return ""
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "%d rows vs %d rows", len(a), len(b))
+	for i := 0; i < max(len(a), len(b)) && i < 5; i++ {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			fmt.Fprintf(&s, "\n  %q\n  %q", x, y)
+		}
+	}
+	return s.String()
+}

@@ -1,0 +1,354 @@
+// Package iceberg publishes a dataset's archive as Apache Iceberg tables
+// (a [tables.Format]), with github.com/apache/iceberg-go.
+//
+// Each dataset and archive type is the table strata.{type}.{dataset} of a
+// SQL catalog kept in the same PostgreSQL, in the schema strata_iceberg
+// (iceberg_tables and iceberg_namespace_properties, the tables Spark's and
+// Trino's JDBC catalogs read). The table's location is
+// {prefix}/{type}/{dataset}/_iceberg: its metadata (metadata.json, manifest
+// lists, manifests) is written there, create-only, through Strata's own
+// storage (an iceberg-go file system over storage.Backend, io.go), so a
+// Delta VACUUM, which skips folders starting with '_', never touches it,
+// and an engine's orphan-file removal, which looks only under the
+// location, never sees the archive's objects. The data files are the
+// archive's objects where they lie, registered from the catalog's
+// statistics without being read, partitioned by day of the time column.
+package iceberg
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/stratahq/strata/internal/failpoint"
+	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/tables"
+)
+
+// Names of the catalog and of its PostgreSQL schema.
+const (
+	// CatalogName is iceberg_tables.catalog_name: the name engines give
+	// the JDBC catalog (spark.sql.catalog.strata).
+	CatalogName = "strata"
+	// Schema is the PostgreSQL schema holding the catalog's tables.
+	Schema = "strata_iceberg"
+	// metadataDir is the folder, under a table's root, of its metadata.
+	metadataDir = "_iceberg"
+)
+
+// Snapshot summary properties a publish records.
+const (
+	// SummaryVersion is the catalog version (tables.Table.Version) the
+	// snapshot publishes.
+	SummaryVersion = "strata.version"
+)
+
+// StepAfterMetadata is the failpoint hit after a publish has stored its
+// new metadata.json and before the catalog points at it.
+const StepAfterMetadata = "iceberg-after-metadata"
+
+// Options configure a Format.
+type Options struct {
+	// Pool is Strata's database pool; the catalog opens a small pool of
+	// its own on the same database, with search_path set to Schema.
+	Pool *pgxpool.Pool
+	// Store is the archive storage; StorageURL its storage.url, from which
+	// the locations engines open are derived (file://, s3://, abfss://).
+	Store      storage.Backend
+	StorageURL string
+	// Retention, when set, is the retention a metadata file of dataset
+	// written at now asks the store for (the archive's, where
+	// archive.immutability is on).
+	Retention func(dataset string, now time.Time) storage.Retention
+	// Failpoints may stop a publish at StepAfterMetadata.
+	Failpoints failpoint.Set
+}
+
+// Format is the Iceberg tables.Format.
+type Format struct {
+	db    *sql.DB
+	store storage.Backend
+	loc   locator
+	ret   func(string, time.Time) storage.Retention
+	fp    failpoint.Set
+}
+
+var _ tables.Format = (*Format)(nil)
+
+// New returns the Format; Close releases its database connections.
+func New(o Options) (*Format, error) {
+	loc, err := newLocator(o.StorageURL)
+	if err != nil {
+		return nil, err
+	}
+	cc := o.Pool.Config().ConnConfig.Copy()
+	cc.RuntimeParams["search_path"] = Schema
+	db := stdlib.OpenDB(*cc)
+	db.SetMaxOpenConns(2)
+	db.SetConnMaxIdleTime(time.Minute)
+	return &Format{db: db, store: o.Store, loc: loc, ret: o.Retention, fp: o.Failpoints}, nil
+}
+
+// Close releases the catalog's database connections.
+func (f *Format) Close() error { return f.db.Close() }
+
+// Name is "iceberg".
+func (f *Format) Name() string { return "iceberg" }
+
+// session is one call's catalog, its file system registered for the call.
+type session struct {
+	cat     *sqlcat.Catalog
+	release func()
+}
+
+func (f *Format) open(ctx context.Context, dataset string) (*session, error) {
+	b := &blobIO{ctx: ctx, store: f.store, loc: f.loc}
+	if f.ret != nil {
+		b.retention = func(now time.Time) storage.Retention { return f.ret(dataset, now) }
+	}
+	b.written = func(k storage.Key) error {
+		if isMetadataJSON(k) {
+			return f.fp.Hit(StepAfterMetadata)
+		}
+		return nil
+	}
+	props, release := register(b)
+	props["init_catalog_tables"] = "false"
+	cat, err := sqlcat.NewCatalog(CatalogName, f.db, sqlcat.Postgres, props)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("iceberg: open the SQL catalog in schema %s: %w", Schema, err)
+	}
+	return &session{cat: cat, release: func() { _ = cat.Close(); release() }}, nil
+}
+
+func isMetadataJSON(k storage.Key) bool {
+	s := k.String()
+	return len(s) > len(".metadata.json") && s[len(s)-len(".metadata.json"):] == ".metadata.json"
+}
+
+func ident(dataset, typ string) table.Identifier { return table.Identifier{typ, dataset} }
+
+// Listed returns the storage keys of the data files of the table's
+// current snapshot; nil, nil when the table does not exist.
+func (f *Format) Listed(ctx context.Context, dataset, typ string) ([]string, error) {
+	s, err := f.open(ctx, dataset)
+	if err != nil {
+		return nil, err
+	}
+	defer s.release()
+	tbl, err := s.cat.LoadTable(ctx, ident(dataset, typ))
+	if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: load table %s.%s: %w", typ, dataset, err)
+	}
+	files, err := currentFiles(ctx, tbl)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: table %s.%s: %w", typ, dataset, err)
+	}
+	keys := make([]string, 0, len(files))
+	for uri := range files {
+		k, err := f.loc.key(uri)
+		if err != nil {
+			return nil, fmt.Errorf("iceberg: table %s.%s: %w", typ, dataset, err)
+		}
+		keys = append(keys, k.String())
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// currentFiles are the data files of tbl's current snapshot by location.
+func currentFiles(ctx context.Context, tbl *table.Table) (map[string]iceberg.DataFile, error) {
+	out := map[string]iceberg.DataFile{}
+	snap := tbl.CurrentSnapshot()
+	if snap == nil {
+		return out, nil
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	manifests, err := snap.Manifests(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest list: %w", err)
+	}
+	for _, m := range manifests {
+		if m.ManifestContent() != iceberg.ManifestContentData {
+			continue
+		}
+		for e, err := range m.Entries(fsys, true) {
+			if err != nil {
+				return nil, fmt.Errorf("read manifest %s: %w", m.FilePath(), err)
+			}
+			out[e.DataFile().FilePath()] = e.DataFile()
+		}
+	}
+	return out, nil
+}
+
+// Publish makes the table list exactly t.Objects with t.Columns as its
+// schema, in one Iceberg commit: the columns t has and the table lacks are
+// added (schema evolution, ids kept by name), the files the table lists
+// and t does not are removed, t's other objects added, with t.Version in
+// the snapshot's summary. A table already listing exactly t.Objects with
+// t's columns gets no commit. After a failure at any point the next call
+// repairs: nothing is visible to readers until the catalog row moves to
+// the new metadata.json, and the files written before are never reused.
+func (f *Format) Publish(ctx context.Context, t tables.Table) error {
+	s, err := f.open(ctx, t.Dataset)
+	if err != nil {
+		return err
+	}
+	defer s.release()
+	want, err := schemaOf(t.Columns)
+	if err != nil {
+		return fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
+	}
+	tbl, err := f.loadOrCreate(ctx, s.cat, t, want)
+	if err != nil {
+		return err
+	}
+	if err := f.commit(ctx, tbl, t, want); err != nil {
+		return fmt.Errorf("iceberg: publish %s.%s version %d: %w", t.Type, t.Dataset, t.Version, err)
+	}
+	return nil
+}
+
+// loadOrCreate loads the table, creating its namespace and itself (with
+// want as schema, partitioned by day of the time column, no snapshot) if
+// missing.
+func (f *Format) loadOrCreate(ctx context.Context, cat *sqlcat.Catalog, t tables.Table, want *iceberg.Schema) (*table.Table, error) {
+	id := ident(t.Dataset, t.Type)
+	tbl, err := cat.LoadTable(ctx, id)
+	if err == nil {
+		return tbl, nil
+	}
+	if !errors.Is(err, catalog.ErrNoSuchTable) && !errors.Is(err, catalog.ErrNoSuchNamespace) {
+		return nil, fmt.Errorf("iceberg: load table %s.%s: %w", t.Type, t.Dataset, err)
+	}
+	ns := table.Identifier{t.Type}
+	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		return nil, fmt.Errorf("iceberg: create namespace %s: %w", t.Type, err)
+	}
+	tc, ok := want.FindFieldByName(t.TimeColumn)
+	if !ok {
+		return nil, fmt.Errorf("iceberg: table %s.%s: time column %q is not among its columns", t.Type, t.Dataset, t.TimeColumn)
+	}
+	spec := iceberg.NewPartitionSpec(iceberg.PartitionField{
+		SourceIDs: []int{tc.ID}, FieldID: 1000, Name: t.TimeColumn + "_day", Transform: iceberg.DayTransform{}})
+	root, err := storage.ParseKey(t.Root)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: table %s.%s root: %w", t.Type, t.Dataset, err)
+	}
+	loc, err := root.Join(metadataDir)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: table %s.%s root: %w", t.Type, t.Dataset, err)
+	}
+	// Format 2: what Trino, Snowflake, Athena and Spark 3 all read.
+	props := iceberg.Properties{"format-version": "2"}
+	tbl, err = cat.CreateTable(ctx, id, want,
+		catalog.WithLocation(f.loc.uri(loc)), catalog.WithPartitionSpec(&spec), catalog.WithProperties(props))
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: create table %s.%s: %w", t.Type, t.Dataset, err)
+	}
+	return tbl, nil
+}
+
+// commit is Publish's one transaction on tbl.
+func (f *Format) commit(ctx context.Context, tbl *table.Table, t tables.Table, want *iceberg.Schema) error {
+	cur, err := currentFiles(ctx, tbl)
+	if err != nil {
+		return err
+	}
+	wanted := make(map[string]tables.Object, len(t.Objects))
+	for _, o := range t.Objects {
+		k, err := storage.ParseKey(o.Key)
+		if err != nil {
+			return fmt.Errorf("object %d: %w", o.ID, err)
+		}
+		wanted[f.loc.uri(k)] = o
+	}
+	var remove []iceberg.DataFile
+	for _, uri := range slices.Sorted(maps.Keys(cur)) {
+		if _, ok := wanted[uri]; !ok {
+			remove = append(remove, cur[uri])
+		}
+	}
+	var add []string
+	for _, uri := range slices.Sorted(maps.Keys(wanted)) {
+		if _, ok := cur[uri]; !ok {
+			add = append(add, uri)
+		}
+	}
+	evolve := schemaChanged(tbl.Schema(), want)
+	if !evolve && len(remove) == 0 && len(add) == 0 && tbl.NameMapping() != nil {
+		return nil
+	}
+	tx := tbl.NewTransaction()
+	if evolve {
+		if err := tx.UpdateSchema(true, false).UnionByNameWith(want).Commit(); err != nil {
+			return fmt.Errorf("evolve the schema: %w", err)
+		}
+	}
+	// Strata's Parquet carries no field ids: engines match columns by
+	// name through the table's name mapping, kept current here.
+	staged, err := tx.StagedTable()
+	if err != nil {
+		return err
+	}
+	sc, spec := staged.Schema(), staged.Spec()
+	mapping, err := nameMappingJSON(sc)
+	if err != nil {
+		return err
+	}
+	if err := tx.SetProperties(iceberg.Properties{table.DefaultNameMappingKey: mapping}); err != nil {
+		return err
+	}
+	files := make([]iceberg.DataFile, 0, len(add))
+	for _, uri := range add {
+		df, err := dataFile(sc, spec, uri, wanted[uri])
+		if err != nil {
+			return err
+		}
+		files = append(files, df)
+	}
+	summary := iceberg.Properties{SummaryVersion: strconv.FormatInt(t.Version, 10)}
+	switch {
+	case len(remove) > 0:
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, remove, files, summary, table.WithoutAutoNameMapping())
+	case len(files) > 0:
+		err = tx.AddDataFiles(ctx, files, summary, table.WithoutAutoNameMapping())
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// nameMappingJSON is sc's name mapping as the table property holds it.
+func nameMappingJSON(sc *iceberg.Schema) (string, error) {
+	b, err := json.Marshal(sc.NameMapping())
+	if err != nil {
+		return "", fmt.Errorf("name mapping: %w", err)
+	}
+	return string(b), nil
+}
