@@ -3,6 +3,7 @@ package iceberg_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go/table"
+	"github.com/google/uuid"
 
 	"github.com/stratahq/strata"
 	"github.com/stratahq/strata/internal/parquetio"
@@ -125,7 +127,7 @@ func less(k parquetio.Kind, a, b parquetio.Value) bool {
 // since 1970, dates as YYYY-MM-DD, NULL as NULL.
 
 // retrieved is what strata retrieve returns for the whole archive.
-func retrieved(t *testing.T, svc *strata.Service, dataset string, cols []string) []string {
+func retrieved(t *testing.T, svc *strata.Service, dataset string, cols []string, dates map[string]bool) []string {
 	t.Helper()
 	rows, err := svc.RetrieveArchivedData(context.Background(), strata.RetrieveRequest{Table: dataset,
 		Start: time.Now().AddDate(-1, 0, 0), End: time.Now().AddDate(0, 0, 1), Columns: cols})
@@ -138,18 +140,7 @@ func retrieved(t *testing.T, svc *strata.Service, dataset string, cols []string)
 		vs := rows.Values()
 		f := make([]string, len(vs))
 		for i, v := range vs {
-			switch v := v.(type) {
-			case nil:
-				f[i] = "NULL"
-			case time.Time:
-				if v.Equal(v.Truncate(24*time.Hour)) && strings.HasSuffix(cols[i], "_on") {
-					f[i] = v.Format(time.DateOnly)
-				} else {
-					f[i] = strconv.FormatInt(v.UnixMicro(), 10)
-				}
-			default:
-				f[i] = fmt.Sprint(v)
-			}
+			f[i] = goText(v, dates[cols[i]])
 		}
 		out = append(out, strings.Join(f, "|"))
 	}
@@ -158,6 +149,37 @@ func retrieved(t *testing.T, svc *strata.Service, dataset string, cols []string)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// goText renders a value of strata retrieve's or of DuckDB's JSON.
+func goText(v any, date bool) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case time.Time:
+		if date {
+			return v.Format(time.DateOnly)
+		}
+		return strconv.FormatInt(v.UnixMicro(), 10)
+	case []byte:
+		return hex.EncodeToString(v)
+	case json.RawMessage:
+		return string(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case json.Number: // DuckDB writes the double 3 as 3.0
+		if f, err := v.Float64(); err == nil && strings.ContainsAny(string(v), ".eE") {
+			return strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		return string(v)
+	case []any:
+		f := make([]string, len(v))
+		for i, e := range v {
+			f[i] = goText(e, date)
+		}
+		return "[" + strings.Join(f, ",") + "]"
+	}
+	return fmt.Sprint(v)
 }
 
 // scanned is what iceberg-go's own scan reads from the table.
@@ -206,6 +228,25 @@ func arrowText(a arrow.Array, i int) string {
 		return strconv.FormatInt(a.Value(i).ToTime(unit).UnixMicro(), 10)
 	case *array.Date32:
 		return a.Value(i).ToTime().Format(time.DateOnly)
+	case *array.Time64:
+		return a.Value(i).ToTime(a.DataType().(*arrow.Time64Type).Unit).Format(time.TimeOnly)
+	case *array.Float64:
+		return strconv.FormatFloat(a.Value(i), 'g', -1, 64)
+	case *array.Float32:
+		return strconv.FormatFloat(float64(a.Value(i)), 'g', -1, 64)
+	case *array.Binary:
+		return hex.EncodeToString(a.Value(i))
+	case *array.FixedSizeBinary:
+		if b := a.Value(i); len(b) == 16 {
+			return uuid.UUID(b).String()
+		}
+	case array.ListLike:
+		start, end := a.ValueOffsets(i)
+		f := make([]string, 0, end-start)
+		for j := start; j < end; j++ {
+			f = append(f, arrowText(a.ListValues(), int(j)))
+		}
+		return "[" + strings.Join(f, ",") + "]"
 	}
 	return a.ValueStr(i)
 }
@@ -263,11 +304,7 @@ func duckdbRows(t *testing.T, files []string, cols []string, exprs map[string]st
 		}
 		f := make([]string, len(cols))
 		for i, c := range cols {
-			if m[c] == nil {
-				f[i] = "NULL"
-			} else {
-				f[i] = fmt.Sprint(m[c])
-			}
+			f[i] = goText(m[c], false)
 		}
 		rows = append(rows, strings.Join(f, "|"))
 	}
