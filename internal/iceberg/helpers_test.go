@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/tables"
+	"github.com/stratahq/strata/internal/testenv"
 )
 
 // loadTable builds what the table of dataset and typ must list from the
@@ -251,17 +251,10 @@ func arrowText(a arrow.Array, i int) string {
 	return a.ValueStr(i)
 }
 
-// duckdbRows reads files (local paths) with DuckDB's read_parquet.
+// duckdbRows reads files (local paths) with DuckDB's read_parquet;
+// exprs render a column as the other readers do.
 func duckdbRows(t *testing.T, files []string, cols []string, exprs map[string]string) []string {
 	t.Helper()
-	mods := os.Getenv("STRATA_TEST_DUCKDB")
-	if mods == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("STRATA_TEST_DUCKDB is not set: run the tests after scripts/services.sh start")
-		}
-		t.Log("STRATA_TEST_DUCKDB is not set (scripts/services.sh start sets it): DuckDB's read is skipped")
-		return nil
-	}
 	if len(files) == 0 {
 		return nil
 	}
@@ -276,37 +269,14 @@ func duckdbRows(t *testing.T, files []string, cols []string, exprs map[string]st
 			sel[i] = e + " AS " + fmt.Sprintf("%q", c)
 		}
 	}
-	out := filepath.Join(t.TempDir(), "rows.json")
-	job, _ := json.Marshal(map[string]string{"modules": mods, "out": out,
-		"sql": "SELECT " + strings.Join(sel, ", ") + " FROM read_parquet([" + strings.Join(quoted, ", ") + "], union_by_name = true)"})
-	script, err := filepath.Abs("../../scripts/duckdb/query.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", script)
-	cmd.Stdin = bytes.NewReader(job)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("duckdb: %v: %s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []string
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
+	_, res := testenv.DuckDB(t, "SELECT "+strings.Join(sel, ", ")+" FROM read_parquet(["+strings.Join(quoted, ", ")+"], union_by_name = true)")
+	rows := make([]string, len(res))
+	for r, vs := range res {
+		f := make([]string, len(vs))
+		for i, v := range vs {
+			f[i] = goText(v, false)
 		}
-		f := make([]string, len(cols))
-		for i, c := range cols {
-			f[i] = goText(m[c], false)
-		}
-		rows = append(rows, strings.Join(f, "|"))
+		rows[r] = strings.Join(f, "|")
 	}
 	slices.Sort(rows)
 	return rows
