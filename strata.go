@@ -173,7 +173,12 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.intake = intake.New(s.Archiver(), s.audit)
-	s.tables = s.newPublisher()
+	if s.tables, err = s.newPublisher(); err != nil {
+		s.intake.Close()
+		s.cat.Close()
+		s.pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -182,6 +187,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 func (s *Service) Close() {
 	s.intake.Close()
 	s.tables.Wait()
+	s.closeTables()
 	s.lineage.Close()
 	s.cat.Close()
 	s.pool.Close()

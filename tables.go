@@ -3,10 +3,12 @@ package strata
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/stratahq/strata/internal/audit"
 	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/delta"
+	"github.com/stratahq/strata/internal/iceberg"
 	"github.com/stratahq/strata/internal/tables"
 )
 
@@ -23,14 +25,32 @@ type TableDifference = tables.Difference
 
 // newPublisher wires the lakehouse formats tables.delta and tables.iceberg
 // turn on.
-func (s *Service) newPublisher() *tables.Publisher {
+func (s *Service) newPublisher() (*tables.Publisher, error) {
 	p := &tables.Publisher{Pool: s.pool, Catalog: s.cat, Storage: s.store, Prefix: s.prefix, Log: s.log,
 		Specs: s.tableSpecs}
 	if s.cfg.Tables.On("delta") {
 		p.Formats = append(p.Formats, delta.New(s.store, delta.Options{Prefix: s.prefix,
 			CheckpointEvery: int64(s.cfg.Tables.CheckpointEvery), Retention: s.anchorRetention()}))
 	}
-	return p
+	if s.cfg.Tables.On("iceberg") {
+		f, err := iceberg.New(iceberg.Options{Pool: s.pool, Store: s.store, StorageURL: s.cfg.Storage.URL,
+			Retention: s.anchorRetention(), Failpoints: s.fp})
+		if err != nil {
+			return nil, invalid("tables.iceberg: %v", err)
+		}
+		p.Formats = append(p.Formats, f)
+	}
+	return p, nil
+}
+
+// closeTables releases what the formats hold (the Iceberg catalog's
+// database connections).
+func (s *Service) closeTables() {
+	for _, f := range s.tables.Formats {
+		if c, ok := f.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // tableSpecs are the tables of a dataset: one per archive type it has.

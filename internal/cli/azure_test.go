@@ -29,7 +29,8 @@ func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.
 	layout := regexp.MustCompile(`^analytics_service/analytics/scor_metrics/\d{4}/\d{2}/\d{2}/chunk_\d+\.parquet$`)
 	anchor := regexp.MustCompile(`^analytics_service/audit/anchor_\d{20}\.json$`)                        // the audit chain's head, at the archive run
 	deltaLog := regexp.MustCompile(`^analytics_service/analytics/scor_metrics/_delta_log/\d{20}\.json$`) // the Delta table's commit
-	var keys, anchors, commits []string
+	icebergMeta := regexp.MustCompile(`^analytics_service/analytics/scor_metrics/_iceberg/metadata/[0-9a-z.-]+\.(metadata\.json|avro)$`)
+	var keys, anchors, commits, iceberg []string
 	err = be.List(context.Background(), storage.Key{}, func(info storage.ObjectInfo) error {
 		if anchor.MatchString(info.Key.String()) {
 			anchors = append(anchors, info.Key.String())
@@ -39,8 +40,9 @@ func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.
 			commits = append(commits, info.Key.String())
 			return nil
 		}
-		if strings.HasPrefix(info.Key.String(), "analytics_service/analytics/scor_metrics/_") {
-			return nil // another lakehouse format's metadata
+		if icebergMeta.MatchString(info.Key.String()) {
+			iceberg = append(iceberg, info.Key.String())
+			return nil
 		}
 		keys = append(keys, info.Key.String())
 		if !layout.MatchString(info.Key.String()) {
@@ -48,9 +50,11 @@ func TestArchiveToAzuriteWritesTheSpecsPathsAndRetrieveReadsThemBack(t *testing.
 		}
 		return nil
 	})
-	if err != nil || len(keys) != 4 || len(anchors) != 1 || len(commits) != 1 {
-		t.Fatalf("listed %d objects, %d anchors and %d Delta commits (err %v), want 4 (days 91..94 ago), 1 and 1",
-			len(keys), len(anchors), len(commits), err)
+	// The Iceberg table: its creation's metadata.json, then the publish's
+	// manifest, manifest list and metadata.json.
+	if err != nil || len(keys) != 4 || len(anchors) != 1 || len(commits) != 1 || len(iceberg) != 4 {
+		t.Fatalf("listed %d objects, %d anchors, %d Delta commits and %d Iceberg metadata files (err %v), want 4 (days 91..94 ago), 1, 1 and 4",
+			len(keys), len(anchors), len(commits), len(iceberg), err)
 	}
 	r = run(t, env, "retrieve", "-d", "scor_metrics", "--from", "2000-01-01", "--to", "2100-01-01", "--columns", "metric_id,value,timestamp,process_id")
 	if n := strings.Count(r.stdout, "\n"); r.code != 0 || n != 4*50 {

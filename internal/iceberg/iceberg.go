@@ -69,10 +69,9 @@ type Options struct {
 	// the locations engines open are derived (file://, s3://, abfss://).
 	Store      storage.Backend
 	StorageURL string
-	// Retention, when set, is the retention a metadata file of dataset
-	// written at now asks the store for (the archive's, where
-	// archive.immutability is on).
-	Retention func(dataset string, now time.Time) storage.Retention
+	// Retention, when set, is the retention a metadata file written at now
+	// asks the store for (the archive's, where archive.immutability is on).
+	Retention func(now time.Time) storage.Retention
 	// Failpoints may stop a publish at StepAfterMetadata.
 	Failpoints failpoint.Set
 }
@@ -82,7 +81,7 @@ type Format struct {
 	db    *sql.DB
 	store storage.Backend
 	loc   locator
-	ret   func(string, time.Time) storage.Retention
+	ret   func(time.Time) storage.Retention
 	fp    failpoint.Set
 }
 
@@ -114,11 +113,8 @@ type session struct {
 	release func()
 }
 
-func (f *Format) open(ctx context.Context, dataset string) (*session, error) {
-	b := &blobIO{ctx: ctx, store: f.store, loc: f.loc}
-	if f.ret != nil {
-		b.retention = func(now time.Time) storage.Retention { return f.ret(dataset, now) }
-	}
+func (f *Format) open(ctx context.Context) (*session, error) {
+	b := &blobIO{ctx: ctx, store: f.store, loc: f.loc, retention: f.ret}
 	b.written = func(k storage.Key) error {
 		if isMetadataJSON(k) {
 			return f.fp.Hit(StepAfterMetadata)
@@ -145,7 +141,7 @@ func ident(dataset, typ string) table.Identifier { return table.Identifier{typ, 
 // Listed returns the storage keys of the data files of the table's
 // current snapshot; nil, nil when the table does not exist.
 func (f *Format) Listed(ctx context.Context, dataset, typ string) ([]string, error) {
-	s, err := f.open(ctx, dataset)
+	s, err := f.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +207,7 @@ func currentFiles(ctx context.Context, tbl *table.Table) (map[string]iceberg.Dat
 // repairs: nothing is visible to readers until the catalog row moves to
 // the new metadata.json, and the files written before are never reused.
 func (f *Format) Publish(ctx context.Context, t tables.Table) error {
-	s, err := f.open(ctx, t.Dataset)
+	s, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
