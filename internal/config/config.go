@@ -149,7 +149,7 @@ type Tables struct {
 	// archive type's folder of each dataset.
 	Delta string `yaml:"delta"`
 	// Iceberg is "on" (the default) or "off": an Apache Iceberg table per
-	// dataset and archive type (once this Strata has the format).
+	// dataset and archive type in an SQL catalog in the same database.
 	Iceberg string `yaml:"iceberg"`
 	// CheckpointEvery is how many Delta versions apart checkpoints are
 	// written. Default 10.

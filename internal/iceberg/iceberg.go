@@ -212,13 +212,25 @@ func (f *Format) Publish(ctx context.Context, t tables.Table) error {
 		return err
 	}
 	defer s.release()
-	want, err := schemaOf(t.Columns)
-	if err != nil {
-		return fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
+	var want *iceberg.Schema
+	if len(t.Columns) > 0 {
+		if want, err = schemaOf(t.Columns); err != nil {
+			return fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
+		}
 	}
-	tbl, err := f.loadOrCreate(ctx, s.cat, t, want)
-	if err != nil {
-		return err
+	tbl, err := s.cat.LoadTable(ctx, ident(t.Dataset, t.Type))
+	switch {
+	case errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace):
+		if want == nil {
+			return nil // no object and no column: no table until there is one
+		}
+		if tbl, err = f.create(ctx, s.cat, t, want); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("iceberg: load table %s.%s: %w", t.Type, t.Dataset, err)
+	case want == nil:
+		want = tbl.Schema() // every object gone (restored, expired): the columns stay
 	}
 	if err := f.commit(ctx, tbl, t, want); err != nil {
 		return fmt.Errorf("iceberg: publish %s.%s version %d: %w", t.Type, t.Dataset, t.Version, err)
@@ -226,18 +238,10 @@ func (f *Format) Publish(ctx context.Context, t tables.Table) error {
 	return nil
 }
 
-// loadOrCreate loads the table, creating its namespace and itself (with
-// want as schema, partitioned by day of the time column, no snapshot) if
-// missing.
-func (f *Format) loadOrCreate(ctx context.Context, cat *sqlcat.Catalog, t tables.Table, want *iceberg.Schema) (*table.Table, error) {
+// create creates the table and its namespace, with want as schema,
+// partitioned by day of the time column, without a snapshot.
+func (f *Format) create(ctx context.Context, cat *sqlcat.Catalog, t tables.Table, want *iceberg.Schema) (*table.Table, error) {
 	id := ident(t.Dataset, t.Type)
-	tbl, err := cat.LoadTable(ctx, id)
-	if err == nil {
-		return tbl, nil
-	}
-	if !errors.Is(err, catalog.ErrNoSuchTable) && !errors.Is(err, catalog.ErrNoSuchNamespace) {
-		return nil, fmt.Errorf("iceberg: load table %s.%s: %w", t.Type, t.Dataset, err)
-	}
 	ns := table.Identifier{t.Type}
 	if err := cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		return nil, fmt.Errorf("iceberg: create namespace %s: %w", t.Type, err)
@@ -258,7 +262,7 @@ func (f *Format) loadOrCreate(ctx context.Context, cat *sqlcat.Catalog, t tables
 	}
 	// Format 2: what Trino, Snowflake, Athena and Spark 3 all read.
 	props := iceberg.Properties{"format-version": "2"}
-	tbl, err = cat.CreateTable(ctx, id, want,
+	tbl, err := cat.CreateTable(ctx, id, want,
 		catalog.WithLocation(f.loc.uri(loc)), catalog.WithPartitionSpec(&spec), catalog.WithProperties(props))
 	if err != nil {
 		return nil, fmt.Errorf("iceberg: create table %s.%s: %w", t.Type, t.Dataset, err)

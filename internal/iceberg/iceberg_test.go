@@ -30,6 +30,10 @@ var (
 	orderExprs = map[string]string{"ordered_at": "epoch_us(ordered_at)", "shipped_on": "CAST(shipped_on AS VARCHAR)"}
 )
 
+// noTables turns the Service's own publishing off: the tests publish with
+// a Format of their own, at the steps they choose.
+const noTables = "tables:\n  delta: off\n  iceberg: off"
+
 // world is the orders dataset (Layer 3, Layer 2, the example transform)
 // on one kind of archive, whose objects expire after 110 days.
 type world struct {
@@ -41,7 +45,7 @@ type world struct {
 
 func newWorld(t *testing.T, kind string, fp failpoint.Set) *world {
 	t.Helper()
-	e := testenv.New(t, testenv.Options{Storage: kind, Datasets: []testenv.Dataset{
+	e := testenv.New(t, testenv.Options{Storage: kind, Extra: noTables, Datasets: []testenv.Dataset{
 		{Name: "orders", Source: true, Transform: "orders.sql", Extra: "archive:\n  retention: 110d"}}})
 	w := &world{env: e, svc: testsvc.Open(t, e, strata.Options{})}
 	w.format = w.newFormat(t, fp)

@@ -45,7 +45,7 @@ var (
 
 func TestEveryTypeReadsBackAndAnAddedColumnIsSchemaEvolution(t *testing.T) {
 	ctx := context.Background()
-	e := testenv.New(t, testenv.Options{Datasets: []testenv.Dataset{{Name: "readings", Key: "id", TimeColumn: "at"}}})
+	e := testenv.New(t, testenv.Options{Extra: noTables, Datasets: []testenv.Dataset{{Name: "readings", Key: "id", TimeColumn: "at"}}})
 	e.Exec(readingsSQL)
 	w := &world{env: e, svc: testsvc.Open(t, e, strata.Options{})}
 	w.format = w.newFormat(t, failpoint.Set{})
