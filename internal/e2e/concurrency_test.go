@@ -89,6 +89,12 @@ func (w *world) checkRepairBesideArchivers(round int, r result) {
 			w.t.Logf("round %d: verify beside a live archiver called an upload in flight unexpected (now committed): %s", round, l)
 			continue
 		}
+		// An archiver publishes its lakehouse tables after its commit:
+		// verify may look in between (the final verify must be clean).
+		if r.code == 3 && len(f) > 1 && f[0] == "table-missing" && slices.Contains(committed, f[1]) {
+			w.t.Logf("round %d: verify beside a live archiver saw a commit not yet published: %s", round, l)
+			continue
+		}
 		w.t.Errorf("round %d: verify --repair beside the archivers: %s", round, l)
 	}
 	if r.code != 3 {
