@@ -295,7 +295,7 @@ func TestIntegersWrittenPlainStillRead(t *testing.T) {
 		if i%9 != 0 {
 			qty = parquet.Int32Value(int32(i%20)).Level(0, 1, 1)
 		}
-		if _, err := pw.WriteRows([]parquet.Row{{parquet.Int32Value(int32(i * 7919 % 50000)).Level(0, 0, 0), qty}}); err != nil {
+		if _, err := pw.WriteRows([]parquet.Row{{parquet.Int32Value(int32(i*7919%50000)).Level(0, 0, 0), qty}}); err != nil {
 			t.Fatal(err)
 		}
 	}
