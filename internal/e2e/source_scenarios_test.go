@@ -186,11 +186,13 @@ func (w *sourceWorld) killedAtRandom(rng *rand.Rand, rows int, args ...string) r
 	k, jitter := int64(rng.IntN(batches)), time.Duration(rng.Int64N(int64(100*time.Millisecond)))
 	before := w.committedObjects()
 	w.runs++
-	// Each batch waits 150 ms just before its commit, longer than the kill's
-	// jitter, so a kill 0-100 ms after the k-th commit lands inside batch
-	// k+1 (anywhere from its start to before its commit) however fast this
-	// machine is, instead of after the run has finished.
-	p := w.startStrata([]string{"STRATA_FAILPOINTS=after-verify=sleep:150ms"}, args...)
+	// Each batch waits 200 ms just before its commit (@every: a failpoint
+	// acts at its first hit only otherwise, and the later batches took
+	// ~20 ms, so kills landed after the run, or after its last commit), well
+	// over the kill's jitter, so a kill 0-100 ms after the k-th commit is
+	// seen lands inside batch k+1 (anywhere from its start to before its
+	// commit) however fast or loaded this machine is.
+	p := w.startStrata([]string{"STRATA_FAILPOINTS=after-verify=sleep:200ms@every"}, args...)
 	done := make(chan result, 1)
 	go func() { done <- w.waitFor(p) }()
 	deadline := time.Now().Add(time.Minute)
@@ -230,7 +232,7 @@ func sourceRandomKillsOf(t *testing.T, ingest bool, order string) {
 	if !ingest {
 		w.insertByOthers(recs)
 	}
-	killed := 0
+	killed, lastKilled := 0, false
 	for run := range sourceRandomKills {
 		if run > 0 {
 			more := w.makeRecords(300)
@@ -251,6 +253,7 @@ func sourceRandomKillsOf(t *testing.T, ingest bool, order string) {
 		} else if r.code != 0 {
 			t.Fatalf("run %d (not killed) failed: %s", run, r)
 		}
+		lastKilled = r.killed
 		o := w.checkConsistent(fmt.Sprintf("after run %d (killed %v)", run, r.killed), false, ingest)
 		t.Logf("run %d: killed %v after %s; Layer 3 %d rows, archived %d", run, r.killed, r.wall.Round(time.Millisecond), o.Layer3, o.Archived)
 	}
@@ -263,6 +266,13 @@ func sourceRandomKillsOf(t *testing.T, ingest bool, order string) {
 		if r := w.ingest(nil, w.writeFile("final.jsonl", rest)); r.code != 0 {
 			t.Fatalf("final ingest of %d records: %s", len(rest), r)
 		}
+		if len(rest) == 0 && lastKilled {
+			// The last run was killed after its last commit, perhaps before
+			// its publish, and an ingest with nothing to store publishes
+			// nothing: verify must name what the tables miss, and tables
+			// rebuild (what verify tells a user to run) put them right.
+			w.rebuildUnpublished("after the last run was killed after its last commit")
+		}
 		o = w.checkSourceInvariants(true)
 	} else {
 		if r := w.archiveSource(nil); r.code != 0 {
@@ -272,6 +282,31 @@ func sourceRandomKillsOf(t *testing.T, ingest bool, order string) {
 	}
 	what := map[bool]string{true: "ingest", false: "archive of rows others wrote"}[ingest]
 	figures.add(t, w.sourceFigure(order, fmt.Sprintf("source: random kill -9 of %s (%d kills)", what, killed), o, killed, start))
+}
+
+// TestSourceIngestKilledBeforeItsPublish kills strata ingest after the
+// commit of its last batch, before it publishes the lakehouse tables: every
+// record is stored, so the next ingest has nothing to store and publishes
+// nothing. verify must name both objects as missing from both the Delta and
+// the Iceberg table, tables rebuild must put them right, and every
+// invariant must hold (what the random kills meet when their last kill
+// lands there).
+func TestSourceIngestKilledBeforeItsPublish(t *testing.T) {
+	w := newSourceWorld(t, backendLocal, 200)
+	r := w.ingest([]string{"STRATA_FAILPOINTS=after-commit=kill@2"}, w.writeFile("all.jsonl", w.makeRecords(400)))
+	if !r.killed {
+		t.Fatalf("want strata ingest killed after its second and last commit: %s", r)
+	}
+	if rest := w.remaining(); len(rest) != 0 {
+		t.Fatalf("killed after its last commit: %d of 400 records are not stored, want none", len(rest))
+	}
+	if r := w.ingest(nil, w.writeFile("none.jsonl", nil)); r.code != 0 {
+		t.Fatalf("an ingest with nothing to store: %s", r)
+	}
+	if n := w.rebuildUnpublished("after the kill before the publish"); n != 4 {
+		t.Errorf("verify named %d objects the tables miss, want 4 (2 objects, each missed by the Delta and the Iceberg table)", n)
+	}
+	w.checkSourceInvariants(true)
 }
 
 var sourceArchivedRows = regexp.MustCompile(`(?m)^orders: source: archived (\d+) rows`)

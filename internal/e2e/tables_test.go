@@ -110,6 +110,43 @@ func (w *world) verifyTables(t *testing.T, when string, missing, extra int) {
 	}
 }
 
+// unpublished reports whether a verify problem line (its fields) names a
+// committed object that a lakehouse table does not list: what verify sees
+// between a commit and the publish after it, of a live run or of one
+// killed in between, and only then.
+func unpublished(fields, committed []string) bool {
+	return len(fields) > 1 && fields[0] == "table-missing" && slices.Contains(committed, fields[1])
+}
+
+// rebuildUnpublished runs verify after a run was killed between its last
+// commit and its publish, where no later run publishes: each problem it
+// reports must be an orphan (the invariants' own verify counts those) or
+// unpublished, with exit 3; if any is unpublished, it runs strata tables
+// rebuild, as verify tells a user to. It returns how many were.
+func (w *world) rebuildUnpublished(when string) int {
+	w.t.Helper()
+	committed := w.committedKeys()
+	r := w.strata(nil, "verify")
+	missing := 0
+	for _, l := range problemLines(r.stdout) {
+		f := strings.Fields(l)
+		switch {
+		case unpublished(f, committed):
+			missing++
+		case f[0] != "orphan":
+			w.t.Errorf("%s: verify reports %s", when, l)
+		}
+	}
+	if len(problemLines(r.stdout)) > 0 && r.code != 3 {
+		w.t.Errorf("%s: verify reported problems with exit %d, want 3: %s", when, r.code, r)
+	}
+	if missing > 0 {
+		w.t.Logf("%s: verify named %d object(s) the lakehouse tables do not list yet; tables rebuild", when, missing)
+		w.mustSucceed(nil, "tables", "rebuild", "--dataset", dataset)
+	}
+	return missing
+}
+
 // deltaRoot is the folder of the analytics Delta log.
 func deltaLog() []string { return []string{prefix, "analytics", dataset, "_delta_log"} }
 

@@ -33,13 +33,17 @@ var ErrInjected = errors.New("failpoint: injected failure")
 
 // Set maps step names to actions: "kill" (SIGKILL this process), "error"
 // (return ErrInjected), or "sleep:DURATION", each performed at the step's
-// first hit, or at its Nth with the suffix "@N" ("after-verify=kill@3": at
-// the third day's verification).
+// first hit, at its Nth with the suffix "@N" ("after-verify=kill@3": at
+// the third day's verification), or at every hit with "@every"
+// ("after-verify=sleep:150ms@every": before each object's commit).
 type Set struct {
 	actions map[string]string
-	at      map[string]int64
+	at      map[string]int64 // the hit to act at; every (0): all of them
 	hits    map[string]*atomic.Int64
 }
+
+// every in Set.at: act at every hit.
+const every = 0
 
 // Parse reads a spec such as "after-upload=kill,after-plan=sleep:2s".
 func Parse(spec string) (Set, error) {
@@ -59,8 +63,11 @@ func Parse(spec string) (Set, error) {
 		s.at[name], s.hits[name] = 1, new(atomic.Int64)
 		if a, n, ok := strings.Cut(action, "@"); ok {
 			at, err := strconv.ParseInt(n, 10, 64)
-			if err != nil || at < 1 {
-				return s, fmt.Errorf("STRATA_FAILPOINTS: %q: @%s: want the hit to act at, a number from 1", part, n)
+			switch {
+			case n == "every":
+				at = every
+			case err != nil || at < 1:
+				return s, fmt.Errorf("STRATA_FAILPOINTS: %q: @%s: want the hit to act at, a number from 1, or every", part, n)
 			}
 			action, s.at[name] = a, at
 		}
@@ -80,7 +87,10 @@ func Parse(spec string) (Set, error) {
 // Hit performs the action set for step, if any.
 func (s Set) Hit(step string) error {
 	action, ok := s.actions[step]
-	if !ok || s.hits[step].Add(1) != s.at[step] {
+	if !ok {
+		return nil
+	}
+	if n := s.hits[step].Add(1); s.at[step] != every && n != s.at[step] {
 		return nil
 	}
 	switch {
@@ -100,7 +110,10 @@ func (s Set) Hit(step string) error {
 func (s Set) String() string {
 	var parts []string
 	for k, v := range s.actions {
-		if s.at[k] > 1 {
+		switch {
+		case s.at[k] == every:
+			v += "@every"
+		case s.at[k] > 1:
 			v += "@" + strconv.FormatInt(s.at[k], 10)
 		}
 		parts = append(parts, k+"="+v)

@@ -26,8 +26,26 @@ func TestActionAtTheNthHitOnly(t *testing.T) {
 	}
 }
 
+func TestActionAtEveryHit(t *testing.T) {
+	s, err := Parse("after-verify=error@every")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := s.Hit("after-verify"); !errors.Is(err, ErrInjected) {
+			t.Errorf("hit %d of after-verify: %v, want injected", i+1, err)
+		}
+	}
+	if err := s.Hit("after-intent"); err != nil {
+		t.Errorf("after-intent, not set: %v, want nothing", err)
+	}
+	if got := s.String(); got != "after-verify=error@every" {
+		t.Errorf("String() = %q", got)
+	}
+}
+
 func TestParseRefusesABadHitNumber(t *testing.T) {
-	for _, spec := range []string{"after-verify=kill@0", "after-verify=kill@x", "after-verify=kill@", "nowhere=kill"} {
+	for _, spec := range []string{"after-verify=kill@0", "after-verify=kill@x", "after-verify=kill@", "after-verify=kill@Every", "nowhere=kill"} {
 		if _, err := Parse(spec); err == nil {
 			t.Errorf("Parse(%q) accepted it", spec)
 		}
