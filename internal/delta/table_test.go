@@ -95,7 +95,7 @@ func TestDeltaTablesReadExactlyWhatRetrieveReturns(t *testing.T) {
 				t.Fatalf("replay --apply: %+v, %v", rp, err)
 			}
 			rows := l.check(t, "after replay --apply")
-			if !strings.Contains(rows, `"PAID"`) && !strings.Contains(rows, `"SHIPPED"`) {
+			if !strings.Contains(rows, "|PAID|") && !strings.Contains(rows, "|SHIPPED|") {
 				t.Errorf("after replay --apply the table's rows keep the old statuses: %.300s", rows)
 			}
 
@@ -120,7 +120,7 @@ func TestDeltaTablesReadExactlyWhatRetrieveReturns(t *testing.T) {
 }
 
 // check compares both tables with the catalog and with retrieve; it
-// returns the analytics rows as DuckDB read them (JSON).
+// returns the analytics rows as DuckDB read them (testenv.TextRow).
 func (l *lake) check(t *testing.T, when string) string {
 	t.Helper()
 	var analytics string
@@ -141,7 +141,7 @@ func (l *lake) check(t *testing.T, when string) string {
 			cols = []string{"raw_id", "ingested_at"}
 		}
 		got := l.duckRows(t, listed, cols)
-		exp := l.retrieved(t, typ, cols)
+		exp := testsvc.Retrieved(t, l.svc, strata.RetrieveRequest{Table: "orders", DataType: typ, Columns: cols}, nil)
 		if len(got) != len(exp) || !slices.Equal(got, exp) {
 			t.Fatalf("%s: the %s table's files read by DuckDB give %d rows, retrieve %d; first difference: %s",
 				when, typ, len(got), len(exp), firstDiff(got, exp))
@@ -186,8 +186,8 @@ func (l *lake) committed(t *testing.T, typ string) []string {
 }
 
 // duckRows reads cols of the files (copied to local files first when the
-// archive is not on local disk) with DuckDB's read_parquet, each row as a
-// JSON array, sorted.
+// archive is not on local disk) with DuckDB's read_parquet, as text
+// (testenv.TextRows; timestamps as microseconds, as retrieve's are).
 func (l *lake) duckRows(t *testing.T, keys []string, cols []string) []string {
 	t.Helper()
 	if len(keys) == 0 {
@@ -205,13 +205,7 @@ func (l *lake) duckRows(t *testing.T, keys []string, cols []string) []string {
 		}
 	}
 	_, rows := testenv.DuckDB(t, "SELECT "+strings.Join(sel, ", ")+" FROM read_parquet(["+strings.Join(paths, ", ")+"])")
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		b, _ := json.Marshal(r)
-		out[i] = string(b)
-	}
-	slices.Sort(out)
-	return out
+	return testenv.TextRows(rows)
 }
 
 // localCopy is a local path of the object at key.
@@ -239,40 +233,6 @@ func (l *lake) localCopy(t *testing.T, key string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// retrieved is what strata retrieve returns of the archive (no live
-// rows), rendered as duckRows renders.
-func (l *lake) retrieved(t *testing.T, typ string, cols []string) []string {
-	t.Helper()
-	rows, err := l.svc.RetrieveArchivedData(context.Background(), strata.RetrieveRequest{Table: "orders", DataType: typ,
-		Start: time.Now().AddDate(-1, 0, 0), End: time.Now().AddDate(0, 0, 1), Columns: cols})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		vals := rows.Values()
-		r := make([]any, len(vals))
-		for i, v := range vals {
-			switch x := v.(type) {
-			case nil:
-				r[i] = nil
-			case time.Time:
-				r[i] = fmt.Sprint(x.UnixMicro())
-			default:
-				r[i] = fmt.Sprint(x)
-			}
-		}
-		b, _ := json.Marshal(r)
-		out = append(out, string(b))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // replayLog is this test's own Delta reader: it replays every JSON
@@ -486,10 +446,10 @@ func TestAColumnAddedInPostgreSQLBecomesDeltaSchemaEvolution(t *testing.T) {
 		paths[i] = "'" + l.localCopy(t, k) + "'"
 	}
 	_, rows := testenv.DuckDB(t, "SELECT count(*)::VARCHAR, count(channel)::VARCHAR FROM read_parquet(["+strings.Join(paths, ", ")+"], union_by_name = true)")
-	got := l.retrieved(t, "analytics", []string{"order_id", "channel"})
+	got := testsvc.Retrieved(t, later, strata.RetrieveRequest{Table: "orders", Columns: []string{"order_id", "channel"}}, nil)
 	withChannel := 0
 	for _, r := range got {
-		if strings.HasSuffix(r, `"web"]`) {
+		if strings.HasSuffix(r, "|web") {
 			withChannel++
 		}
 	}

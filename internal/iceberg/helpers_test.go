@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -122,65 +121,9 @@ func less(k parquetio.Kind, a, b parquetio.Value) bool {
 	return a.Int64() < b.Int64()
 }
 
-// The rows are compared as text, one line per row, the columns given in
-// order: integers and strings as they are, timestamps as microseconds
-// since 1970, dates as YYYY-MM-DD, NULL as NULL.
-
-// retrieved is what strata retrieve returns for the whole archive.
-func retrieved(t *testing.T, svc *strata.Service, dataset string, cols []string, dates map[string]bool) []string {
-	t.Helper()
-	rows, err := svc.RetrieveArchivedData(context.Background(), strata.RetrieveRequest{Table: dataset,
-		Start: time.Now().AddDate(-1, 0, 0), End: time.Now().AddDate(0, 0, 1), Columns: cols})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		vs := rows.Values()
-		f := make([]string, len(vs))
-		for i, v := range vs {
-			f[i] = goText(v, dates[cols[i]])
-		}
-		out = append(out, strings.Join(f, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// goText renders a value of strata retrieve's or of DuckDB's JSON.
-func goText(v any, date bool) string {
-	switch v := v.(type) {
-	case nil:
-		return "NULL"
-	case time.Time:
-		if date {
-			return v.Format(time.DateOnly)
-		}
-		return strconv.FormatInt(v.UnixMicro(), 10)
-	case []byte:
-		return hex.EncodeToString(v)
-	case json.RawMessage:
-		return string(v)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	case json.Number: // DuckDB writes the double 3 as 3.0
-		if f, err := v.Float64(); err == nil && strings.ContainsAny(string(v), ".eE") {
-			return strconv.FormatFloat(f, 'g', -1, 64)
-		}
-		return string(v)
-	case []any:
-		f := make([]string, len(v))
-		for i, e := range v {
-			f[i] = goText(e, date)
-		}
-		return "[" + strings.Join(f, ",") + "]"
-	}
-	return fmt.Sprint(v)
-}
+// The rows are compared as text, one line per row (testenv.TextRow):
+// iceberg-go's scan, DuckDB's read_parquet and strata retrieve
+// (testsvc.Retrieved) rendered alike.
 
 // scanned is what iceberg-go's own scan reads from the table.
 func scanned(t *testing.T, tbl *table.Table, cols []string) []string {
@@ -270,16 +213,7 @@ func duckdbRows(t *testing.T, files []string, cols []string, exprs map[string]st
 		}
 	}
 	_, res := testenv.DuckDB(t, "SELECT "+strings.Join(sel, ", ")+" FROM read_parquet(["+strings.Join(quoted, ", ")+"], union_by_name = true)")
-	rows := make([]string, len(res))
-	for r, vs := range res {
-		f := make([]string, len(vs))
-		for i, v := range vs {
-			f[i] = goText(v, false)
-		}
-		rows[r] = strings.Join(f, "|")
-	}
-	slices.Sort(rows)
-	return rows
+	return testenv.TextRows(res)
 }
 
 // localCopies returns local paths of the objects at keys: the files

@@ -134,7 +134,7 @@ func (w *world) check(t *testing.T, tb tables.Table) {
 	if !slices.Equal(listed, want) {
 		t.Fatalf("the table lists\n  %v\nwant the catalog's current objects\n  %v", listed, want)
 	}
-	rows := retrieved(t, w.svc, "orders", orderCols, map[string]bool{"shipped_on": true})
+	rows := testsvc.Retrieved(t, w.svc, strata.RetrieveRequest{Table: "orders", Columns: orderCols}, map[string]bool{"shipped_on": true})
 	if len(rows) == 0 {
 		t.Fatal("strata retrieve returns no rows: nothing to compare")
 	}
@@ -248,7 +248,7 @@ func scenario(t *testing.T, kind string) {
 	superseded := tb.Objects
 	tb = w.table(t)
 	w.check(t, tb)
-	if rows := retrieved(t, w.svc, "orders", []string{"status"}, nil); !slices.Contains(rows, "Paid") || slices.Contains(rows, "paid") {
+	if rows := testsvc.Retrieved(t, w.svc, strata.RetrieveRequest{Table: "orders", Columns: []string{"status"}}, nil); !slices.Contains(rows, "Paid") || slices.Contains(rows, "paid") {
 		t.Fatalf("statuses after the correction: %v", slices.Compact(rows))
 	}
 	for _, o := range superseded {

@@ -56,7 +56,7 @@ func TestEveryTypeReadsBackAndAnAddedColumnIsSchemaEvolution(t *testing.T) {
 		if err := w.format.Publish(ctx, tb); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
-		rows := retrieved(t, w.svc, "readings", cols, readingsDates)
+		rows := testsvc.Retrieved(t, w.svc, strata.RetrieveRequest{Table: "readings", Columns: cols}, readingsDates)
 		var got []string
 		err := w.format.WithTable(ctx, "readings", "analytics", func(tbl *table.Table) error {
 			got = scanned(t, tbl, cols)

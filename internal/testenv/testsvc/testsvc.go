@@ -6,6 +6,7 @@ package testsvc
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,4 +36,37 @@ func Open(t testing.TB, e *testenv.Env, o strata.Options) *strata.Service {
 	}
 	t.Cleanup(svc.Close)
 	return svc
+}
+
+// Retrieved is what strata retrieve returns for req, one line a row
+// rendered by testenv.TextRow (the columns named in dates as dates),
+// sorted: the rows to compare with what an engine reads of the archive
+// (testenv.TextRows of DuckDB's). req.Start and req.End, when zero, are a
+// year ago and tomorrow: the whole archive of a test.
+func Retrieved(t testing.TB, svc *strata.Service, req strata.RetrieveRequest, dates map[string]bool) []string {
+	t.Helper()
+	if req.Start.IsZero() {
+		req.Start = time.Now().AddDate(-1, 0, 0)
+	}
+	if req.End.IsZero() {
+		req.End = time.Now().AddDate(0, 0, 1)
+	}
+	isDate := make([]bool, len(req.Columns))
+	for i, c := range req.Columns {
+		isDate[i] = dates[c]
+	}
+	rows, err := svc.RetrieveArchivedData(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		out = append(out, testenv.TextRow(rows.Values(), isDate))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
 }
