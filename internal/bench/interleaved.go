@@ -149,6 +149,9 @@ func (b *bench) ensureILTemplate(ctx context.Context, first time.Time) error {
 // template's physical order (days interleaved), a primary key, an index on
 // the time column, VACUUM ANALYZE, CHECKPOINT.
 func (b *bench) restoreIL(ctx context.Context) error {
+	if err := b.pg.freshCatalog(ctx); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS ` + ilTable,
 		`CREATE TABLE ` + ilTable + ` ` + columnsDDL,

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/stratahq/strata/internal/catalog"
 	"github.com/stratahq/strata/internal/pglocal"
 )
 
@@ -193,8 +194,11 @@ func (e *pgEnv) generate(ctx context.Context, rows int64, day time.Time) error {
 // physical order, with a primary key and an index on the time column as a
 // Layer 2 table has; then VACUUM ANALYZE (hint bits and visibility map set,
 // as on a table that has aged 90 days) and CHECKPOINT, so no run pays for
-// the previous one's writes.
+// the previous one's writes. The catalog starts empty (freshCatalog).
 func (e *pgEnv) restore(ctx context.Context) error {
+	if err := e.freshCatalog(ctx); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS ` + table,
 		`CREATE TABLE ` + table + ` ` + columnsDDL,
@@ -207,6 +211,21 @@ func (e *pgEnv) restore(ctx context.Context) error {
 		if _, err := e.pool.Exec(ctx, q); err != nil {
 			return fmt.Errorf("restore %s: %s: %w", table, q, err)
 		}
+	}
+	return nil
+}
+
+// freshCatalog drops Strata's catalog (objects, runs, the Iceberg tables'
+// catalog) and migrates it again, untimed, so every archive run starts as on
+// a fresh install whose catalog is ready: no earlier run's objects (whose
+// archive folder the bench removes) and lakehouse tables that publish into
+// the run's own folder.
+func (e *pgEnv) freshCatalog(ctx context.Context) error {
+	if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS strata CASCADE; DROP SCHEMA IF EXISTS strata_iceberg CASCADE`); err != nil {
+		return fmt.Errorf("drop the catalog: %w", err)
+	}
+	if _, err := catalog.Open(ctx, e.pool); err != nil {
+		return fmt.Errorf("migrate the catalog: %w", err)
 	}
 	return nil
 }
