@@ -90,13 +90,20 @@ func (a *Archiver) runDays(ctx context.Context, spec AnalyticsSpec, j job, runID
 }
 
 // extractDays reads the job's rows in one pass and writes one object per
-// day, oldest first. On a plain table of at least 2 * minRangeBlocks blocks
-// it splits the pass into up to spec.parallelism() scans of consecutive
+// day, oldest first. On a plain table of at least 2 * minRangeBlocks blocks,
+// for a job of more than maxDirect days, it splits the pass into up to spec.parallelism() scans of consecutive
 // ctid ranges (TID range scans, PostgreSQL 14 and later), one connection
 // each, all in the snapshot of tx; one range runs on tx itself, so the scan
 // proceeds whatever connections the pool can spare.
 func (a *Archiver) extractDays(ctx context.Context, tx pgx.Tx, ex *extractor, spec AnalyticsSpec, j job) ([]*staged, error) {
-	bounds, err := scanRanges(ctx, tx, j.rel, spec.parallelism())
+	// A job of at most maxDirect days has every day encoded as its rows
+	// arrive in one scan; ranges would spill the rows of every range but
+	// the first and encode them after the scan, one day on one goroutine.
+	n := spec.parallelism()
+	if len(j.days) <= maxDirect {
+		n = 1
+	}
+	bounds, err := scanRanges(ctx, tx, j.rel, n)
 	if err != nil {
 		return nil, err
 	}

@@ -187,3 +187,28 @@ func TestParallelRangeScansWriteTheBytesOfOnePlainScan(t *testing.T) {
 		t.Fatalf("%d rows left, want %d", live, 8000-29*200)
 	}
 }
+
+// A job of at most two days is read in one plain scan whatever
+// archive.parallelism says: both days are encoded as their rows arrive,
+// where ctid ranges would spill every range but the first and encode its
+// rows after the scan.
+func TestAJobOfOneDayIsReadInOnePlainScan(t *testing.T) {
+	f := newFixture(t, nil, 0)
+	exec(t, f.pool, `INSERT INTO events SELECT i, repeat('n', 1000) || i, i * 1.5,
+		date_trunc('day', now(), 'UTC') - interval '100 days' + make_interval(secs => i)
+		FROM generate_series(1, 8000) i`)
+	exec(t, f.pool, `VACUUM ANALYZE events`)
+	var logs strings.Builder
+	f.arch.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.spec.Parallelism = 3
+	rep := f.run(t, archive.Options{})
+	if strings.Contains(logs.String(), "reading in ctid ranges") {
+		t.Fatalf("a one-day job was split into ctid ranges; its log:\n%s", logs.String())
+	}
+	if len(rep.Days) != 1 || rep.Rows() != 8000 {
+		t.Fatalf("%d days, %d rows; want 1 day of 8000 rows", len(rep.Days), rep.Rows())
+	}
+	if live := count(t, f.pool, `SELECT count(*) FROM events`); live != 0 {
+		t.Fatalf("%d rows left, want 0", live)
+	}
+}
