@@ -202,7 +202,7 @@ func (e *pgEnv) restore(ctx context.Context) error {
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS ` + table,
 		`CREATE TABLE ` + table + ` ` + columnsDDL,
-		`INSERT INTO ` + table + ` SELECT * FROM ` + template,
+		`INSERT INTO ` + table + ` SELECT * FROM ` + template + ` ORDER BY id`, // in time order, whatever block the template's scan starts at
 		`ALTER TABLE ` + table + ` ADD PRIMARY KEY (id)`,
 		`CREATE INDEX ON ` + table + ` (` + timeCol + `)`,
 		`VACUUM ANALYZE ` + table,
