@@ -239,31 +239,20 @@ func (b *bench) ilEncodeOnce(ctx context.Context, r *ilResults) (sample, error) 
 	var out counter
 	writers := map[int64]*parquetio.Writer{}
 	m := startMeter(b.pg.cl.Dir)
-	rows, err := tx.Query(ctx, `SELECT `+b.schema.SelectList()+` FROM `+ilTable+` WHERE `+timeCol+` < $1`,
-		pgx.QueryResultFormats(b.schema.ResultFormats()), r.cutoff)
-	if err != nil {
-		return sample{}, err
-	}
-	var n int64
-	for rows.Next() {
-		raw := rows.RawValues()
-		day := int64(binary.BigEndian.Uint64(raw[ti])) / (86_400 * 1_000_000) // days since 2000-01-01, times after it
-		w := writers[day]
-		if w == nil {
-			if w, err = parquetio.NewWriter(&out, b.schema, parquetio.WriterOptions{Compression: "snappy", TimeColumn: timeCol, KeyColumns: []string{"id"}}); err != nil {
-				rows.Close()
-				return sample{}, err
+	n, err := eachRaw(ctx, tx, `SELECT `+b.schema.SelectList()+` FROM `+ilTable+` WHERE `+timeCol+` < $1`,
+		[]any{pgx.QueryResultFormats(b.schema.ResultFormats()), r.cutoff}, func(raw [][]byte) error {
+			day := int64(binary.BigEndian.Uint64(raw[ti])) / (86_400 * 1_000_000) // days since 2000-01-01, times after it
+			w := writers[day]
+			if w == nil {
+				var err error
+				if w, err = parquetio.NewWriter(&out, b.schema, parquetio.WriterOptions{Compression: "snappy", TimeColumn: timeCol, KeyColumns: []string{"id"}}); err != nil {
+					return err
+				}
+				writers[day] = w
 			}
-			writers[day] = w
-		}
-		if err := w.WriteRaw(raw); err != nil {
-			rows.Close()
-			return sample{}, err
-		}
-		n++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+			return w.WriteRaw(raw)
+		})
+	if err != nil {
 		return sample{}, err
 	}
 	for _, w := range writers {

@@ -112,24 +112,15 @@ func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
 		}
 	}
 	m := startMeter(b.pg.cl.Dir)
-	rows, err := tx.Query(ctx, `SELECT `+b.schema.SelectList()+` FROM `+table+` WHERE `+timeCol+` >= $1 AND `+timeCol+` < $2`,
-		pgx.QueryResultFormats(b.schema.ResultFormats()), b.day, b.day.AddDate(0, 0, 1))
+	n, err := eachRaw(ctx, tx, `SELECT `+b.schema.SelectList()+` FROM `+table+` WHERE `+timeCol+` >= $1 AND `+timeCol+` < $2`,
+		[]any{pgx.QueryResultFormats(b.schema.ResultFormats()), b.day, b.day.AddDate(0, 0, 1)}, func(raw [][]byte) error {
+			if w == nil {
+				out.n += int64(len(raw[0]))
+				return nil
+			}
+			return w.WriteRaw(raw)
+		})
 	if err != nil {
-		return sample{}, err
-	}
-	var n int64
-	for rows.Next() {
-		raw := rows.RawValues()
-		if w == nil {
-			out.n += int64(len(raw[0]))
-		} else if err := w.WriteRaw(raw); err != nil {
-			rows.Close()
-			return sample{}, err
-		}
-		n++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return sample{}, err
 	}
 	if w != nil {
@@ -143,6 +134,24 @@ func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
 		s.Bytes = out.n
 	}
 	return s, nil
+}
+
+// eachRaw runs a query in tx and hands each row's raw values to f,
+// returning the number of rows.
+func eachRaw(ctx context.Context, tx pgx.Tx, sql string, args []any, f func([][]byte) error) (int64, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		if err := f(rows.RawValues()); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
 }
 
 type counter struct{ n int64 }
