@@ -45,17 +45,19 @@ func startEncoder(pw *parquet.Writer, dict []bool, first *batch) *encoder {
 		}
 	}
 	for range batchesInFlight - 1 {
-		e.free <- newBatch(len(dict))
+		e.free <- newBatch(len(dict), batchRows)
 	}
 	e.full <- first
 	go e.run()
 	return e
 }
 
-func newBatch(ncols int) *batch {
-	b := &batch{cols: make([][]parquet.Value, ncols), arena: make([]byte, 0, 64*batchRows)}
+// newBatch returns an empty batch with room for rows rows of ncols columns
+// (of about 64 bytes of variable-length values each) before it grows.
+func newBatch(ncols, rows int) *batch {
+	b := &batch{cols: make([][]parquet.Value, ncols), arena: make([]byte, 0, 64*rows)}
 	for i := range b.cols {
-		b.cols[i] = make([]parquet.Value, 0, batchRows)
+		b.cols[i] = make([]parquet.Value, 0, rows)
 	}
 	return b
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
@@ -124,7 +125,7 @@ func NewWriter(w io.Writer, s *Schema, opts WriterOptions) (*Writer, error) {
 	if tw.blooms, tw.keys, err = keyOptions(s, opts.KeyColumns); err != nil {
 		return nil, err
 	}
-	tw.cur = newBatch(len(s.cols))
+	tw.cur = newBatch(len(s.cols), sampleRows) // the first batch is the sample: room for it from the start
 	return tw, nil
 }
 
@@ -170,38 +171,35 @@ func wantDictionary(t colType, sample []parquet.Value, groupRows int) bool {
 	case dictNever:
 		return false
 	}
+	// Values are counted by their 64-bit hash (byte arrays) or bits: a
+	// collision among a sample's few thousand values is as good as never,
+	// and only moves the estimate by one.
 	var n, size int
-	var f1, f2 float64
-	var seen int
-	if leafNode(t.kind).Type().Kind() == parquet.ByteArray {
-		counts := make(map[string]int32)
-		for _, v := range sample {
-			if !v.IsNull() {
-				counts[string(v.ByteArray())]++
-				n, size = n+1, size+len(v.ByteArray())
-			}
-		}
-		seen, f1, f2 = frequencies(counts)
-	} else {
-		width := 4 // INT32, FLOAT
-		if t.kind == KindFloat64 {
-			width = 8
-		}
-		counts := make(map[uint64]int32)
-		for _, v := range sample {
-			if !v.IsNull() {
-				counts[v.Uint64()]++
-				n, size = n+1, size+width
-			}
-		}
-		seen, f1, f2 = frequencies(counts)
+	bytes := leafNode(t.kind).Type().Kind() == parquet.ByteArray
+	width := 4 // INT32, FLOAT
+	if t.kind == KindFloat64 {
+		width = 8
 	}
+	counts := make(map[uint64]int32, len(sample))
+	for _, v := range sample {
+		if v.IsNull() {
+			continue
+		}
+		if bytes {
+			counts[xxhash.Sum64(v.ByteArray())]++
+			n, size = n+1, size+len(v.ByteArray())
+		} else {
+			counts[v.Uint64()]++
+			n, size = n+1, size+width
+		}
+	}
+	seen, f1, f2 := frequencies(counts)
 	if n == 0 {
 		return true // no value seen: a dictionary is the cheapest for NULLs, and falls back if values come
 	}
 	distinct := float64(seen) + f1*(f1-1)/(2*(f2+1))
-	width := float64(size) / float64(n)
-	if distinct > float64(groupRows)/4 || distinct*width > float64(dictionaryMaxBytes) {
+	avg := float64(size) / float64(n)
+	if distinct > float64(groupRows)/4 || distinct*avg > float64(dictionaryMaxBytes) {
 		return false
 	}
 	if encodingFor(t.kind) == nil {
@@ -212,7 +210,7 @@ func wantDictionary(t colType, sample []parquet.Value, groupRows int) bool {
 	// bits per value than the sample's deltas (a customer id among 50,000:
 	// 16-bit indexes and a 200 KB dictionary per row group, against 17-bit
 	// deltas).
-	dictBits := math.Log2(max(distinct, 2)) + 8*distinct*width/float64(groupRows)
+	dictBits := math.Log2(max(distinct, 2)) + 8*distinct*avg/float64(groupRows)
 	return dictBits < deltaBits(sample)
 }
 
@@ -256,7 +254,7 @@ func deltaBits(sample []parquet.Value) float64 {
 
 // frequencies returns the number of distinct values and of those seen once
 // and twice.
-func frequencies[K comparable](counts map[K]int32) (distinct int, f1, f2 float64) {
+func frequencies(counts map[uint64]int32) (distinct int, f1, f2 float64) {
 	for _, c := range counts {
 		switch c {
 		case 1:
