@@ -107,7 +107,7 @@ func (s *Service) tablesRebuild(ctx context.Context, dataset string) (TablesRepo
 	if len(s.tables.Formats) == 0 {
 		return rep, invalid("no lakehouse table format is on: set tables.delta (or tables.iceberg) to on in the config")
 	}
-	if err := s.tables.Publish(ctx, dataset); err != nil {
+	if err := s.tables.Rebuild(ctx, dataset); err != nil {
 		return rep, unavailable(fmt.Errorf("tables rebuild %s: %w", dataset, err))
 	}
 	pubs, err := catalog.Publications(ctx, s.pool, dataset)

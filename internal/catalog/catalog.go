@@ -131,12 +131,13 @@ const objectCols = `id, dataset, archive_type, day, key, state, source_table, ro
 	committed_at, superseded_by, expires_at, run_id, coalesce(key_column, ''), coalesce(key_min, ''), coalesce(key_max, ''),
 	coalesce(retention_mode, ''), retain_until, coalesce(version_id, '')`
 
-func scanObject(row pgx.Row) (Object, error) {
+// scanObject scans objectCols, then the columns after them into extra.
+func scanObject(row pgx.Row, extra ...any) (Object, error) {
 	var o Object
-	err := row.Scan(&o.ID, &o.Dataset, &o.Type, &o.Day, &o.Key, &o.State, &o.SourceTable, &o.Rows,
+	err := row.Scan(append([]any{&o.ID, &o.Dataset, &o.Type, &o.Day, &o.Key, &o.State, &o.SourceTable, &o.Rows,
 		&o.Bytes, &o.SHA256, &o.MinTime, &o.MaxTime, &o.SchemaFingerprint, &o.Schema,
 		&o.TransformVersion, &o.CreatedAt, &o.CommittedAt, &o.SupersededBy, &o.ExpiresAt, &o.RunID,
-		&o.KeyColumn, &o.KeyMin, &o.KeyMax, &o.RetentionMode, &o.RetainUntil, &o.VersionID)
+		&o.KeyColumn, &o.KeyMin, &o.KeyMax, &o.RetentionMode, &o.RetainUntil, &o.VersionID}, extra...)...)
 	o.Day = o.Day.UTC()
 	return o, err
 }

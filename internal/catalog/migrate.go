@@ -363,6 +363,35 @@ var migrations = []string{
 		property_value varchar(1000),
 		PRIMARY KEY (catalog_name, namespace, property_key)
 	);`,
+	// 13: incremental table publishing (internal/tables). change_xid is
+	// the transaction that made an object's change_seq, so a publish can
+	// tell the changes its predecessor's snapshot did not see: those with
+	// a newer change_seq and those of transactions still running then
+	// (a sequence number is taken before its transaction commits, so a
+	// change can commit after a newer one was published). It moves only
+	// when state or superseded_by really change. NULL: unchanged since
+	// before this migration. A publication records the snapshot its
+	// objects were read in and the format's own state of the table
+	// (table_state) so the next publish can tell the table is still the
+	// one recorded. created_xid is the transaction that inserted the
+	// object (never changed), so a publish can tell an object new since
+	// its predecessor's snapshot (certainly not in the table) from one
+	// that was there and has changed (perhaps more than once).
+	`ALTER TABLE strata.objects ADD COLUMN change_xid xid8, ADD COLUMN created_xid xid8;
+	ALTER TABLE strata.objects ALTER COLUMN change_xid SET DEFAULT pg_current_xact_id(),
+		ALTER COLUMN created_xid SET DEFAULT pg_current_xact_id();
+	CREATE OR REPLACE FUNCTION strata.objects_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.state IS DISTINCT FROM OLD.state OR NEW.superseded_by IS DISTINCT FROM OLD.superseded_by THEN
+			NEW.change_seq := nextval('strata.objects_change_seq');
+			NEW.change_xid := pg_current_xact_id();
+		END IF;
+		RETURN NEW;
+	END $$;
+	CREATE INDEX objects_change_xid ON strata.objects (dataset, archive_type, change_xid);
+	ALTER TABLE strata.table_publications
+		ADD COLUMN snapshot pg_snapshot,
+		ADD COLUMN table_state text NOT NULL DEFAULT '';`,
 }
 
 // migrationLock is the advisory lock key serialising migrations across

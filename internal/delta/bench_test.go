@@ -45,17 +45,17 @@ func BenchmarkPublishWithNothingToDo(b *testing.B) {
 	f := New(store, Options{Prefix: storage.MustKey("p"), CheckpointEvery: 10})
 	t := benchTable(2555)
 	for v := 15; v >= 1; v-- { // 15 versions: the table grows to its full size
-		if err := f.Publish(ctx, tables.Table{Dataset: t.Dataset, Type: t.Type, Root: t.Root, Columns: t.Columns,
+		if _, err := f.Publish(ctx, tables.Table{Dataset: t.Dataset, Type: t.Type, Root: t.Root, Columns: t.Columns,
 			Objects: t.Objects[:len(t.Objects)-v]}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := f.Publish(ctx, t); err != nil {
+	if _, err := f.Publish(ctx, t); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if err := f.Publish(ctx, t); err != nil {
+		if _, err := f.Publish(ctx, t); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -69,13 +69,13 @@ func BenchmarkPublishOneNewObject(b *testing.B) {
 	f := New(store, Options{Prefix: storage.MustKey("p"), CheckpointEvery: 10})
 	t := benchTable(2555 + b.N)
 	n := 2555
-	if err := f.Publish(ctx, tables.Table{Dataset: t.Dataset, Type: t.Type, Root: t.Root, Columns: t.Columns, Objects: t.Objects[:n]}); err != nil {
+	if _, err := f.Publish(ctx, tables.Table{Dataset: t.Dataset, Type: t.Type, Root: t.Root, Columns: t.Columns, Objects: t.Objects[:n]}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		n++
-		if err := f.Publish(ctx, tables.Table{Dataset: t.Dataset, Type: t.Type, Root: t.Root, Columns: t.Columns, Objects: t.Objects[:n]}); err != nil {
+		if _, err := f.Publish(ctx, tables.Table{Dataset: t.Dataset, Type: t.Type, Root: t.Root, Columns: t.Columns, Objects: t.Objects[:n]}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -76,7 +76,7 @@ func TestPublishWritesOnlyWhatChangedAndNothingWhenNothingDid(t *testing.T) {
 		{testTable([]parquetio.Column{colID, colAt}, 2, 3), 2},          // supersede: one commit, remove + add
 		{testTable([]parquetio.Column{colID, colAt, colNote}, 2, 3), 3}, // a column added: metaData
 	} {
-		if err := f.Publish(ctx, tc.tbl); err != nil {
+		if _, err := f.Publish(ctx, tc.tbl); err != nil {
 			t.Fatal(err)
 		}
 		if got := len(versions(t, b)); got != tc.commits {
@@ -133,10 +133,10 @@ func TestAVersionWrittenByAnotherWriterFirstIsReadAndTheCommitRecomputed(t *test
 	ctx := context.Background()
 	b := &racer{Backend: openLocal(t)}
 	f := New(b, Options{Prefix: storage.MustKey("p")})
-	if err := f.Publish(ctx, testTable([]parquetio.Column{colID, colAt}, 1)); err != nil {
+	if _, err := f.Publish(ctx, testTable([]parquetio.Column{colID, colAt}, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Publish(ctx, testTable([]parquetio.Column{colID, colAt}, 1, 2)); err != nil {
+	if _, err := f.Publish(ctx, testTable([]parquetio.Column{colID, colAt}, 1, 2)); err != nil {
 		t.Fatal(err)
 	}
 	if !b.raced {
@@ -161,7 +161,7 @@ func TestACheckpointEveryNVersionsHoldsTheWholeStateAndIsReadBack(t *testing.T) 
 		for i := int64(1); i <= n; i++ {
 			ids = append(ids, i)
 		}
-		if err := f.Publish(ctx, testTable([]parquetio.Column{colID, colAt}, ids[1:]...)); err != nil {
+		if _, err := f.Publish(ctx, testTable([]parquetio.Column{colID, colAt}, ids[1:]...)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -58,32 +58,41 @@ const maxAttempts = 8
 // as its schema, in one commit, or does nothing when it already does; then
 // writes a checkpoint when the newest is CheckpointEvery versions behind.
 // A version written by somebody else first makes it read the log again and
-// recompute the commit.
-func (f *Format) Publish(ctx context.Context, t tables.Table) error {
+// recompute the commit. An incremental t is committed without reading the
+// log (publishChanges). The state returned is the log's newest version,
+// its newest checkpoint's and a hash of the schema, "" without a table.
+func (f *Format) Publish(ctx context.Context, t tables.Table) (string, error) {
 	root, err := storage.ParseKey(t.Root)
 	if err != nil {
-		return fmt.Errorf("delta %s/%s: root: %w", t.Type, t.Dataset, err)
+		return "", fmt.Errorf("delta %s/%s: root: %w", t.Type, t.Dataset, err)
 	}
 	schema := ""
 	if len(t.Columns) > 0 {
 		if schema, err = schemaString(t.Columns); err != nil {
-			return fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
+			return "", fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
 		}
+	}
+	if t.Incremental {
+		st, err := f.publishChanges(ctx, root, t, schema)
+		if err != nil {
+			return "", fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
+		}
+		return st, nil
 	}
 	for attempt := 1; ; attempt++ {
 		s, err := readSnapshot(ctx, f.b, root)
 		if err != nil {
-			return fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
+			return "", fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
 		}
 		if schema == "" { // no object: the table, if any, keeps its schema
 			if s.Meta == nil {
-				return nil // nothing archived yet, no table to write
+				return "", nil // nothing archived yet, no table to write
 			}
 			schema = s.Meta.SchemaString
 		}
 		acts, err := f.diff(s, t, schema)
 		if err != nil {
-			return fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
+			return "", fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
 		}
 		if len(acts) > 0 {
 			err = f.commit(ctx, root, s.Version+1, acts)
@@ -91,18 +100,170 @@ func (f *Format) Publish(ctx context.Context, t tables.Table) error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
+				return "", fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
 			}
 			s.apply(acts)
 			s.Version++
 		}
 		if s.Version >= 0 && s.Version-max(s.Checkpoint, 0) >= f.opts.CheckpointEvery {
 			if err := f.checkpoint(ctx, root, s); err != nil {
-				return fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
+				return "", fmt.Errorf("delta %s/%s: %w", t.Type, t.Dataset, err)
 			}
+			s.Checkpoint = s.Version
 		}
-		return nil
+		if s.Version < 0 {
+			return "", nil
+		}
+		return state{Version: s.Version, Checkpoint: s.Checkpoint, Schema: schemaHash(s.Meta.SchemaString)}.String(), nil
 	}
+}
+
+// state is what a publish records of the table it left: the log's newest
+// version, the newest checkpoint's (-1: none) and a hash of the schema.
+type state struct {
+	Version, Checkpoint int64
+	Schema              string
+}
+
+func (s state) String() string { return fmt.Sprintf("%d %d %s", s.Version, s.Checkpoint, s.Schema) }
+
+func parseState(b string) (state, error) {
+	var s state
+	if _, err := fmt.Sscanf(b, "%d %d %s", &s.Version, &s.Checkpoint, &s.Schema); err != nil || s.Version < 0 {
+		return s, fmt.Errorf("recorded state %q is not a Delta state: %w", b, tables.ErrStale)
+	}
+	return s, nil
+}
+
+func schemaHash(schema string) string {
+	h := sha256.Sum256([]byte(schema))
+	return hex.EncodeToString(h[:12])
+}
+
+// publishChanges commits t's changes (an incremental Table) as the version
+// after t.Base's, create-only, without reading the log: the table's own
+// state is t.Base's when its version exists and the next does not (the
+// create-only commit proves the latter). Anything else, or a schema that
+// changed (a metaData action wants the log's), is tables.ErrStale, and the
+// Publisher publishes the whole table. A checkpoint, when due, reads the
+// log from the previous one.
+func (f *Format) publishChanges(ctx context.Context, root storage.Key, t tables.Table, schema string) (string, error) {
+	base, err := parseState(t.Base)
+	if err != nil {
+		return "", err
+	}
+	if schema != "" && schemaHash(schema) != base.Schema {
+		return "", fmt.Errorf("the schema changed since version %d: %w", base.Version, tables.ErrStale)
+	}
+	if exists, err := f.logExists(ctx, root, base.Version); err != nil {
+		return "", err
+	} else if !exists {
+		return "", fmt.Errorf("version %d, the last published, is not in the log: %w", base.Version, tables.ErrStale)
+	}
+	acts, err := f.changes(t)
+	if err != nil {
+		return "", err
+	}
+	if len(acts) == 0 {
+		if exists, err := f.logExists(ctx, root, base.Version+1); err != nil {
+			return "", err
+		} else if exists {
+			return "", fmt.Errorf("version %d follows the last published: %w", base.Version+1, tables.ErrStale)
+		}
+		return t.Base, nil
+	}
+	err = f.commit(ctx, root, base.Version+1, acts)
+	if errors.Is(err, errConflict) {
+		return "", fmt.Errorf("version %d was already written: %w", base.Version+1, tables.ErrStale)
+	}
+	if err != nil {
+		return "", err
+	}
+	next := state{Version: base.Version + 1, Checkpoint: base.Checkpoint, Schema: base.Schema}
+	if next.Version-max(next.Checkpoint, 0) >= f.opts.CheckpointEvery {
+		s, err := readSnapshot(ctx, f.b, root)
+		if err != nil {
+			return "", err
+		}
+		if s.Version == next.Version {
+			if err := f.checkpoint(ctx, root, s); err != nil {
+				return "", err
+			}
+			next.Checkpoint = s.Version
+		}
+	}
+	return next.String(), nil
+}
+
+// logExists reports whether version v of the log is there.
+func (f *Format) logExists(ctx context.Context, root storage.Key, v int64) (bool, error) {
+	key, err := root.Join(logDir, versionName(v)+".json")
+	if err != nil {
+		return false, err
+	}
+	_, err = f.b.Stat(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("stat %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// changes is the commit of an incremental Table: its removes, then its
+// adds; nil when it has neither.
+func (f *Format) changes(t tables.Table) ([]action, error) {
+	if len(t.Objects) == 0 && len(t.Removed) == 0 {
+		return nil, nil
+	}
+	now := f.opts.Now().UnixMilli()
+	arrays := arrayColumns(t.Columns)
+	var adds, removes []action
+	for _, o := range t.Objects {
+		a, err := addFor(o, arrays)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, a)
+	}
+	for _, o := range t.Removed {
+		removes = append(removes, action{Remove: &removeAction{Path: o.Path, DeletionTimestamp: now, DataChange: true,
+			ExtendedFileMetadata: true, PartitionValues: partitionValues(o), Size: o.Bytes}})
+	}
+	sort.Slice(removes, func(i, j int) bool { return removes[i].Remove.Path < removes[j].Remove.Path })
+	sort.Slice(adds, func(i, j int) bool { return adds[i].Add.Path < adds[j].Add.Path })
+	return append([]action{commitInfoFor(now, t, false, len(adds), len(removes))}, append(removes, adds...)...), nil
+}
+
+func partitionValues(o tables.Object) map[string]string {
+	return map[string]string{PartitionColumn: o.Day.UTC().Format("2006-01-02")}
+}
+
+// addFor is o's add action.
+func addFor(o tables.Object, arrays map[string]bool) (action, error) {
+	stats, err := statsJSON(o, arrays)
+	if err != nil {
+		return action{}, fmt.Errorf("stats of %s: %w", o.Key, err)
+	}
+	return action{Add: &addAction{Path: o.Path, PartitionValues: partitionValues(o),
+		Size: o.Bytes, ModificationTime: o.Committed.UnixMilli(), DataChange: true, Stats: stats}}, nil
+}
+
+// commitInfoFor is the commitInfo of a commit of t with adds and removes.
+func commitInfoFor(now int64, t tables.Table, create bool, adds, removes int) action {
+	op := "WRITE"
+	switch {
+	case create:
+		op = "CREATE TABLE"
+	case removes > 0 && adds > 0:
+		op = "MERGE"
+	case removes > 0:
+		op = "DELETE"
+	}
+	return action{CommitInfo: &commitInfo{Timestamp: now, Operation: op, EngineInfo: "strata",
+		OperationParameters: map[string]string{"added": fmt.Sprint(adds), "removed": fmt.Sprint(removes)},
+		IsBlindAppend:       removes == 0, StrataVersion: t.Version}}
 }
 
 // diff is the commit that takes the table from s to t: nil when none is
@@ -133,13 +294,11 @@ func (f *Format) diff(s *snapshot, t tables.Table, schema string) ([]action, err
 		if _, ok := s.Files[o.Path]; ok {
 			continue
 		}
-		stats, err := statsJSON(o, arrays)
+		a, err := addFor(o, arrays)
 		if err != nil {
-			return nil, fmt.Errorf("stats of %s: %w", o.Key, err)
+			return nil, err
 		}
-		adds = append(adds, action{Add: &addAction{Path: o.Path,
-			PartitionValues: map[string]string{PartitionColumn: o.Day.UTC().Format("2006-01-02")},
-			Size:            o.Bytes, ModificationTime: o.Committed.UnixMilli(), DataChange: true, Stats: stats}})
+		adds = append(adds, a)
 	}
 	for p, a := range s.Files {
 		if !want[p] {
@@ -153,19 +312,7 @@ func (f *Format) diff(s *snapshot, t tables.Table, schema string) ([]action, err
 	sort.Slice(removes, func(i, j int) bool { return removes[i].Remove.Path < removes[j].Remove.Path })
 	acts = append(acts, removes...)
 	acts = append(acts, adds...)
-	op := "WRITE"
-	switch {
-	case s.Version < 0:
-		op = "CREATE TABLE"
-	case len(removes) > 0 && len(adds) > 0:
-		op = "MERGE"
-	case len(removes) > 0:
-		op = "DELETE"
-	}
-	info := action{CommitInfo: &commitInfo{Timestamp: now, Operation: op, EngineInfo: "strata",
-		OperationParameters: map[string]string{"added": fmt.Sprint(len(adds)), "removed": fmt.Sprint(len(removes))},
-		IsBlindAppend:       len(removes) == 0, StrataVersion: t.Version}}
-	return append([]action{info}, acts...), nil
+	return append([]action{commitInfoFor(now, t, s.Version < 0, len(adds), len(removes))}, acts...), nil
 }
 
 func arrayColumns(cols []parquetio.Column) map[string]bool {

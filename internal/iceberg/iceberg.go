@@ -17,13 +17,16 @@ package iceberg
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -34,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/stratahq/strata/internal/failpoint"
+	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/storage"
 	"github.com/stratahq/strata/internal/tables"
 )
@@ -206,36 +210,172 @@ func currentFiles(ctx context.Context, tbl *table.Table) (map[string]iceberg.Dat
 // t's columns gets no commit. After a failure at any point the next call
 // repairs: nothing is visible to readers until the catalog row moves to
 // the new metadata.json, and the files written before are never reused.
-func (f *Format) Publish(ctx context.Context, t tables.Table) error {
+// An incremental t is committed by publishChanges. The state returned is
+// the table's metadata location and a hash of t's columns, "" without a
+// table.
+func (f *Format) Publish(ctx context.Context, t tables.Table) (string, error) {
+	if t.Incremental {
+		return f.publishChanges(ctx, t)
+	}
 	s, err := f.open(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer s.release()
 	var want *iceberg.Schema
 	if len(t.Columns) > 0 {
 		if want, err = schemaOf(t.Columns); err != nil {
-			return fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
+			return "", fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
 		}
 	}
 	tbl, err := s.cat.LoadTable(ctx, ident(t.Dataset, t.Type))
 	switch {
 	case errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchNamespace):
 		if want == nil {
-			return nil // no object and no column: no table until there is one
+			return "", nil // no object and no column: no table until there is one
 		}
 		if tbl, err = f.create(ctx, s.cat, t, want); err != nil {
-			return err
+			return "", err
 		}
 	case err != nil:
-		return fmt.Errorf("iceberg: load table %s.%s: %w", t.Type, t.Dataset, err)
+		return "", fmt.Errorf("iceberg: load table %s.%s: %w", t.Type, t.Dataset, err)
 	case want == nil:
 		want = tbl.Schema() // every object gone (restored, expired): the columns stay
 	}
-	if err := f.commit(ctx, tbl, t, want); err != nil {
-		return fmt.Errorf("iceberg: publish %s.%s version %d: %w", t.Type, t.Dataset, t.Version, err)
+	cur, err := currentFiles(ctx, tbl)
+	if err != nil {
+		return "", fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
 	}
-	return nil
+	wanted := make(map[string]bool, len(t.Objects))
+	var add []tables.Object
+	for _, o := range t.Objects {
+		uri, err := f.uri(o)
+		if err != nil {
+			return "", err
+		}
+		wanted[uri] = true
+		if _, ok := cur[uri]; !ok {
+			add = append(add, o)
+		}
+	}
+	var remove []iceberg.DataFile
+	for _, uri := range slices.Sorted(maps.Keys(cur)) {
+		if !wanted[uri] {
+			remove = append(remove, cur[uri])
+		}
+	}
+	if tbl, err = f.commit(ctx, tbl, t, want, remove, add, true); err != nil {
+		return "", fmt.Errorf("iceberg: publish %s.%s version %d: %w", t.Type, t.Dataset, t.Version, err)
+	}
+	return state(tbl.MetadataLocation(), t.Columns), nil
+}
+
+// state is what a publish records: the metadata location the catalog
+// points at and a hash of the columns published.
+func state(location string, cols []parquetio.Column) string {
+	if len(cols) == 0 {
+		return location + " -"
+	}
+	b, _ := json.Marshal(cols)
+	h := sha256.Sum256(b)
+	return location + " " + hex.EncodeToString(h[:12])
+}
+
+// publishChanges commits t's changes (an incremental Table) onto the table
+// recorded as t.Base: the catalog must still point at its metadata file,
+// else it is tables.ErrStale. With nothing changed and the same columns it
+// opens nothing; an add-only commit reads no manifest (fast append,
+// without iceberg-go's duplicate check: the catalog says the files are
+// new); removes read the manifests, as an Iceberg delete must rewrite the
+// ones listing them.
+func (f *Format) publishChanges(ctx context.Context, t tables.Table) (string, error) {
+	base, _, ok := strings.Cut(t.Base, " ")
+	if !ok || base == "" {
+		return "", fmt.Errorf("iceberg: recorded state %q is not an Iceberg state: %w", t.Base, tables.ErrStale)
+	}
+	loc, err := f.metadataLocation(ctx, t.Dataset, t.Type)
+	if err != nil {
+		return "", err
+	}
+	if loc != base {
+		return "", fmt.Errorf("iceberg: table %s.%s is at %q, not %q as last published: %w", t.Type, t.Dataset, loc, base, tables.ErrStale)
+	}
+	if len(t.Objects) == 0 && len(t.Removed) == 0 && (len(t.Columns) == 0 || state(base, t.Columns) == t.Base) {
+		return t.Base, nil
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer s.release()
+	tbl, err := s.cat.LoadTable(ctx, ident(t.Dataset, t.Type))
+	if err != nil {
+		return "", fmt.Errorf("iceberg: load table %s.%s: %w", t.Type, t.Dataset, err)
+	}
+	if tbl.MetadataLocation() != base {
+		return "", fmt.Errorf("iceberg: table %s.%s moved on to %q: %w", t.Type, t.Dataset, tbl.MetadataLocation(), tables.ErrStale)
+	}
+	want := tbl.Schema()
+	if len(t.Columns) > 0 {
+		if want, err = schemaOf(t.Columns); err != nil {
+			return "", fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
+		}
+	}
+	add := t.Objects
+	var remove []iceberg.DataFile
+	if len(t.Removed) > 0 || t.Unsure {
+		cur, err := currentFiles(ctx, tbl)
+		if err != nil {
+			return "", fmt.Errorf("iceberg: table %s.%s: %w", t.Type, t.Dataset, err)
+		}
+		add = nil
+		for _, o := range t.Objects {
+			uri, err := f.uri(o)
+			if err != nil {
+				return "", err
+			}
+			if _, ok := cur[uri]; !ok {
+				add = append(add, o)
+			}
+		}
+		for _, o := range t.Removed {
+			uri, err := f.uri(o)
+			if err != nil {
+				return "", err
+			}
+			if df, ok := cur[uri]; ok {
+				remove = append(remove, df)
+			}
+		}
+	}
+	if tbl, err = f.commit(ctx, tbl, t, want, remove, add, false); err != nil {
+		return "", fmt.Errorf("iceberg: publish %s.%s version %d: %w", t.Type, t.Dataset, t.Version, err)
+	}
+	return state(tbl.MetadataLocation(), t.Columns), nil
+}
+
+// metadataLocation is the metadata file the catalog points at for the
+// table ("" when there is none), read from the catalog's table directly.
+func (f *Format) metadataLocation(ctx context.Context, dataset, typ string) (string, error) {
+	var loc sql.NullString
+	err := f.db.QueryRowContext(ctx, `SELECT metadata_location FROM `+Schema+`.iceberg_tables
+		WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3`, CatalogName, typ, dataset).Scan(&loc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("iceberg: metadata location of %s.%s: %w", typ, dataset, err)
+	}
+	return loc.String, nil
+}
+
+// uri is the location of o's object.
+func (f *Format) uri(o tables.Object) (string, error) {
+	k, err := storage.ParseKey(o.Key)
+	if err != nil {
+		return "", fmt.Errorf("object %d: %w", o.ID, err)
+	}
+	return f.loc.uri(k), nil
 }
 
 // create creates the table and its namespace, with want as schema,
@@ -270,78 +410,68 @@ func (f *Format) create(ctx context.Context, cat *sqlcat.Catalog, t tables.Table
 	return tbl, nil
 }
 
-// commit is Publish's one transaction on tbl.
-func (f *Format) commit(ctx context.Context, tbl *table.Table, t tables.Table, want *iceberg.Schema) error {
-	cur, err := currentFiles(ctx, tbl)
-	if err != nil {
-		return err
-	}
-	wanted := make(map[string]tables.Object, len(t.Objects))
-	for _, o := range t.Objects {
-		k, err := storage.ParseKey(o.Key)
-		if err != nil {
-			return fmt.Errorf("object %d: %w", o.ID, err)
-		}
-		wanted[f.loc.uri(k)] = o
-	}
-	var remove []iceberg.DataFile
-	for _, uri := range slices.Sorted(maps.Keys(cur)) {
-		if _, ok := wanted[uri]; !ok {
-			remove = append(remove, cur[uri])
-		}
-	}
-	var add []string
-	for _, uri := range slices.Sorted(maps.Keys(wanted)) {
-		if _, ok := cur[uri]; !ok {
-			add = append(add, uri)
-		}
-	}
+// commit is a publish's one transaction on tbl: the schema evolved to
+// want, remove removed and add added, with t.Version in the summary. It
+// returns the table committed (tbl when nothing was to be done). With
+// dupCheck off an add-only commit does not scan the table's manifests.
+func (f *Format) commit(ctx context.Context, tbl *table.Table, t tables.Table, want *iceberg.Schema,
+	remove []iceberg.DataFile, add []tables.Object, dupCheck bool) (*table.Table, error) {
 	evolve := schemaChanged(tbl.Schema(), want)
 	if !evolve && len(remove) == 0 && len(add) == 0 && tbl.NameMapping() != nil {
-		return nil
+		return tbl, nil
 	}
 	tx := tbl.NewTransaction()
 	if evolve {
 		if err := tx.UpdateSchema(true, false).UnionByNameWith(want).Commit(); err != nil {
-			return fmt.Errorf("evolve the schema: %w", err)
+			return nil, fmt.Errorf("evolve the schema: %w", err)
 		}
 	}
 	// Strata's Parquet carries no field ids: engines match columns by
 	// name through the table's name mapping, kept current here.
 	staged, err := tx.StagedTable()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sc, spec := staged.Schema(), staged.Spec()
 	mapping, err := nameMappingJSON(sc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.SetProperties(iceberg.Properties{table.DefaultNameMappingKey: mapping}); err != nil {
-		return err
+		return nil, err
 	}
 	files := make([]iceberg.DataFile, 0, len(add))
-	for _, uri := range add {
-		df, err := dataFile(sc, spec, uri, wanted[uri])
+	for _, o := range add {
+		uri, err := f.uri(o)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		df, err := dataFile(sc, spec, uri, o)
+		if err != nil {
+			return nil, err
 		}
 		files = append(files, df)
 	}
+	slices.SortFunc(files, func(a, b iceberg.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
 	summary := iceberg.Properties{SummaryVersion: strconv.FormatInt(t.Version, 10)}
+	opts := []table.WriteOption{table.WithoutAutoNameMapping()}
+	if !dupCheck {
+		opts = append(opts, table.WithoutDuplicateCheck())
+	}
 	switch {
 	case len(remove) > 0:
-		err = tx.ReplaceDataFilesWithDataFiles(ctx, remove, files, summary, table.WithoutAutoNameMapping())
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, remove, files, summary, opts...)
 	case len(files) > 0:
-		err = tx.AddDataFiles(ctx, files, summary, table.WithoutAutoNameMapping())
+		err = tx.AddDataFiles(ctx, files, summary, opts...)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	out, err := tx.Commit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return out, nil
 }
 
 // nameMappingJSON is sc's name mapping as the table property holds it.

@@ -119,7 +119,7 @@ func (w *world) metadataLocation(t *testing.T) string {
 func (w *world) check(t *testing.T, tb tables.Table) {
 	t.Helper()
 	ctx := context.Background()
-	if err := w.format.Publish(ctx, tb); err != nil {
+	if _, err := w.format.Publish(ctx, tb); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 	listed, err := w.format.Listed(ctx, "orders", "analytics")
@@ -212,7 +212,7 @@ func scenario(t *testing.T, kind string) {
 	w.check(t, tb)
 	w.prunes(t, old2)
 	before := w.metadataLocation(t)
-	if err := w.format.Publish(ctx, tb); err != nil {
+	if _, err := w.format.Publish(ctx, tb); err != nil {
 		t.Fatal(err)
 	}
 	if again := w.metadataLocation(t); again != before {
@@ -277,7 +277,7 @@ func scenario(t *testing.T, kind string) {
 		t.Fatal(err)
 	}
 	before = w.metadataLocation(t)
-	if err := crashed.Publish(ctx, tb); !errors.Is(err, failpoint.ErrInjected) {
+	if _, err := crashed.Publish(ctx, tb); !errors.Is(err, failpoint.ErrInjected) {
 		t.Fatalf("publish with the failpoint: %v, want the injected failure", err)
 	}
 	if loc := w.metadataLocation(t); loc != before {

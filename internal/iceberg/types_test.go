@@ -53,7 +53,7 @@ func TestEveryTypeReadsBackAndAnAddedColumnIsSchemaEvolution(t *testing.T) {
 		t.Helper()
 		w.version++
 		tb := loadTable(t, w.svc, "readings", "analytics", "at", w.version)
-		if err := w.format.Publish(ctx, tb); err != nil {
+		if _, err := w.format.Publish(ctx, tb); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
 		rows := testsvc.Retrieved(t, w.svc, strata.RetrieveRequest{Table: "readings", Columns: cols}, readingsDates)

@@ -44,9 +44,21 @@ func LockKey(dataset string) string { return "strata:tables:" + dataset }
 
 // Publish brings every table of dataset, in every format, to the catalog's
 // current state, under the dataset's tables lock, and records each
-// version published. It tries every table and format and returns their
-// errors joined.
+// version published. A table with a recorded publication gets only the
+// changes since (LoadChanges); one without, or one its format finds is not
+// the table recorded (ErrStale), is published whole (Load). It tries every
+// table and format and returns their errors joined.
 func (p *Publisher) Publish(ctx context.Context, dataset string) error {
+	return p.publish(ctx, dataset, false)
+}
+
+// Rebuild is Publish with every table published whole, from the catalog
+// alone, whatever was recorded (strata tables rebuild).
+func (p *Publisher) Rebuild(ctx context.Context, dataset string) error {
+	return p.publish(ctx, dataset, true)
+}
+
+func (p *Publisher) publish(ctx context.Context, dataset string, whole bool) error {
 	if p == nil || len(p.Formats) == 0 {
 		return nil
 	}
@@ -59,27 +71,112 @@ func (p *Publisher) Publish(ctx context.Context, dataset string) error {
 		return fmt.Errorf("tables %s: %w", dataset, err)
 	}
 	defer lock.Unlock(context.WithoutCancel(ctx))
+	var pubs []catalog.Publication
+	if !whole {
+		if pubs, err = catalog.Publications(ctx, p.Pool, dataset); err != nil {
+			return fmt.Errorf("tables %s: %w", dataset, err)
+		}
+	}
 	var errs []error
 	for _, spec := range specs {
-		t, err := Load(ctx, p.Pool, p.Storage, p.Prefix, spec)
-		if err != nil {
-			errs = append(errs, err)
-			p.failed(dataset, "all")
-			continue
-		}
+		l := loader{p: p, spec: spec, changes: map[string]*Table{}}
 		for _, f := range p.Formats {
-			if err := f.Publish(ctx, t); err != nil {
-				errs = append(errs, fmt.Errorf("%s table %s/%s: %w", f.Name(), spec.Type, dataset, err))
-				p.failed(dataset, f.Name())
+			pub, ok := findPublication(pubs, spec.Type, f.Name())
+			t, state, err := l.publish(ctx, f, pub, ok)
+			if err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			if err := catalog.RecordPublication(ctx, p.Pool, catalog.Publication{Dataset: dataset, Type: spec.Type,
-				Format: f.Name(), Version: t.Version, Objects: int64(len(t.Objects))}); err != nil {
+				Format: f.Name(), Version: t.Version, Objects: t.Count, Snapshot: t.Snapshot, State: state}); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// loader loads one spec's Table for the formats, each load once: the whole
+// table, or the changes since a snapshot.
+type loader struct {
+	p       *Publisher
+	spec    Spec
+	whole   *Table
+	changes map[string]*Table // by the snapshot they follow
+}
+
+// publish publishes f's table: the changes since pub when it has one
+// (recorded with its snapshot and state), else, or when f finds its table
+// is not pub's, the whole table. It returns the Table published and f's
+// state of it.
+func (l *loader) publish(ctx context.Context, f Format, pub catalog.Publication, ok bool) (Table, string, error) {
+	spec, p := l.spec, l.p
+	if ok && pub.Snapshot != "" && pub.State != "" {
+		t, err := l.load(ctx, &pub)
+		if err != nil {
+			p.failed(spec.Dataset, "all")
+			return Table{}, "", err
+		}
+		t.Base = pub.State
+		state, err := f.Publish(ctx, t)
+		if err == nil {
+			return t, state, nil
+		}
+		if !errors.Is(err, ErrStale) {
+			p.failed(spec.Dataset, f.Name())
+			return Table{}, "", fmt.Errorf("%s table %s/%s: %w", f.Name(), spec.Type, spec.Dataset, err)
+		}
+		if p.Log != nil {
+			p.Log.Info("lakehouse table is not the one last recorded as published; publishing it whole",
+				"dataset", spec.Dataset, "type", spec.Type, "format", f.Name(), "reason", err)
+		}
+	}
+	t, err := l.load(ctx, nil)
+	if err != nil {
+		p.failed(spec.Dataset, "all")
+		return Table{}, "", err
+	}
+	state, err := f.Publish(ctx, t)
+	if err != nil {
+		p.failed(spec.Dataset, f.Name())
+		return Table{}, "", fmt.Errorf("%s table %s/%s: %w", f.Name(), spec.Type, spec.Dataset, err)
+	}
+	return t, state, nil
+}
+
+// load is the whole Table (since nil) or the changes since a publication,
+// loaded once per publish of the spec.
+func (l *loader) load(ctx context.Context, since *catalog.Publication) (Table, error) {
+	p := l.p
+	if since == nil {
+		if l.whole == nil {
+			t, err := Load(ctx, p.Pool, p.Storage, p.Prefix, l.spec)
+			if err != nil {
+				return Table{}, err
+			}
+			l.whole = &t
+		}
+		return *l.whole, nil
+	}
+	key := fmt.Sprint(since.Version, "@", since.Snapshot)
+	if t, ok := l.changes[key]; ok {
+		return *t, nil
+	}
+	t, err := LoadChanges(ctx, p.Pool, p.Storage, p.Prefix, l.spec, *since)
+	if err != nil {
+		return Table{}, err
+	}
+	l.changes[key] = &t
+	return t, nil
+}
+
+func findPublication(pubs []catalog.Publication, typ, format string) (catalog.Publication, bool) {
+	for _, pub := range pubs {
+		if pub.Type == typ && pub.Format == format {
+			return pub, true
+		}
+	}
+	return catalog.Publication{}, false
 }
 
 // PublishLogged is Publish for the end of a Strata commit: a failure is
