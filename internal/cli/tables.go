@@ -38,7 +38,10 @@ statistics, whatever the tables list now: a missing table is created, a
 table that lists a superseded or expired object, or misses one, gets one
 commit that corrects it. Log entries are never overwritten. It reads the
 catalog, and each object's footer once if its statistics were never
-recorded.
+recorded. Unlike the publish after each commit, which reads only the
+objects changed since the last publication, it reads every object and
+each whole table, so it also repairs what that publication did not
+record.
 
 Run it after restoring a catalog, after 'strata verify' reports
 table-missing or table-extra, or to publish a dataset archived before
