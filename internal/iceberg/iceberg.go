@@ -286,8 +286,9 @@ func state(location string, cols []parquetio.Column) string {
 // else it is tables.ErrStale. With nothing changed and the same columns it
 // opens nothing; an add-only commit reads no manifest (fast append,
 // without iceberg-go's duplicate check: the catalog says the files are
-// new); removes read the manifests, as an Iceberg delete must rewrite the
-// ones listing them.
+// new since the table's state); removes, and objects that may be listed
+// already (t.Unsure), read the manifests, as an Iceberg delete must
+// rewrite the ones listing a file anyway.
 func (f *Format) publishChanges(ctx context.Context, t tables.Table) (string, error) {
 	base, _, ok := strings.Cut(t.Base, " ")
 	if !ok || base == "" {

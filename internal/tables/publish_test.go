@@ -501,3 +501,30 @@ func TestAChangeCommittedAfterANewerOneWasPublishedIsPublished(t *testing.T) {
 	// not the expired one.
 	w.publish(t, "once the older change committed", false, true)
 }
+
+// TestAnObjectThatLeftAndCameBackIsListedOnce expires an object and puts
+// it back (what a purge does when the storage refuses the delete) between
+// two publishes: the next publish sees a change of an object the tables
+// may list already, and each table lists it once.
+func TestAnObjectThatLeftAndCameBackIsListedOnce(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.start(t)
+	var id int64
+	if err := w.env.Pool.QueryRow(ctx, `UPDATE strata.objects SET state = 'expired'
+		WHERE id = (SELECT min(id) FROM strata.objects WHERE archive_type = 'analytics') RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.env.Pool.Exec(ctx, `UPDATE strata.objects SET state = 'committed' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	w.publish(t, "after an object left and came back", true, true)
+	n := int(w.env.Count(`SELECT count(*) FROM strata.objects WHERE archive_type = 'analytics' AND state = 'committed' AND superseded_by IS NULL`))
+	tb := w.tables(t)
+	if got := len(tb.iceberg["analytics"]) - 1; got != n {
+		t.Fatalf("the Iceberg analytics table has %d data files, the catalog %d current objects:\n%s", got, n, strings.Join(tb.iceberg["analytics"], "\n"))
+	}
+	if got := len(tb.delta["analytics"]) - 1; got != n {
+		t.Fatalf("the Delta analytics table lists %d files, the catalog has %d current objects", got, n)
+	}
+}

@@ -6,8 +6,11 @@
 // archive type) must list: the catalog's committed, current objects, with
 // their statistics and the schema they share. Each [Format] makes its table
 // list exactly that in one commit when it does not already, so publishing
-// after a crash, a rebuild and a normal publish are the same call: the next
-// run repairs what an interrupted one left.
+// after a crash and a rebuild are the same call: the next run repairs what
+// an interrupted one left. A normal publish is cheaper: it loads only the
+// objects changed since the publication recorded ([LoadChanges]) and the
+// format commits them onto the table it recorded then, or, when the table
+// is not that one ([ErrStale]), the whole Table is published instead.
 package tables
 
 import (
