@@ -20,10 +20,10 @@ const AllDatasets = "*"
 
 // tokenName is the rule for token names, which the audit trail and the
 // logs record.
-var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`) // and at most 64 bytes
 
 // ValidTokenName reports whether name can name a token.
-func ValidTokenName(name string) bool { return tokenName.MatchString(name) }
+func ValidTokenName(name string) bool { return len(name) <= 64 && tokenName.MatchString(name) }
 
 // TLSFiles returns server.tls_cert and server.tls_key resolved against
 // c.Dir (the config file's folder), like every relative path of the file;

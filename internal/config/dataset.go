@@ -9,7 +9,7 @@ import (
 
 // validate checks one dataset; field is its path, datasets[i].
 func (ds *Dataset) validate(p *problems, field string) {
-	if !datasetName.MatchString(ds.Name) {
+	if !ValidDatasetName(ds.Name) {
 		if ds.Name == "" {
 			p.add(field+".name", "is required (use lower-case letters, digits and _, starting with a letter)")
 		} else {

@@ -38,7 +38,7 @@ type SubjectSpec struct {
 }
 
 // pathSegment is one key of SourcePath.
-var pathSegment = regexp.MustCompile(`^[A-Za-z0-9_@-]{1,128}$`)
+var pathSegment = regexp.MustCompile(`^[A-Za-z0-9_@-]+$`) // and at most 128 bytes
 
 // PathKeys splits SourcePath into its keys ("$.a.b" and "a.b" give [a b]).
 func (s *SubjectSpec) PathKeys() []string {
@@ -80,7 +80,7 @@ func (s *SubjectSpec) validateSource(p *problems, field string, hasSource bool) 
 		p.add(field, "has both source_path and source_sql: keep one")
 	case s.SourcePath != "":
 		for _, k := range s.PathKeys() {
-			if !pathSegment.MatchString(k) {
+			if len(k) > 128 || !pathSegment.MatchString(k) {
 				p.add(field+".source_path", "%q is not a path of keys separated by dots (use letters, digits, _ @ -; e.g. customer.id)", s.SourcePath)
 				break
 			}

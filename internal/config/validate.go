@@ -64,11 +64,11 @@ func (p *problems) check(field string, err error) {
 
 // datasetName is the rule for dataset names, which become object-path
 // segments and metric labels.
-var datasetName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+var datasetName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`) // and at most 63 bytes
 
 // ValidDatasetName reports whether name can name a dataset, so that a name
 // from a request that no configuration could hold is refused early.
-func ValidDatasetName(name string) bool { return datasetName.MatchString(name) }
+func ValidDatasetName(name string) bool { return len(name) <= 63 && datasetName.MatchString(name) }
 
 // Validate checks every key and returns all problems found, joined (nil if
 // none). It does not touch the filesystem; see CheckFiles.
@@ -187,11 +187,11 @@ func parseURL(s string) (*url.URL, error) {
 }
 
 // prefixSegment is the character set storage keys allow.
-var prefixSegment = regexp.MustCompile(`^[A-Za-z0-9_.=-]{1,255}$`)
+var prefixSegment = regexp.MustCompile(`^[A-Za-z0-9_.=-]+$`) // and at most 255 bytes
 
 func checkPrefix(prefix string) error {
 	for seg := range strings.SplitSeq(prefix, "/") {
-		if !prefixSegment.MatchString(seg) || seg == "." || seg == ".." {
+		if len(seg) > 255 || !prefixSegment.MatchString(seg) || seg == "." || seg == ".." {
 			return fmt.Errorf("%q is not a safe object path (use segments of letters, digits, _ - . = joined by /, no leading or trailing /)", prefix)
 		}
 	}
@@ -259,7 +259,7 @@ func (c *Config) CheckFiles(stat StatFunc) error {
 
 // lineageNamespace is what an OpenLineage job namespace may hold: it shows
 // in Marquez and in URLs, so keep it to a plain name.
-var lineageNamespace = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,255}$`)
+var lineageNamespace = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`) // and at most 255 bytes
 
 func (c *Config) validateLineage(p *problems) {
 	if raw := c.Lineage.OpenLineageURL; raw != "" {
@@ -276,7 +276,7 @@ func (c *Config) validateLineage(p *problems) {
 	if f := c.Lineage.OpenLineageFile; f != "" && (strings.HasSuffix(f, "/") || strings.ContainsRune(f, 0)) {
 		p.add("lineage.openlineage_file", "%q is not a file path (give a file such as /var/log/strata/openlineage.jsonl)", f)
 	}
-	if !lineageNamespace.MatchString(c.Lineage.Namespace) {
+	if len(c.Lineage.Namespace) > 255 || !lineageNamespace.MatchString(c.Lineage.Namespace) {
 		p.add("lineage.namespace", "%q is not a namespace (use 1 to 255 letters, digits and _ . : / -, e.g. strata or strata-prod)", c.Lineage.Namespace)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // startupBudget bounds what the package initializers of the strata binary
 // allocate before main runs. Every command pays for them; they were 38 MB
 // (108 ms of CPU) when iceberg-go's Substrait support parsed every standard
-// Substrait extension at start, and are about 9 MB with the subset in
+// Substrait extension at start, and are about 6 MB with the subset in
 // third_party/substrait. Bytes, unlike milliseconds, do not depend on the
 // machine's load.
 const startupBudget = 16 << 20
