@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -104,8 +105,19 @@ type meter struct {
 	dataDir        string
 }
 
+// startMeter takes the readings before a measurement (quiesce first).
 func startMeter(dataDir string) meter {
+	quiesce()
 	return meter{dataDir: dataDir, pg: pgCPU(dataDir), self: selfCPU(), busy: machineBusy(), t: time.Now()}
+}
+
+// quiesce gives this process's free memory back and resets its peak RSS
+// before a measured child starts: a child reports its parent's peak RSS
+// as its own (it runs in its parent's memory until it executes, and Linux
+// counts that memory's high-water mark), so every child's peak is its own.
+func quiesce() {
+	debug.FreeOSMemory()
+	resetPeakRSS()
 }
 
 // stop fills the sample's wall and CPU times. client is the CPU time of the

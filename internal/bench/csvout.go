@@ -139,6 +139,7 @@ func (b *bench) archiveCSV(ctx context.Context, cfg string) (sample, error) {
 	defer logf.Close()
 	cmd := exec.CommandContext(ctx, b.strata, "archive", "--config", cfg, "--dataset", csvTable)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	quiesce()
 	t0 := time.Now()
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("%s archive (output in %s): %w", b.strata, logf.Name(), err)
@@ -215,6 +216,7 @@ func (b *bench) csvCLIOnce(ctx context.Context, cfg, out string, from, to time.T
 	cmd := exec.CommandContext(ctx, b.strata, "retrieve", "--config", cfg, "--dataset", csvTable, "--type", "analytics",
 		"--from", from.Format(time.RFC3339Nano), "--to", to.Format(time.RFC3339Nano), "--columns", strings.Join(csvColumns, ","), "--format", "csv")
 	cmd.Stdout, cmd.Stderr = f, &stderr
+	quiesce()
 	t0 := time.Now()
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("strata retrieve --format csv: %w: %s", err, strings.TrimSpace(stderr.String()))

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -264,13 +263,7 @@ func (b *bench) ilEncodeOnce(ctx context.Context, r *ilResults) (sample, error) 
 	s := sample{Rows: n}
 	m.stop(&s, -1)
 	s.Bytes = out.n
-	// The writers held hundreds of MiB. A child started later would report
-	// this process's peak RSS as its own (it runs in its parent's memory
-	// until it executes, and Linux counts that memory's high-water mark), so
-	// the memory is given back and the mark reset to what remains.
-	clear(writers)
-	debug.FreeOSMemory()
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	clear(writers) // hundreds of MiB, given back by the next startMeter
 	if days != ilArchived || n != r.rows {
 		return s, fmt.Errorf("pgx SELECT of the archived days: %d rows in %d days, want %d in %d", n, days, r.rows, ilArchived)
 	}
