@@ -108,3 +108,36 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string) int {
 	}
 	return n
 }
+
+// Thousands of rows of text, arrays and NULLs over several objects, many
+// pages and row groups' worth of reused buffers, come out of a retrieval
+// exactly as PostgreSQL renders them, as CSV and as JSON lines.
+func TestALongRetrievalWritesEveryRowAsPostgreSQLDoes(t *testing.T) {
+	e := testenv.New(t, testenv.Options{Storage: testenv.Local, Prefix: "svc",
+		Datasets: []testenv.Dataset{{Name: "wide", Key: "id", TimeColumn: "at"}}})
+	if _, err := e.Pool.Exec(context.Background(), `CREATE TABLE wide (id int PRIMARY KEY, note text, tags text[], amount numeric, at timestamptz NOT NULL);
+		INSERT INTO wide SELECT i,
+		  CASE WHEN i % 13 = 0 THEN NULL ELSE repeat(md5(i::text), i % 7) || E'\n"' || i END,
+		  CASE WHEN i % 11 = 0 THEN NULL ELSE ARRAY[md5(i::text), i::text, ''] END,
+		  i * 1.25,
+		  date_trunc('day', now()) - interval '100 days' - (i % 3) * interval '1 day' + i * interval '1 second'
+		FROM generate_series(1, 9000) i`); err != nil {
+		t.Fatal(err)
+	}
+	want := pgtest.Render(t, e.Pool, "wide", "id")
+	if r := run(t, e.Vars, "archive"); r.code != 0 {
+		t.Fatalf("archive: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if live := count(t, e.Pool, "SELECT count(*) FROM wide"); live != 0 {
+		t.Fatalf("%d rows left after the archive, want all 9000 archived", live)
+	}
+	args := []string{"retrieve", "-d", "wide", "--from", "2000-01-01", "--to", "2100-01-01"}
+	r := run(t, e.Vars, append(args, "--format", "csv")...)
+	if n := want.CheckCSV(t, []byte(r.stdout)); r.code != 0 || n != 9000 {
+		t.Fatalf("retrieve csv: exit %d, %d rows, want 9000\n%s", r.code, n, r.stderr)
+	}
+	r = run(t, e.Vars, append(args, "--format", "jsonl")...)
+	if n := want.CheckJSONLines(t, []byte(r.stdout)); r.code != 0 || n != 9000 {
+		t.Fatalf("retrieve jsonl: exit %d, %d rows, want 9000\n%s", r.code, n, r.stderr)
+	}
+}
