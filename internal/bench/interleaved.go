@@ -226,14 +226,11 @@ func (b *bench) checkILArchived(ctx context.Context, r *ilResults) error {
 // DELETE, no catalog, no upload, and memory not bounded. It is the floor
 // of what the archive can cost on this machine with this Parquet writer.
 func (b *bench) ilEncodeOnce(ctx context.Context, r *ilResults) (sample, error) {
-	tx, err := b.pg.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	tx, err := b.scanTx(ctx)
 	if err != nil {
 		return sample{}, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SET LOCAL synchronize_seqscans = off`); err != nil {
-		return sample{}, err
-	}
 	ti := b.schema.Index(timeCol)
 	var out counter
 	writers := map[int64]*parquetio.Writer{}

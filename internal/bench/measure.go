@@ -96,14 +96,11 @@ func rusage(ps *os.ProcessState) (cpu time.Duration, maxRSS int64) {
 // transaction, pgx, binary raw values) and, when codec is not empty, writes
 // Parquet with parquetio into a byte counter; then rolls back.
 func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
-	tx, err := b.pg.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	tx, err := b.scanTx(ctx)
 	if err != nil {
 		return sample{}, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SET LOCAL synchronize_seqscans = off`); err != nil {
-		return sample{}, err
-	}
 	var out counter
 	var w *parquetio.Writer
 	if codec != "" {
@@ -134,6 +131,20 @@ func (b *bench) pgxOnce(ctx context.Context, codec string) (sample, error) {
 		s.Bytes = out.n
 	}
 	return s, nil
+}
+
+// scanTx begins a REPEATABLE READ transaction that reads a table from its
+// first block, as the archiver's scan does; the caller rolls it back.
+func (b *bench) scanTx(ctx context.Context) (pgx.Tx, error) {
+	tx, err := b.pg.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronize_seqscans = off`); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return tx, nil
 }
 
 // eachRaw runs a query in tx and hands each row's raw values to f,
