@@ -191,13 +191,16 @@ func (rs *Rows) nextLive() bool {
 		rs.err = fmt.Errorf("read live rows of %s: %w", lq.table, err)
 		return false
 	}
-	rs.ensureOut()
+	if rs.liveOut == nil {
+		rs.liveOut = make([]parquetio.Value, len(rs.cols))
+	}
 	for i, s := range lq.src {
 		if s < 0 {
-			rs.out[i] = parquetio.NullValue(parquetio.KindInvalid)
+			rs.liveOut[i] = parquetio.NullValue(parquetio.KindInvalid)
 		} else {
-			rs.out[i] = lq.vals[s]
+			rs.liveOut[i] = lq.vals[s]
 		}
 	}
+	rs.out = rs.liveOut
 	return true
 }

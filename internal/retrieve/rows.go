@@ -32,35 +32,48 @@ type Rows struct {
 	// casts holds, per object, the casts of the columns it holds with
 	// another type than their type now (types.go).
 	casts []map[string]*pgcast.Cast
-	// conv is, per column of the open object's rows, its cast or nil;
-	// convF lists the filter's columns that have one, convRest the others.
-	conv            []*pgcast.Cast
-	convF, convRest []int
-	castArena       []byte
 
 	next int // next object to open
 	// prefetch delivers objs[next], fetched in the background while the
 	// object before it is read; nil when no fetch is in flight.
 	prefetch     chan fetched
 	stopPrefetch context.CancelFunc
-	file         *os.File
-	it           *parquetio.RowIter
-	match        *filter.Matcher // the filter over the iterator's row
-	src          []int           // for each output column, its index in the iterator's row, or -1
-	tcol         int             // index of the time column in the iterator's row, or -1
-	tcols        []int           // {tcol}, for RowIter.Decode
-	pr           *parquetio.Reader
-	group        int   // the row group groupIn is about, -1 for none
-	groupIn      bool  // every row of the group is in the time range
-	fcols        []int // the filter's columns in the iterator's row
+	cur          cursor // reads the open object
 	// fromMicros and toMicros are the range in microseconds since 1970,
 	// as timestamps are stored, rounded inwards.
 	fromMicros, toMicros int64
-	nulls                []parquetio.Value
-	out                  []parquetio.Value
+	out                  []parquetio.Value // the current row
+	liveOut              []parquetio.Value
 	err                  error
 	n                    int64
 	liveDone             bool
+}
+
+// cursor reads the rows of one archived object at a time: those in the
+// time range that match the filter, each column cast to its type now. Rows
+// reads through one; a parallel write (encode.go) gives each of its
+// workers its own. The query's state it reads through rs is read only.
+type cursor struct {
+	rs      *Rows
+	obj     int // the open object's index in rs.objs
+	file    *os.File
+	it      *parquetio.RowIter
+	match   *filter.Matcher // the filter over the iterator's row
+	src     []int           // for each output column, its index in the iterator's row, or -1
+	tcol    int             // index of the time column in the iterator's row, or -1
+	tcols   []int           // {tcol}, for RowIter.Decode
+	pr      *parquetio.Reader
+	group   int   // the row group groupIn is about, -1 for none
+	groupIn bool  // every row of the group is in the time range
+	fcols   []int // the filter's columns in the iterator's row
+	// conv is, per column of the open object's rows, its cast or nil;
+	// convF lists the filter's columns that have one, convRest the others.
+	conv            []*pgcast.Cast
+	convF, convRest []int
+	castArena       []byte
+	nulls           []parquetio.Value
+	out             []parquetio.Value
+	err             error
 }
 
 // Columns returns the output column names.
@@ -87,55 +100,70 @@ func (rs *Rows) Next() bool {
 }
 
 // nextArchived advances to the next archived row, opening objects in turn.
-// It decodes the time column first, then the filter's columns, and the
-// rest only for rows in range that match.
 func (rs *Rows) nextArchived() bool {
+	c := &rs.cur
 	for rs.err == nil {
-		if rs.it == nil {
+		if c.it == nil {
 			if rs.next >= len(rs.objs) {
 				return false
 			}
-			rs.err = rs.open()
+			idx := rs.next
+			f, err := rs.fetchNext()
+			if err == nil {
+				err = c.open(rs, idx, f)
+			}
+			rs.err = err
 			continue
 		}
-		it := rs.it
-		if !it.Advance() {
-			rs.err = it.Err()
-			rs.closeObject()
-			continue
+		if c.advance() {
+			rs.out = c.out
+			return true
 		}
+		rs.err = c.err
+		c.close()
+	}
+	return false
+}
+
+// advance moves to the next row of the open object that is in range and
+// matches; false at its end or on an error (c.err). It decodes the time
+// column first, then the filter's columns, and the rest only for rows in
+// range that match.
+func (c *cursor) advance() bool {
+	rs, it := c.rs, c.it
+	for it.Advance() {
 		row := it.Row()
-		if rs.tcol >= 0 && !rs.groupInRange(it.RowGroup()) {
-			if !it.Decode(rs.tcols) {
+		if c.tcol >= 0 && !c.groupInRange(it.RowGroup()) {
+			if !it.Decode(c.tcols) {
 				break
 			}
-			if !rs.inRange(row[rs.tcol]) {
+			if !rs.inRange(row[c.tcol]) {
 				continue
 			}
 		}
-		rs.castArena = rs.castArena[:0]
-		if rs.match != nil {
-			if !it.Decode(rs.fcols) || !rs.castColumns(row, rs.convF) {
+		c.castArena = c.castArena[:0]
+		if c.match != nil {
+			if !it.Decode(c.fcols) || !c.castColumns(row, c.convF) {
 				break
 			}
-			if !rs.match.Match(row) {
+			if !c.match.Match(row) {
 				continue
 			}
 		}
-		if !it.Decode(nil) || !rs.castColumns(row, rs.convRest) {
+		if !it.Decode(nil) || !c.castColumns(row, c.convRest) {
 			break
 		}
-		for i, s := range rs.src {
+		for i, s := range c.src {
 			if s < 0 {
-				rs.out[i] = rs.nulls[i]
+				c.out[i] = c.nulls[i]
 			} else {
-				rs.out[i] = row[s]
+				c.out[i] = row[s]
 			}
 		}
 		return true
 	}
-	if rs.err == nil && rs.it != nil {
-		rs.err = rs.it.Err()
+	if c.err == nil {
+		c.err = it.Err()
 	}
 	return false
 }
@@ -143,16 +171,17 @@ func (rs *Rows) nextArchived() bool {
 // groupInRange reports whether the time statistics of row group g of the
 // open object put all its rows in the range, so that no row needs its time
 // checked.
-func (rs *Rows) groupInRange(g int) bool {
-	if g != rs.group {
-		rs.group, rs.groupIn = g, false
-		if st, ok := rs.pr.RowGroupStats(g)[rs.req.TimeColumn]; ok && st.HasMinMax && st.NullCount == 0 {
+func (c *cursor) groupInRange(g int) bool {
+	if g != c.group {
+		c.group, c.groupIn = g, false
+		req := &c.rs.req
+		if st, ok := c.pr.RowGroupStats(g)[req.TimeColumn]; ok && st.HasMinMax && st.NullCount == 0 {
 			mn, ok1 := st.Min.Time()
 			mx, ok2 := st.Max.Time()
-			rs.groupIn = ok1 && ok2 && !mn.Before(rs.req.From) && !mx.After(rs.req.To)
+			c.groupIn = ok1 && ok2 && !mn.Before(req.From) && !mx.After(req.To)
 		}
 	}
-	return rs.groupIn
+	return c.groupIn
 }
 
 // inRange reports whether a time column value lies in [From, To].
@@ -192,7 +221,7 @@ func (rs *Rows) Err() error { return rs.err }
 // Close releases the stream's files and ends its snapshot.
 func (rs *Rows) Close() error {
 	rs.cancelPrefetch()
-	rs.closeObject()
+	rs.cur.close()
 	if rs.live != nil && rs.live.rows != nil {
 		rs.live.rows.Close()
 	}
@@ -203,22 +232,15 @@ func (rs *Rows) Close() error {
 	return nil
 }
 
-// ensureOut allocates the output row.
-func (rs *Rows) ensureOut() {
-	if rs.out == nil {
-		rs.out = make([]parquetio.Value, len(rs.cols))
-		rs.nulls = make([]parquetio.Value, len(rs.cols))
+// close closes the open object, if any.
+func (c *cursor) close() {
+	if c.it != nil {
+		c.it.Close()
+		c.it, c.pr = nil, nil
 	}
-}
-
-func (rs *Rows) closeObject() {
-	if rs.it != nil {
-		rs.it.Close()
-		rs.it, rs.pr = nil, nil
-	}
-	if rs.file != nil {
-		rs.file.Close()
-		rs.file = nil
+	if c.file != nil {
+		c.file.Close()
+		c.file = nil
 	}
 }
 
@@ -226,15 +248,10 @@ func (rs *Rows) closeObject() {
 // through: a few large reads instead of many 4 KiB ones.
 const readBufferSize = 64 << 10
 
-// open verifies and opens the next object and maps its columns to the
-// output.
-func (rs *Rows) open() error {
-	idx := rs.next
+// open opens object idx of rs, fetched and verified into f, and maps its
+// columns to the output. It takes f: on an error too, f is closed.
+func (c *cursor) open(rs *Rows, idx int, f *os.File) error {
 	o := rs.objs[idx]
-	f, err := rs.fetchNext()
-	if err != nil {
-		return err
-	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -252,23 +269,27 @@ func (rs *Rows) open() error {
 		f.Close()
 		return fmt.Errorf("read %s: %w", o.Key, err)
 	}
-	rs.file, rs.it, rs.src, rs.tcol = f, it, src, tcol
-	rs.tcols, rs.pr, rs.group = []int{tcol}, pr, -1
-	rs.match, rs.fcols = nil, nil
+	c.rs, c.obj, c.err = rs, idx, nil
+	c.file, c.it, c.src, c.tcol = f, it, src, tcol
+	c.tcols, c.pr, c.group = []int{tcol}, pr, -1
+	c.match, c.fcols = nil, nil
 	if rs.filter != nil {
-		rs.match = rs.filter.Matcher(func(name string) int { return slices.Index(read, name) })
-		for _, c := range rs.filter.Columns() {
-			if j := slices.Index(read, c); j >= 0 {
-				rs.fcols = append(rs.fcols, j)
+		c.match = rs.filter.Matcher(func(name string) int { return slices.Index(read, name) })
+		for _, fc := range rs.filter.Columns() {
+			if j := slices.Index(read, fc); j >= 0 {
+				c.fcols = append(c.fcols, j)
 			}
 		}
 	}
-	rs.planConversions(read, rs.casts[idx])
-	rs.ensureOut()
-	for i, c := range rs.cols {
-		if j := pr.Schema().Index(c); j >= 0 {
+	c.planConversions(read, rs.casts[idx])
+	if c.out == nil {
+		c.out = make([]parquetio.Value, len(rs.cols))
+		c.nulls = make([]parquetio.Value, len(rs.cols))
+	}
+	for i, name := range rs.cols {
+		if j := pr.Schema().Index(name); j >= 0 {
 			k, _ := pr.Schema().Kind(j)
-			rs.nulls[i] = parquetio.NullValue(k)
+			c.nulls[i] = parquetio.NullValue(k)
 		}
 	}
 	return nil

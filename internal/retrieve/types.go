@@ -161,12 +161,12 @@ func castBounds(st parquetio.ColumnStats, c *pgcast.Cast) parquetio.ColumnStats 
 }
 
 // castColumns casts the values of the given columns of row to their type
-// now; false, with rs.err set, when a value cannot be cast.
-func (rs *Rows) castColumns(row []parquetio.Value, cols []int) bool {
+// now; false, with c.err set, when a value cannot be cast.
+func (c *cursor) castColumns(row []parquetio.Value, cols []int) bool {
 	for _, j := range cols {
-		v, err := rs.conv[j].Convert(row[j], &rs.castArena)
+		v, err := c.conv[j].Convert(row[j], &c.castArena)
 		if err != nil {
-			rs.err = castError(rs.it.Columns()[j], rs.objs[rs.next-1], err)
+			c.err = castError(c.it.Columns()[j], c.rs.objs[c.obj], err)
 			return false
 		}
 		row[j] = v
@@ -175,16 +175,16 @@ func (rs *Rows) castColumns(row []parquetio.Value, cols []int) bool {
 }
 
 // planConversions maps the object's casts to the columns of its rows.
-func (rs *Rows) planConversions(read []string, casts map[string]*pgcast.Cast) {
-	rs.conv, rs.convF, rs.convRest = make([]*pgcast.Cast, len(read)), nil, nil
+func (c *cursor) planConversions(read []string, casts map[string]*pgcast.Cast) {
+	c.conv, c.convF, c.convRest = make([]*pgcast.Cast, len(read)), nil, nil
 	for j, name := range read {
-		if rs.conv[j] = casts[name]; rs.conv[j] == nil {
+		if c.conv[j] = casts[name]; c.conv[j] == nil {
 			continue
 		}
-		if slices.Contains(rs.fcols, j) {
-			rs.convF = append(rs.convF, j)
+		if slices.Contains(c.fcols, j) {
+			c.convF = append(c.convF, j)
 		} else {
-			rs.convRest = append(rs.convRest, j)
+			c.convRest = append(c.convRest, j)
 		}
 	}
 }
