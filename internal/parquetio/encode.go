@@ -38,7 +38,15 @@ func NewJSONLEncoder(w io.Writer, columns []string, raw ...string) *JSONLEncoder
 
 // Encode writes one row (as many values as columns).
 func (e *JSONLEncoder) Encode(row []Value) error {
-	b := e.buf[:0]
+	e.buf = e.AppendRow(e.buf[:0], row)
+	_, err := e.w.Write(e.buf)
+	return err
+}
+
+// AppendRow appends row to b as Encode writes it, its line end included.
+// An encoder used only so need not write: several can encode rows at once
+// for one output, whose encoder writes them with WriteEncoded.
+func (e *JSONLEncoder) AppendRow(b []byte, row []Value) []byte {
 	if len(row) == 0 {
 		b = append(b, '{')
 	}
@@ -50,9 +58,13 @@ func (e *JSONLEncoder) Encode(row []Value) error {
 			b = v.AppendJSON(b)
 		}
 	}
-	b = append(b, '}', '\n')
-	e.buf = b
-	_, err := e.w.Write(b)
+	return append(b, '}', '\n')
+}
+
+// WriteEncoded writes rows that AppendRow encoded, of an encoder with the
+// same columns, in order with those Encode writes.
+func (e *JSONLEncoder) WriteEncoded(rows []byte) error {
+	_, err := e.w.Write(rows)
 	return err
 }
 
@@ -100,7 +112,28 @@ func (e *CSVEncoder) Encode(row []Value) error {
 			return err
 		}
 	}
-	b := e.buf[:0]
+	e.buf = e.AppendRow(e.buf[:0], row)
+	_, err := e.w.Write(e.buf)
+	return err
+}
+
+// WriteEncoded writes rows that AppendRow encoded, of an encoder with the
+// same columns, after the header and in order with those Encode writes.
+func (e *CSVEncoder) WriteEncoded(rows []byte) error {
+	if !e.wrote {
+		if err := e.writeHeader(); err != nil {
+			return err
+		}
+	}
+	_, err := e.w.Write(rows)
+	return err
+}
+
+// AppendRow appends row to b as Encode writes it, its line end included
+// (never the header). An encoder used only so need not write: several can
+// encode rows at once for one output, whose encoder writes them with
+// WriteEncoded.
+func (e *CSVEncoder) AppendRow(b []byte, row []Value) []byte {
 	for i, v := range row {
 		if i > 0 {
 			b = append(b, ',')
@@ -119,9 +152,7 @@ func (e *CSVEncoder) Encode(row []Value) error {
 		e.field = v.AppendText(e.field[:0])
 		b = appendCSVField(b, e.field, false, len(row) == 1)
 	}
-	e.buf = append(b, '\n')
-	_, err := e.w.Write(e.buf)
-	return err
+	return append(b, '\n')
 }
 
 // Flush writes the header if no row was written, and what is buffered.

@@ -59,7 +59,9 @@ func writeParquet(w io.Writer, rs *Rows) (int64, error) {
 // as an exact string); the raw columns as JSON strings of their text.
 func writeJSONL(w io.Writer, rs *Rows) (int64, error) {
 	enc := parquetio.NewJSONLEncoder(w, rs.cols, rs.req.RawColumns...)
-	return encodeRows(rs, enc.Encode, enc.Flush)
+	return encodeRows(rs, enc, func() appendRow {
+		return parquetio.NewJSONLEncoder(io.Discard, rs.cols, rs.req.RawColumns...).AppendRow
+	})
 }
 
 // writeCSV writes a header line, then one line per row, as PostgreSQL's
@@ -67,20 +69,40 @@ func writeJSONL(w io.Writer, rs *Rows) (int64, error) {
 // is an empty unquoted field, an empty string is "".
 func writeCSV(w io.Writer, rs *Rows) (int64, error) {
 	enc := parquetio.NewCSVEncoder(w, rs.cols)
-	return encodeRows(rs, enc.Encode, enc.Flush)
+	return encodeRows(rs, enc, func() appendRow { return parquetio.NewCSVEncoder(io.Discard, rs.cols).AppendRow })
 }
 
-// encodeRows encodes every row of rs, then flushes, also after an error so
-// that the rows before it are written.
-func encodeRows(rs *Rows, encode func([]parquetio.Value) error, flush func() error) (int64, error) {
+// rowEncoder writes rows in a text format: one at a time, or as rows that
+// an appendRow of the same format encoded.
+type rowEncoder interface {
+	Encode(row []parquetio.Value) error
+	WriteEncoded(rows []byte) error
+	Flush() error
+}
+
+// appendRow appends one row, encoded, to b.
+type appendRow func(b []byte, row []parquetio.Value) []byte
+
+// encodeRows encodes every row of rs: the archived ones object by object
+// on several goroutines when that pays (writeParallel), then the rest one
+// by one. It flushes at the end, also after an error, so that the rows
+// before it are written.
+func encodeRows(rs *Rows, enc rowEncoder, newAppend func() appendRow) (int64, error) {
+	if workers := rs.parallelism(); workers > 1 {
+		if err := rs.writeParallel(workers, enc, newAppend); err != nil {
+			rs.err = err
+			enc.Flush()
+			return rs.Count(), err
+		}
+	}
 	for rs.Next() {
-		if err := encode(rs.Values()); err != nil {
+		if err := enc.Encode(rs.Values()); err != nil {
 			return rs.Count(), err
 		}
 	}
 	if err := rs.Err(); err != nil {
-		flush()
+		enc.Flush()
 		return rs.Count(), err
 	}
-	return rs.Count(), flush()
+	return rs.Count(), enc.Flush()
 }

@@ -111,6 +111,11 @@ type Retriever struct {
 	Pool *pgxpool.Pool
 	// SpoolDir holds each object while it is verified and read.
 	SpoolDir string
+	// Parallelism is how many objects a write as CSV or JSON lines
+	// fetches, reads and encodes at once, its output in order all the
+	// same (parallel.go); 0 means the number of cores, at most 4.
+	Parallelism int
+	chunkBytes  int // a parallel write's chunk size; 0: chunkBytes
 }
 
 // Query plans req and returns a stream of its rows. With req.Live, the

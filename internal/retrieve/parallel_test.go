@@ -1,0 +1,227 @@
+package retrieve_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stratahq/strata/internal/archive"
+	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/pgtest"
+	"github.com/stratahq/strata/internal/retrieve"
+	"github.com/stratahq/strata/internal/storage"
+	"github.com/stratahq/strata/internal/storage/local"
+)
+
+// archived is a table of 12 days, 1,500 rows each, archived (one object
+// per day), the way PostgreSQL rendered its rows before, and how many
+// rows each day and a filter hold.
+type archived struct {
+	pool    *pgxpool.Pool
+	cat     *catalog.Catalog
+	store   storage.Backend
+	dir     string
+	want    *pgtest.Rendered
+	perDay  []int64 // rows per day, oldest first
+	matches int64   // rows matching where
+}
+
+const (
+	days  = 12
+	where = "qty > 3 AND note IS NOT NULL"
+)
+
+func newArchived(t *testing.T) *archived {
+	t.Helper()
+	ctx := context.Background()
+	_, pool := pgtest.NewDB(t)
+	a := &archived{pool: pool, dir: t.TempDir()}
+	if _, err := pool.Exec(ctx, `CREATE TABLE wide (id int PRIMARY KEY, note text, tags text[], amount numeric, qty int,
+		at timestamptz NOT NULL);
+		INSERT INTO wide SELECT i,
+		  CASE WHEN i % 13 = 0 THEN NULL ELSE repeat(md5(i::text), i % 5) || E'\n"' || i END,
+		  CASE WHEN i % 11 = 0 THEN NULL ELSE ARRAY[md5(i::text), i::text, ''] END,
+		  i * 1.25, i % 7,
+		  date_trunc('day', now(), 'UTC') - interval '100 days' - (i % 12) * interval '1 day' + (i / 12) * interval '1 second'
+		FROM generate_series(1, 18000) i`); err != nil {
+		t.Fatal(err)
+	}
+	a.want = pgtest.Render(t, pool, "wide", "id")
+	rows, err := pool.Query(ctx, `SELECT count(*) FROM wide GROUP BY date_trunc('day', at, 'UTC') ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		a.perDay = append(a.perDay, n)
+	}
+	if rows.Close(); len(a.perDay) != days {
+		t.Fatalf("%d days of rows, want %d", len(a.perDay), days)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM wide WHERE `+where).Scan(&a.matches); err != nil {
+		t.Fatal(err)
+	}
+	if a.cat, err = catalog.Open(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if a.store, err = local.Open(a.dir); err != nil {
+		t.Fatal(err)
+	}
+	arch := &archive.Archiver{Pool: pool, Catalog: a.cat, Store: a.store, Prefix: storage.MustKey("svc"), SpoolDir: t.TempDir()}
+	spec := archive.AnalyticsSpec{Dataset: "wide", Table: "wide", TimeColumn: "at", Key: []string{"id"},
+		Retention: 90 * 24 * time.Hour, ArchiveRetention: 7 * 365 * 24 * time.Hour, Compression: "snappy"}
+	if _, err := arch.Analytics(ctx, spec, archive.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var left int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM wide`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d rows left after the archive (%v), want all archived", left, err)
+	}
+	// The retrieval casts qty, archived as integer, to its type now.
+	if _, err := pool.Exec(ctx, `ALTER TABLE wide ALTER COLUMN qty TYPE bigint`); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// write retrieves every archived row as format through a Retriever of the
+// given parallelism (chunks of 4 KiB, so that an object spans many).
+func (a *archived) write(t *testing.T, w *bytes.Buffer, parallelism int, format, where string) (int64, error) {
+	t.Helper()
+	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, Pool: a.pool, SpoolDir: t.TempDir(), Parallelism: parallelism}
+	r.SetChunkBytes(4096)
+	rows, err := r.Query(context.Background(), retrieve.Request{Dataset: "wide", Type: catalog.TypeAnalytics, Table: "wide",
+		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now(), Where: where})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Objects() != days {
+		t.Fatalf("the query reads %d objects, want %d", rows.Objects(), days)
+	}
+	return retrieve.Write(w, rows, format)
+}
+
+func TestAParallelWriteIsByteForByteTheOneByOneWrite(t *testing.T) {
+	a := newArchived(t)
+	for _, format := range []string{"csv", "jsonl"} {
+		for _, where := range []string{"", where} {
+			var one, four bytes.Buffer
+			n1, err1 := a.write(t, &one, 1, format, where)
+			n4, err4 := a.write(t, &four, 4, format, where)
+			if err1 != nil || err4 != nil {
+				t.Fatalf("%s where %q: one by one %v, parallel %v", format, where, err1, err4)
+			}
+			want := int64(18000)
+			if where != "" {
+				want = a.matches
+			}
+			if n1 != want || n4 != want {
+				t.Errorf("%s where %q: %d rows one by one, %d in parallel, want %d", format, where, n1, n4, want)
+			}
+			if !bytes.Equal(one.Bytes(), four.Bytes()) {
+				t.Errorf("%s where %q: the parallel output (%d bytes) differs from the one-by-one output (%d bytes)",
+					format, where, four.Len(), one.Len())
+			}
+			if where != "" {
+				continue
+			}
+			// Every row as PostgreSQL renders it.
+			if format == "csv" {
+				a.want.CheckCSV(t, four.Bytes())
+			} else {
+				a.want.CheckJSONLines(t, four.Bytes())
+			}
+		}
+	}
+}
+
+func TestAParallelWriteStopsAtADamagedObjectAfterEveryRowBeforeIt(t *testing.T) {
+	a := newArchived(t)
+	var files []string
+	if err := filepath.WalkDir(a.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".parquet") {
+			files = append(files, p)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files) // by day: the keys hold the date
+	if len(files) != days {
+		t.Fatalf("%d objects, want %d", len(files), days)
+	}
+	const bad = 5
+	b, err := os.ReadFile(files[bad])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(files[bad], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before int64
+	for _, n := range a.perDay[:bad] {
+		before += n
+	}
+	var one, four bytes.Buffer
+	n1, err1 := a.write(t, &one, 1, "csv", "")
+	n4, err4 := a.write(t, &four, 4, "csv", "")
+	for _, err := range []error{err1, err4} {
+		if err == nil || !strings.Contains(err.Error(), filepath.Base(files[bad])) {
+			t.Fatalf("error %v, want one naming the damaged object %s", err, filepath.Base(files[bad]))
+		}
+	}
+	if n1 != before || n4 != before {
+		t.Errorf("%d rows one by one, %d in parallel, want the %d rows of the objects before the damaged one", n1, n4, before)
+	}
+	if !bytes.Equal(one.Bytes(), four.Bytes()) {
+		t.Errorf("the parallel output (%d bytes) differs from the one-by-one output (%d bytes)", four.Len(), one.Len())
+	}
+}
+
+// failingWriter fails once it has taken limit bytes.
+type failingWriter struct {
+	n, limit int
+}
+
+var errFull = errors.New("the disk is full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n += len(p); w.n > w.limit {
+		return 0, errFull
+	}
+	return len(p), nil
+}
+
+func TestAParallelWriteWhoseOutputFailsStopsItsWorkers(t *testing.T) {
+	a := newArchived(t)
+	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, SpoolDir: t.TempDir(), Parallelism: 4}
+	r.SetChunkBytes(4096)
+	before := runtime.NumGoroutine()
+	rows, err := r.Query(context.Background(), retrieve.Request{Dataset: "wide", Type: catalog.TypeAnalytics,
+		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := retrieve.Write(&failingWriter{limit: 300 << 10}, rows, "csv")
+	rows.Close()
+	if !errors.Is(err, errFull) || n == 0 || n >= 18000 {
+		t.Fatalf("wrote %d rows, error %v; want some rows, then the writer's error", n, err)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after the write, %d before: its workers did not stop", after, before)
+	}
+}
