@@ -166,7 +166,7 @@ func (s *Service) sample(ctx context.Context, dataset, typ string, day time.Time
 		return out
 	}
 	out.Columns = rows.Columns()
-	for len(out.Rows) < n && rows.Next() {
+	for len(out.Rows) < n && rows.rs.Next() { // the values as text, not as Go values
 		vs := rows.rs.Values()
 		row, nulls := make([]string, len(vs)), make([]bool, len(vs))
 		for i, v := range vs {
@@ -180,7 +180,7 @@ func (s *Service) sample(ctx context.Context, dataset, typ string, day time.Time
 	if err := rows.Err(); err != nil {
 		out.Err = err.Error()
 	} else {
-		out.More = rows.Next() // one row more tells; the rest is not read
+		out.More = rows.rs.Next() // one row more tells; the rest is not read
 	}
 	if err := rows.Close(); err != nil && out.Err == "" {
 		out.Err = err.Error()

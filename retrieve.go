@@ -52,8 +52,10 @@ type RetrieveRequest struct {
 // object in day order, then live rows. Use it like database/sql's Rows, or
 // range over All. Memory does not grow with the size of the result.
 type Rows struct {
-	rs   *retrieve.Rows
-	vals []any
+	rs *retrieve.Rows
+	// vals converts the rows to Go values, several archive objects at once
+	// (retrieve.Map); made by the first Next.
+	vals *retrieve.Mapped[any]
 	// done records the retrieval in the audit trail, once, at Close.
 	done func(rows int64, objects int, err error) error
 }
@@ -165,7 +167,22 @@ func shaColumn(payload string) func([]parquetio.Column) []retrieve.Computed {
 func (r *Rows) Columns() []string { return r.rs.Columns() }
 
 // Next advances to the next row; false at the end or on error (see Err).
-func (r *Rows) Next() bool { return r.rs.Next() }
+func (r *Rows) Next() bool {
+	if r.vals == nil {
+		r.vals = retrieve.Map(r.rs, len(r.rs.Columns()), func() func([]any, []parquetio.Value) []any {
+			return appendGoValues
+		})
+	}
+	return r.vals.Next()
+}
+
+// appendGoValues appends the Go value of each of row's values to dst.
+func appendGoValues(dst []any, row []parquetio.Value) []any {
+	for _, v := range row {
+		dst = append(dst, goValue(v))
+	}
+	return dst
+}
 
 // Values returns the current row as Go values, one per column: nil for
 // NULL, bool, int64, float64, string (text, numeric, interval, uuid, enum),
@@ -173,15 +190,10 @@ func (r *Rows) Next() bool { return r.rs.Next() }
 // json.RawMessage (json, jsonb) and []any for arrays. The slice is reused
 // by the next call to Next.
 func (r *Rows) Values() []any {
-	vs := r.rs.Values()
-	if cap(r.vals) < len(vs) {
-		r.vals = make([]any, len(vs))
+	if r.vals == nil {
+		return nil
 	}
-	r.vals = r.vals[:len(vs)]
-	for i, v := range vs {
-		r.vals[i] = goValue(v)
-	}
-	return r.vals
+	return r.vals.Row()
 }
 
 // Err returns the error that ended the stream, if any: ErrInvalid when
@@ -200,6 +212,9 @@ func (r *Rows) Err() error {
 // release). An error says the record could not be written.
 func (r *Rows) Close() error {
 	streamErr := r.Err()
+	if r.vals != nil {
+		r.vals.Close()
+	}
 	err := r.rs.Close()
 	if done := r.done; done != nil {
 		r.done = nil

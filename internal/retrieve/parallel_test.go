@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratahq/strata/internal/archive"
 	"github.com/stratahq/strata/internal/catalog"
+	"github.com/stratahq/strata/internal/parquetio"
 	"github.com/stratahq/strata/internal/pgtest"
 	"github.com/stratahq/strata/internal/retrieve"
 	"github.com/stratahq/strata/internal/storage"
@@ -150,28 +151,9 @@ func TestAParallelWriteIsByteForByteTheOneByOneWrite(t *testing.T) {
 
 func TestAParallelWriteStopsAtADamagedObjectAfterEveryRowBeforeIt(t *testing.T) {
 	a := newArchived(t)
-	var files []string
-	if err := filepath.WalkDir(a.dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".parquet") {
-			files = append(files, p)
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(files) // by day: the keys hold the date
-	if len(files) != days {
-		t.Fatalf("%d objects, want %d", len(files), days)
-	}
+	files := a.objectFiles(t)
 	const bad = 5
-	b, err := os.ReadFile(files[bad])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xff
-	if err := os.WriteFile(files[bad], b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damage(t, files[bad])
 	var before int64
 	for _, n := range a.perDay[:bad] {
 		before += n
@@ -189,6 +171,38 @@ func TestAParallelWriteStopsAtADamagedObjectAfterEveryRowBeforeIt(t *testing.T) 
 	}
 	if !bytes.Equal(one.Bytes(), four.Bytes()) {
 		t.Errorf("the parallel output (%d bytes) differs from the one-by-one output (%d bytes)", four.Len(), one.Len())
+	}
+}
+
+// objectFiles lists the archive's object files, oldest day first.
+func (a *archived) objectFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	if err := filepath.WalkDir(a.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".parquet") {
+			files = append(files, p)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files) // by day: the keys hold the date
+	if len(files) != days {
+		t.Fatalf("%d objects, want %d", len(files), days)
+	}
+	return files
+}
+
+// damage flips a byte in the middle of a file.
+func damage(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -223,5 +237,78 @@ func TestAParallelWriteWhoseOutputFailsStopsItsWorkers(t *testing.T) {
 	}
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("%d goroutines after the write, %d before: its workers did not stop", after, before)
+	}
+}
+
+// rowsAsText takes every row through retrieve.Map with the given
+// parallelism, each row as its values' text joined by |, stopping after
+// stopAfter rows when positive.
+func (a *archived) rowsAsText(t *testing.T, parallelism int, stopAfter int) ([]string, error) {
+	t.Helper()
+	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, SpoolDir: t.TempDir(), Parallelism: parallelism}
+	r.SetChunkBytes(600) // 100 rows of 6 columns
+	rows, err := r.Query(context.Background(), retrieve.Request{Dataset: "wide", Type: catalog.TypeAnalytics,
+		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := retrieve.Map(rows, len(rows.Columns()), func() func([]string, []parquetio.Value) []string {
+		return func(dst []string, row []parquetio.Value) []string {
+			for _, v := range row {
+				if v.IsNull() {
+					dst = append(dst, "NULL")
+				} else {
+					dst = append(dst, string(v.AppendText(nil)))
+				}
+			}
+			return dst
+		}
+	})
+	defer m.Close()
+	var out []string
+	for m.Next() {
+		if len(m.Row()) != len(rows.Columns()) {
+			t.Fatalf("a row of %d values, want %d", len(m.Row()), len(rows.Columns()))
+		}
+		out = append(out, strings.Join(m.Row(), "|"))
+		if len(out) == stopAfter {
+			break
+		}
+	}
+	if n := rows.Count(); n != int64(len(out)) {
+		t.Errorf("Count says %d rows, %d were taken", n, len(out))
+	}
+	return out, rows.Err()
+}
+
+func TestMappedRowsComeInTheOrderAndWithTheErrorsOfOneByOne(t *testing.T) {
+	a := newArchived(t)
+	one, err1 := a.rowsAsText(t, 1, 0)
+	four, err4 := a.rowsAsText(t, 4, 0)
+	if err1 != nil || err4 != nil || len(one) != 18000 || !slices.Equal(one, four) {
+		t.Fatalf("one by one: %d rows, %v; 4 at once: %d rows, %v; want the same 18000 rows in the same order",
+			len(one), err1, len(four), err4)
+	}
+	// A consumer that stops early leaves no worker behind once it closes.
+	before := runtime.NumGoroutine()
+	if part, err := a.rowsAsText(t, 4, 250); err != nil || !slices.Equal(part, one[:250]) {
+		t.Fatalf("the first 250 rows: %d, %v; want the first 250 of one by one", len(part), err)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after an early close, %d before", after, before)
+	}
+	// A damaged object ends both after the same rows, with its error.
+	files := a.objectFiles(t)
+	damage(t, files[3])
+	one, err1 = a.rowsAsText(t, 1, 0)
+	four, err4 = a.rowsAsText(t, 4, 0)
+	var before3 int64
+	for _, n := range a.perDay[:3] {
+		before3 += n
+	}
+	if err1 == nil || err4 == nil || int64(len(four)) != before3 || !slices.Equal(one, four) {
+		t.Fatalf("one by one: %d rows, %v; 4 at once: %d rows, %v; want the %d rows before the damaged object, then its error",
+			len(one), err1, len(four), err4, before3)
 	}
 }

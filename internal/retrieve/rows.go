@@ -39,6 +39,9 @@ type Rows struct {
 	prefetch     chan fetched
 	stopPrefetch context.CancelFunc
 	cur          cursor // reads the open object
+	// stopWorkers stops the workers of a parallel read (parallel.go), if
+	// one started.
+	stopWorkers func()
 	// fromMicros and toMicros are the range in microseconds since 1970,
 	// as timestamps are stored, rounded inwards.
 	fromMicros, toMicros int64
@@ -221,6 +224,9 @@ func (rs *Rows) Err() error { return rs.err }
 // Close releases the stream's files and ends its snapshot.
 func (rs *Rows) Close() error {
 	rs.cancelPrefetch()
+	if rs.stopWorkers != nil {
+		rs.stopWorkers()
+	}
 	rs.cur.close()
 	if rs.live != nil && rs.live.rows != nil {
 		rs.live.rows.Close()
