@@ -55,8 +55,8 @@ func (b *bench) reportRetrieval(d *retrData, res []*rresult, dr *duckRun) {
 		duck = "DuckDB " + dr.missing
 	}
 	fmt.Fprintf(out, "method:   fastest of %d runs each, in one process per side on the same 2 CPUs, OS page cache warm for both; %s (@duckdb/node-api, %d threads)\n", b.reps, duck, dr.threads)
-	fmt.Fprintf(out, "          strata copies each object to a spool file and checks its size and SHA-256 against the catalog before reading it (the next object is\n")
-	fmt.Fprintf(out, "          fetched while one is read; rows are decoded on one goroutine, pages ahead of them on others); DuckDB reads the same Parquet files\n")
+	fmt.Fprintf(out, "          strata copies each object to a spool file and checks its size and SHA-256 against the catalog before reading it (jsonl and\n")
+	fmt.Fprintf(out, "          Go values: up to min(cores, 4) objects at once, output in order; pages decoded ahead on goroutines per column); DuckDB reads the same Parquet files\n")
 	fmt.Fprintf(out, "          in place, unverified, on its thread pool. first = time to the first row (see each variant's notes)\n")
 	for _, r := range res {
 		fmt.Fprintf(out, "\n%s: %d objects\n", r.q.title, r.objects)
