@@ -41,6 +41,7 @@ const (
 type chunk[T any] struct {
 	b    []T
 	rows int64
+	ends []int // where each row ends in b, kept only under a row limit
 	err  error
 }
 
@@ -48,16 +49,15 @@ type chunk[T any] struct {
 type convert[T any] func(dst []T, row []parquetio.Value) []T
 
 // parallelism is how many workers a read of rs's archived rows uses: 1
-// (read them one by one) when fewer than 2 objects are left, or when a
-// row limit could stop the stream within them, since the limit's error
-// must come at its exact row.
+// (read them one by one) when fewer than 2 objects are left or the stream
+// has begun reading one.
 func (rs *Rows) parallelism() int {
 	n := rs.r.Parallelism
 	if n <= 0 {
 		n = min(runtime.GOMAXPROCS(0), maxParallelism)
 	}
 	left := len(rs.objs) - rs.next
-	if rs.cur.it != nil || left < 2 || (rs.req.MaxRows > 0 && rs.ArchivedRowsAtMost() > rs.req.MaxRows-rs.n) {
+	if rs.cur.it != nil || left < 2 {
 		return 1
 	}
 	return min(n, left)
@@ -156,19 +156,24 @@ func (o *ordered[T]) convertObject(rs *Rows, c *cursor, i int, conv convert[T], 
 		return send(chunk[T]{err: err})
 	}
 	defer c.close()
+	track := rs.req.MaxRows > 0
 	buf := o.newChunk(size)
 	var rows int64
+	var ends []int
 	for c.advance() {
 		buf = conv(buf, c.out)
 		rows++
+		if track {
+			ends = append(ends, len(buf))
+		}
 		if len(buf) >= size {
-			if !send(chunk[T]{b: buf, rows: rows}) {
+			if !send(chunk[T]{b: buf, rows: rows, ends: ends}) {
 				return false
 			}
-			buf, rows = o.newChunk(size), 0
+			buf, rows, ends = o.newChunk(size), 0, nil
 		}
 	}
-	return send(chunk[T]{b: buf, rows: rows, err: c.err})
+	return send(chunk[T]{b: buf, rows: rows, ends: ends, err: c.err})
 }
 
 // newChunk returns an empty buffer for a chunk, one the consumer is done
@@ -197,6 +202,16 @@ func (rs *Rows) writeParallel(workers int, enc rowEncoder, newAppend func() appe
 		ch, ok := o.next()
 		if !ok {
 			return nil
+		}
+		if lim := rs.req.MaxRows; lim > 0 && rs.n+ch.rows >= lim {
+			// As Next: the rows up to the limit, then its error.
+			if k := lim - rs.n; k > 0 {
+				if err := enc.WriteEncoded(ch.b[:ch.ends[k-1]]); err != nil {
+					return err
+				}
+			}
+			rs.n = lim
+			return rs.tooManyRows()
 		}
 		if len(ch.b) > 0 {
 			if err := enc.WriteEncoded(ch.b); err != nil {
@@ -249,6 +264,10 @@ func (m *Mapped[T]) Next() bool {
 	rs := m.rs
 	if m.o != nil {
 		if rs.err != nil {
+			return false
+		}
+		if rs.req.MaxRows > 0 && rs.n >= rs.req.MaxRows {
+			rs.err = rs.tooManyRows()
 			return false
 		}
 		for m.left == 0 {

@@ -100,11 +100,16 @@ func newArchived(t *testing.T) *archived {
 // write retrieves every archived row as format through a Retriever of the
 // given parallelism (chunks of 4 KiB, so that an object spans many).
 func (a *archived) write(t *testing.T, w *bytes.Buffer, parallelism int, format, where string) (int64, error) {
+	return a.writeAtMost(t, w, parallelism, format, where, 0)
+}
+
+// writeAtMost is write with Request.MaxRows.
+func (a *archived) writeAtMost(t *testing.T, w *bytes.Buffer, parallelism int, format, where string, maxRows int64) (int64, error) {
 	t.Helper()
 	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, Pool: a.pool, SpoolDir: t.TempDir(), Parallelism: parallelism}
 	r.SetChunkBytes(4096)
 	rows, err := r.Query(context.Background(), retrieve.Request{Dataset: "wide", Type: catalog.TypeAnalytics, Table: "wide",
-		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now(), Where: where})
+		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now(), Where: where, MaxRows: maxRows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +149,30 @@ func TestAParallelWriteIsByteForByteTheOneByOneWrite(t *testing.T) {
 				a.want.CheckCSV(t, four.Bytes())
 			} else {
 				a.want.CheckJSONLines(t, four.Bytes())
+			}
+		}
+	}
+}
+
+func TestAParallelWriteStopsAtTheRowLimitWhereOneByOneDoes(t *testing.T) {
+	a := newArchived(t)
+	// Inside a chunk, at the end of an object's rows, at the last row, past it.
+	for _, limit := range []int64{4321, a.perDay[0] + a.perDay[1], 18000, 18001} {
+		for _, format := range []string{"csv", "jsonl"} {
+			var one, four bytes.Buffer
+			n1, err1 := a.writeAtMost(t, &one, 1, format, "", limit)
+			n4, err4 := a.writeAtMost(t, &four, 4, format, "", limit)
+			wantErr := limit <= 18000
+			if n1 != min(limit, 18000) || n4 != n1 || errors.Is(err1, retrieve.ErrTooManyRows) != wantErr ||
+				errors.Is(err4, retrieve.ErrTooManyRows) != wantErr || (err1 == nil) != (err4 == nil) {
+				t.Fatalf("%s, at most %d rows: one by one %d rows, %v; 4 at once %d rows, %v", format, limit, n1, err1, n4, err4)
+			}
+			if err1 != nil && err1.Error() != err4.Error() {
+				t.Errorf("%s, at most %d rows: errors differ: %q and %q", format, limit, err1, err4)
+			}
+			if !bytes.Equal(one.Bytes(), four.Bytes()) {
+				t.Errorf("%s, at most %d rows: the parallel output (%d bytes) differs from the one-by-one output (%d bytes)",
+					format, limit, four.Len(), one.Len())
 			}
 		}
 	}
@@ -244,11 +273,16 @@ func TestAParallelWriteWhoseOutputFailsStopsItsWorkers(t *testing.T) {
 // parallelism, each row as its values' text joined by |, stopping after
 // stopAfter rows when positive.
 func (a *archived) rowsAsText(t *testing.T, parallelism int, stopAfter int) ([]string, error) {
+	return a.rowsAsTextAtMost(t, parallelism, stopAfter, 0)
+}
+
+// rowsAsTextAtMost is rowsAsText with Request.MaxRows.
+func (a *archived) rowsAsTextAtMost(t *testing.T, parallelism int, stopAfter int, maxRows int64) ([]string, error) {
 	t.Helper()
 	r := &retrieve.Retriever{Catalog: a.cat, Store: a.store, SpoolDir: t.TempDir(), Parallelism: parallelism}
 	r.SetChunkBytes(600) // 100 rows of 6 columns
 	rows, err := r.Query(context.Background(), retrieve.Request{Dataset: "wide", Type: catalog.TypeAnalytics,
-		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now()})
+		TimeColumn: "at", From: time.Unix(0, 0), To: time.Now(), MaxRows: maxRows})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +323,12 @@ func TestMappedRowsComeInTheOrderAndWithTheErrorsOfOneByOne(t *testing.T) {
 	if err1 != nil || err4 != nil || len(one) != 18000 || !slices.Equal(one, four) {
 		t.Fatalf("one by one: %d rows, %v; 4 at once: %d rows, %v; want the same 18000 rows in the same order",
 			len(one), err1, len(four), err4)
+	}
+	// A row limit ends both at the same row.
+	l1, err1 := a.rowsAsTextAtMost(t, 1, 0, 4321)
+	l4, err4 := a.rowsAsTextAtMost(t, 4, 0, 4321)
+	if !errors.Is(err1, retrieve.ErrTooManyRows) || !errors.Is(err4, retrieve.ErrTooManyRows) || len(l4) != 4321 || !slices.Equal(l1, l4) {
+		t.Fatalf("at most 4321 rows: one by one %d rows, %v; 4 at once %d rows, %v", len(l1), err1, len(l4), err4)
 	}
 	// A consumer that stops early leaves no worker behind once it closes.
 	before := runtime.NumGoroutine()

@@ -92,7 +92,7 @@ func (rs *Rows) Next() bool {
 		return false
 	}
 	if rs.req.MaxRows > 0 && rs.n >= rs.req.MaxRows {
-		rs.err = fmt.Errorf("%w: more than %d rows; narrow the range, add a filter or ask for fewer columns", ErrTooManyRows, rs.req.MaxRows)
+		rs.err = rs.tooManyRows()
 		return false
 	}
 	if rs.nextArchived() || (rs.err == nil && rs.live != nil && !rs.liveDone && rs.nextLive()) {
@@ -100,6 +100,11 @@ func (rs *Rows) Next() bool {
 		return true
 	}
 	return false
+}
+
+// tooManyRows is the error that ends a stream at Request.MaxRows rows.
+func (rs *Rows) tooManyRows() error {
+	return fmt.Errorf("%w: more than %d rows; narrow the range, add a filter or ask for fewer columns", ErrTooManyRows, rs.req.MaxRows)
 }
 
 // nextArchived advances to the next archived row, opening objects in turn.
