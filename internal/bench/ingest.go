@@ -121,7 +121,7 @@ func (b *bench) ingestOnce(ctx context.Context, file string, n int) (sample, err
 func (b *bench) freshIngestTables(ctx context.Context) error {
 	ds := demo.Datasets[2]
 	db := b.ingestDB()
-	if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS orders, source_orders; DROP SCHEMA IF EXISTS strata CASCADE`); err != nil {
+	if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS orders, source_orders; `+dropCatalog); err != nil {
 		return err
 	}
 	if err := demo.Create(ctx, db, ds, 0); err != nil {

@@ -215,13 +215,19 @@ func (e *pgEnv) restore(ctx context.Context) error {
 	return nil
 }
 
+// dropCatalog drops every schema Strata's catalog migrations create, so
+// that the next strata command migrates from scratch (dropping strata
+// alone left strata_iceberg behind, and migration 12 then failed on a
+// reused bench database).
+const dropCatalog = `DROP SCHEMA IF EXISTS strata CASCADE; DROP SCHEMA IF EXISTS strata_iceberg CASCADE`
+
 // freshCatalog drops Strata's catalog (objects, runs, the Iceberg tables'
 // catalog) and migrates it again, untimed, so every archive run starts as on
 // a fresh install whose catalog is ready: no earlier run's objects (whose
 // archive folder the bench removes) and lakehouse tables that publish into
 // the run's own folder.
 func (e *pgEnv) freshCatalog(ctx context.Context) error {
-	if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS strata CASCADE; DROP SCHEMA IF EXISTS strata_iceberg CASCADE`); err != nil {
+	if _, err := e.pool.Exec(ctx, dropCatalog); err != nil {
 		return fmt.Errorf("drop the catalog: %w", err)
 	}
 	if _, err := catalog.Open(ctx, e.pool); err != nil {

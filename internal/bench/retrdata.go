@@ -188,7 +188,7 @@ func (b *bench) buildReadings(ctx context.Context, from, to time.Time) error {
 			`CREATE INDEX ON `+t.name+` (`+rTimeCol+`)`,
 			t.vacuum+t.name)
 	}
-	stmts = append(stmts, `DROP SCHEMA IF EXISTS strata CASCADE`, `DROP SCHEMA IF EXISTS strata_iceberg CASCADE`, `CHECKPOINT`)
+	stmts = append(stmts, dropCatalog, `CHECKPOINT`)
 	for _, q := range stmts {
 		if _, err := b.pg.pool.Exec(ctx, q); err != nil {
 			return fmt.Errorf("build readings: %s: %w", q, err)
