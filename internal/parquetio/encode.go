@@ -39,8 +39,7 @@ func NewJSONLEncoder(w io.Writer, columns []string, raw ...string) *JSONLEncoder
 // Encode writes one row (as many values as columns).
 func (e *JSONLEncoder) Encode(row []Value) error {
 	e.buf = e.AppendRow(e.buf[:0], row)
-	_, err := e.w.Write(e.buf)
-	return err
+	return e.WriteEncoded(e.buf)
 }
 
 // AppendRow appends row to b as Encode writes it, its line end included.
@@ -93,28 +92,21 @@ func NewCSVEncoder(w io.Writer, columns []string) *CSVEncoder {
 
 func (e *CSVEncoder) writeHeader() error {
 	e.wrote = true
-	b := e.buf[:0]
+	var b []byte // not e.buf: it may hold the row to write after the header
 	for i, c := range e.header {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendCSVField(b, []byte(c), true, len(e.header) == 1)
 	}
-	e.buf = append(b, '\n')
-	_, err := e.w.Write(e.buf)
+	_, err := e.w.Write(append(b, '\n'))
 	return err
 }
 
 // Encode writes one row.
 func (e *CSVEncoder) Encode(row []Value) error {
-	if !e.wrote {
-		if err := e.writeHeader(); err != nil {
-			return err
-		}
-	}
 	e.buf = e.AppendRow(e.buf[:0], row)
-	_, err := e.w.Write(e.buf)
-	return err
+	return e.WriteEncoded(e.buf)
 }
 
 // WriteEncoded writes rows that AppendRow encoded, of an encoder with the

@@ -41,7 +41,7 @@ const (
 type chunk[T any] struct {
 	b    []T
 	rows int64
-	ends []int // where each row ends in b, kept only under a row limit
+	ends []int // where each row ends in b, when the rows' lengths vary under a row limit
 	err  error
 }
 
@@ -66,19 +66,22 @@ func (rs *Rows) parallelism() int {
 // ordered runs the workers over the objects left in a Rows and hands
 // their chunks over in object order.
 type ordered[T any] struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	outs   []chan chunk[T] // per object, its chunks
-	obj    int             // the object whose chunks come next
-	free   chan []T        // chunks the consumer is done with
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	outs    []chan chunk[T] // per object, its chunks
+	obj     int             // the object whose chunks come next
+	free    chan []T        // chunks the consumer is done with
+	rowEnds bool            // chunks note where each row ends
+	wg      sync.WaitGroup
 }
 
 // startOrdered starts workers goroutines converting the archived rows left
 // in rs with newConvert's functions (one per worker) into chunks of about
-// size elements. Rows counts none of them: the consumer does.
-func startOrdered[T any](rs *Rows, workers, size int, newConvert func() convert[T]) *ordered[T] {
-	o := &ordered[T]{obj: rs.next, outs: make([]chan chunk[T], len(rs.objs)), free: make(chan []T, workers*(chunksAhead+1))}
+// size elements. Rows counts none of them: the consumer does. With
+// rowEnds, chunks note where each row ends (rows of varying length, under
+// a row limit).
+func startOrdered[T any](rs *Rows, workers, size int, rowEnds bool, newConvert func() convert[T]) *ordered[T] {
+	o := &ordered[T]{obj: rs.next, rowEnds: rowEnds, outs: make([]chan chunk[T], len(rs.objs)), free: make(chan []T, workers*(chunksAhead+1))}
 	o.ctx, o.cancel = context.WithCancel(rs.ctx)
 	for i := rs.next; i < len(o.outs); i++ {
 		o.outs[i] = make(chan chunk[T], chunksAhead)
@@ -156,7 +159,7 @@ func (o *ordered[T]) convertObject(rs *Rows, c *cursor, i int, conv convert[T], 
 		return send(chunk[T]{err: err})
 	}
 	defer c.close()
-	track := rs.req.MaxRows > 0
+	track := o.rowEnds
 	buf := o.newChunk(size)
 	var rows int64
 	var ends []int
@@ -196,7 +199,7 @@ func (rs *Rows) writeParallel(workers int, enc rowEncoder, newAppend func() appe
 	if size <= 0 {
 		size = chunkBytes
 	}
-	o := startOrdered(rs, workers, size, func() convert[byte] { return convert[byte](newAppend()) })
+	o := startOrdered(rs, workers, size, rs.req.MaxRows > 0, func() convert[byte] { return convert[byte](newAppend()) })
 	defer o.stop()
 	for {
 		ch, ok := o.next()
@@ -243,8 +246,8 @@ type Mapped[T any] struct {
 
 // Map streams the rows of rs converted by conv, which appends width
 // values for a row to dst (newConvert makes one conv per worker: each
-// may keep state). Take the rows with Next and Row; Close stops the
-// workers (rs.Close does not).
+// may keep state). Take the rows with Next and Row; Close, or rs.Close,
+// stops the workers.
 func Map[T any](rs *Rows, width int, newConvert func() func(dst []T, row []parquetio.Value) []T) *Mapped[T] {
 	m := &Mapped[T]{rs: rs, width: width, conv: newConvert()}
 	if workers := rs.parallelism(); workers > 1 && width > 0 {
@@ -253,7 +256,7 @@ func Map[T any](rs *Rows, width int, newConvert func() func(dst []T, row []parqu
 			size = chunkValues
 		}
 		size = max(size/width, 1) * width
-		m.o = startOrdered(rs, workers, size, func() convert[T] { return newConvert() })
+		m.o = startOrdered(rs, workers, size, false, func() convert[T] { return newConvert() })
 	}
 	return m
 }
