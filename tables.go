@@ -77,6 +77,17 @@ func (s *Service) publishTables(ctx context.Context, dataset string) {
 	s.tables.PublishLogged(ctx, dataset)
 }
 
+// CatchUpTables publishes, in the background, the lakehouse tables of
+// every configured dataset that are behind the catalog: the commits of a
+// process killed between a commit and its publish, which no later commit
+// or run has published yet. A table already in step gets no new version.
+// strata serve calls it when it starts; Close waits for it to finish.
+func (s *Service) CatchUpTables(ctx context.Context) {
+	for _, ds := range s.cfg.Datasets {
+		s.tables.PublishAsync(ctx, ds.Name)
+	}
+}
+
 // publishAfter is publishTables after a commit: the failpoint
 // before-tables (a kill there leaves the commit unpublished) comes first.
 func (s *Service) publishAfter(ctx context.Context, dataset string) {

@@ -34,7 +34,9 @@ func newServeCmd(env Env, g *globalFlags) *cobra.Command {
 		Long: `Serve answers Strata's HTTP API (docs/HTTP.md) until it receives SIGINT or
 SIGTERM, and runs each dataset's lifecycle jobs on their schedule (archive
 the source and analytics layers, purge) unless --no-scheduler is given or
-server.scheduler is off.
+server.scheduler is off. When it starts it also publishes, in the
+background, every lakehouse table (tables.delta, tables.iceberg) that is
+behind the catalog: the commits of a process killed before its publish.
 
   POST /v1/datasets/{dataset}/records          ingest raw records (JSON lines or a JSON array)
   GET  /v1/datasets/{dataset}/archive/{type}   retrieve archived rows (type analytics or source)
@@ -139,6 +141,7 @@ func runServe(ctx context.Context, env Env, g *globalFlags, f serveFlags) error 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 	svc.OnTablesFailed(m.TablePublishFailed)
+	svc.CatchUpTables(ctx) // what a process killed before its publish left behind
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return listenErr(cfg.Server.Listen, err)

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,7 +47,7 @@ lists exactly the committed, current objects: a committed object the table
 does not list is printed as table-missing, a file it lists that is not
 committed and current (superseded, expired, restored, or never archived) as
 table-extra, each with the format and the table; 'strata tables rebuild
---dataset N' repairs both. A table whose log cannot be read (an entry
+--dataset N', or verify --repair, repairs both. A table whose log cannot be read (an entry
 edited or removed by hand) is table-damaged: log entries are never
 rewritten, so move its _delta_log away, then rebuild.
 
@@ -55,11 +57,14 @@ puts every committed object that lacks the retention under it, until the
 object's expiry (objects archived before immutability was turned on: S3
 PutObjectRetention on the version Strata wrote, Azure's version-level
 immutability policy, the local sidecar), and records it in the catalog.
-It never changes a committed object's bytes.`,
+It rebuilds from the catalog the lakehouse tables of every dataset whose
+tables differ from it (as strata tables rebuild does; a damaged table is
+left to you, as above). It never changes a committed object's bytes.`,
 		Example: `  strata verify                 # presence, size, current version and retention of every object
   strata verify --deep          # read everything: checksums and row counts
   strata verify --retention     # and print every object's retention as the storage states it
-  strata verify --repair        # remove uploads of interrupted runs; protect objects archived before immutability`,
+  strata verify --repair        # remove uploads of interrupted runs; protect objects archived before
+                                # immutability; rebuild lakehouse tables behind the catalog`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			a, err := openFor(c.Context(), env, g, opts.Repair)
@@ -84,6 +89,11 @@ It never changes a committed object's bytes.`,
 				return err
 			}
 			printVerify(env, rep, opts.Deep, showRetention)
+			if opts.Repair && len(diffs) > 0 {
+				if diffs, err = repairTables(c.Context(), env, a.svc, diffs); err != nil {
+					return err
+				}
+			}
 			printTableDiffs(env, diffs)
 			if len(rep.Problems) > 0 || len(diffs) > 0 {
 				return &ExitError{Code: ExitFound}
@@ -93,7 +103,7 @@ It never changes a committed object's bytes.`,
 	}
 	cmd.Flags().StringVarP(&opts.Dataset, "dataset", "d", "", "verify only this dataset")
 	cmd.Flags().BoolVar(&opts.Deep, "deep", false, "read every object: SHA-256 and Parquet row count")
-	cmd.Flags().BoolVar(&opts.Repair, "repair", false, "remove uploads of interrupted runs; put objects lacking the configured retention under it")
+	cmd.Flags().BoolVar(&opts.Repair, "repair", false, "remove uploads of interrupted runs; put objects lacking the configured retention under it; rebuild lakehouse tables that differ from the catalog")
 	cmd.Flags().BoolVar(&showRetention, "retention", false, "print every object's retention as the storage states it")
 	return cmd
 }
@@ -139,6 +149,49 @@ func statedRetention(r storage.Retention) string {
 		s += " legal-hold"
 	}
 	return s
+}
+
+// repairTables rebuilds, from the catalog, the tables of every dataset
+// whose tables differ from it without being damaged (strata tables
+// rebuild), prints what each now lists, and returns the differences left
+// after: those of damaged tables, which a rebuild does not read, and any
+// a rebuild could not mend.
+func repairTables(ctx context.Context, env Env, svc *strata.Service, diffs []strata.TableDifference) ([]strata.TableDifference, error) {
+	damaged := map[string]bool{}
+	for _, d := range diffs {
+		if d.Damaged != "" {
+			damaged[d.Dataset] = true
+		}
+	}
+	var datasets []string
+	for _, d := range diffs {
+		if !damaged[d.Dataset] && !slices.Contains(datasets, d.Dataset) {
+			datasets = append(datasets, d.Dataset)
+		}
+	}
+	for _, ds := range datasets {
+		rep, err := svc.TablesRebuild(ctx, ds)
+		if err != nil {
+			return nil, fmt.Errorf("verify --repair: rebuild the lakehouse tables of %s: %w", ds, err)
+		}
+		for _, p := range rep.Publications {
+			fmt.Fprintf(env.Stdout, "repaired %s table %s/%s (rebuilt from the catalog: lists %d object(s))\n", p.Format, p.Type, ds, p.Objects)
+		}
+	}
+	var left []strata.TableDifference
+	for _, ds := range datasets {
+		d, err := svc.TablesCheck(ctx, ds)
+		if err != nil {
+			return nil, err
+		}
+		left = append(left, d...)
+	}
+	for _, d := range diffs {
+		if damaged[d.Dataset] {
+			left = append(left, d)
+		}
+	}
+	return left, nil
 }
 
 // printTableDiffs prints each lakehouse table's difference from the

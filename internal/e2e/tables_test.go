@@ -17,8 +17,9 @@ import (
 
 // TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampering
 // kills strata archive (kill -9) after its commits, before it publishes
-// the Delta table: verify then names the committed objects the table
-// misses (exit 3), and the next run publishes them. A table tampered with
+// the Delta table, three times: verify then names the committed objects
+// the table misses (exit 3), and verify --repair, the start of strata
+// serve and the next run each publish them. A table tampered with
 // by hand (a commit that removes a current object, one that adds a file
 // that is not) is caught by verify and put right by strata tables rebuild.
 func TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampering(t *testing.T) {
@@ -34,16 +35,43 @@ func TestTablesAKillBetweenTheCommitAndThePublishIsRepairedAndVerifyCatchesTampe
 				t.Fatalf("after the first run the Delta table lists %v, want the 4 committed objects %v", got, w.committedKeys())
 			}
 
-			r := w.strata([]string{"STRATA_FAILPOINTS=before-tables=kill"}, "archive")
-			if !r.killed {
-				t.Fatalf("want the run killed at before-tables: %s", r)
+			// Three kills before the publish, each repaired another way:
+			// verify --repair, a start of strata serve, the next run.
+			listed := 4
+			killBeforePublish := func(retention string) []string {
+				t.Helper()
+				r := w.strata(append(withRetention(retention), "STRATA_FAILPOINTS=before-tables=kill"), "archive")
+				if !r.killed {
+					t.Fatalf("want the run killed at before-tables: %s", r)
+				}
+				committed := w.committedKeys()
+				if len(committed) <= listed || len(w.deltaListed()) != listed {
+					t.Fatalf("killed after its commits: %d committed objects, the table lists %d; want more than %d and %d",
+						len(committed), len(w.deltaListed()), listed, listed)
+				}
+				w.verifyTables(t, "after the kill at retention "+retention, len(committed)-listed, 0)
+				listed = len(committed)
+				return committed
 			}
-			committed := w.committedKeys()
-			if len(committed) != 9 || len(w.deltaListed()) != 4 {
-				t.Fatalf("killed after its commits: %d committed objects, the table lists %d; want 9 and 4", len(committed), len(w.deltaListed()))
-			}
-			w.verifyTables(t, "after the kill", 5, 0)
 
+			committed := killBeforePublish("93d")
+			r := w.strata(nil, "verify", "--repair")
+			if r.code != 0 || len(problemLines(r.stdout)) > 0 || !strings.Contains(r.stdout, "repaired delta table analytics/orders (rebuilt from the catalog") {
+				t.Fatalf("verify --repair of an unpublished commit: want exit 0, no problem and the table repaired: %s", r)
+			}
+			if got := w.deltaListed(); !slices.Equal(got, committed) {
+				t.Fatalf("after verify --repair the table lists %v, want %v", got, committed)
+			}
+			w.verifyTables(t, "after verify --repair", 0, 0)
+
+			committed = killBeforePublish("91d")
+			w.startServe(nil).stop(t) // it publishes at start; a stop waits for the publish
+			if got := w.deltaListed(); !slices.Equal(got, committed) {
+				t.Fatalf("after strata serve started and stopped the table lists %v, want %v", got, committed)
+			}
+			w.verifyTables(t, "after strata serve", 0, 0)
+
+			committed = killBeforePublish("90d")
 			w.mustSucceed(nil, "archive") // nothing to archive: it publishes what the killed run did not
 			if got := w.deltaListed(); !slices.Equal(got, committed) {
 				t.Fatalf("after the next run the table lists %v, want %v", got, committed)
