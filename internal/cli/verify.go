@@ -47,9 +47,9 @@ lists exactly the committed, current objects: a committed object the table
 does not list is printed as table-missing, a file it lists that is not
 committed and current (superseded, expired, restored, or never archived) as
 table-extra, each with the format and the table; 'strata tables rebuild
---dataset N', or verify --repair, repairs both. A table whose log cannot be read (an entry
-edited or removed by hand) is table-damaged: log entries are never
-rewritten, so move its _delta_log away, then rebuild.
+--dataset N', or verify --repair, repairs both. A table whose log cannot
+be read (an entry edited or removed by hand) is table-damaged: log entries
+are never rewritten, so move its _delta_log away, then rebuild.
 
 --repair removes what interrupted runs left behind: objects uploaded by a run
 that never committed (orphans). And where archive.immutability is on, it
@@ -182,7 +182,7 @@ func repairTables(ctx context.Context, env Env, svc *strata.Service, diffs []str
 	for _, ds := range datasets {
 		d, err := svc.TablesCheck(ctx, ds)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("verify --repair: check the rebuilt tables of %s: %w", ds, err)
 		}
 		left = append(left, d...)
 	}
